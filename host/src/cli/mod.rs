@@ -1,0 +1,122 @@
+//! The command line: one module per subcommand, each with an `execute()`.
+//! Arguments are resolved into a configuration before any work starts.
+
+mod graph;
+mod plan;
+mod plugin;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::blueprint::{Blueprint, Diagnostics, Resolved};
+use crate::runtime::{Runtime, RuntimeOptions};
+
+/// Deploy applications to AWS from a TOML blueprint, composed from sandboxed
+/// WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "platform", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Print nothing but errors and requested output.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Directory for compiled plugins (default: $XDG_CACHE_HOME/platform or ~/.cache/platform).
+    #[arg(long, global = true, env = "PLATFORM_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the compiled-plugin cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a blueprint and every environment's plan, offline.
+    Validate(validate::Args),
+    /// Show what a deployment consists of, in dependency waves.
+    Plan(plan::Args),
+    /// Print the dependency graph (Graphviz dot or Mermaid).
+    Graph(graph::Args),
+    /// List and inspect plugins.
+    #[command(subcommand)]
+    Plugin(plugin::Command),
+}
+
+/// Why a command failed; each kind has its own exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The input is wrong (blueprint, configuration, plugin output): exit 3.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// Anything else: exit 1.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Failure {
+        Failure::Invalid(d)
+    }
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Invalid(_) => ExitCode::from(3),
+            Failure::Other(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl Cli {
+    pub fn execute(self) -> Result<(), Failure> {
+        let ctx = Context {
+            quiet: self.quiet,
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir
+                    .clone()
+                    .or_else(crate::runtime::Cache::default_dir)
+            },
+        };
+        match self.command {
+            Command::Validate(args) => args.execute(&ctx),
+            Command::Plan(args) => args.execute(&ctx),
+            Command::Graph(args) => args.execute(&ctx),
+            Command::Plugin(cmd) => cmd.execute(&ctx),
+        }
+    }
+}
+
+/// What every subcommand shares.
+pub struct Context {
+    pub quiet: bool,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn runtime(&self, stack_bytes: usize) -> Result<Runtime, Failure> {
+        Ok(Runtime::new(RuntimeOptions {
+            max_stack_bytes: stack_bytes,
+            cache_dir: self.cache_dir.clone(),
+        })?)
+    }
+
+    /// Status for people, on stderr, unless `--quiet`.
+    pub fn status(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// Load a blueprint and resolve one environment.
+    pub fn resolve(&self, path: &std::path::Path, env: Option<&str>) -> Result<Resolved, Failure> {
+        let blueprint = Blueprint::load(path)?;
+        let env = blueprint.choose_env(env)?;
+        Ok(blueprint.resolve(&env)?)
+    }
+}

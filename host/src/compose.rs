@@ -1,0 +1,651 @@
+//! Composition: run every plugin instance of a resolved blueprint, check
+//! what each returns, and merge the contributions into one plan.
+//!
+//! Plugins are planned in the order their imports need: a plugin that asks
+//! for the exports of an instance not yet planned answers `missing-imports`,
+//! and is asked again once that instance is done. Instances that wait on
+//! each other are a cycle, reported as such.
+//!
+//! Architecture invariant: composition knows the contract and the graph, not
+//! any particular resource type or AWS.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::blueprint::{Diagnostic, Diagnostics, Instance, Resolved, valid_name};
+use crate::graph::Graph;
+use crate::plan::{Action, Plan, PlannedResource, PlannedStep, PluginUse};
+use crate::runtime::{
+    self, Contribution, LoadedPlugin, Phase, PlanError, PlanInput, PluginSource, Runtime,
+};
+use crate::value::{Ref, Value};
+
+/// One instance while composing.
+struct Unit<'a> {
+    instance: &'a Instance,
+    plugin: Arc<LoadedPlugin>,
+    config_json: String,
+}
+
+/// What one instance contributed, qualified.
+struct Planned {
+    resources: Vec<PlannedResource>,
+    steps: Vec<PlannedStep>,
+    exports: Vec<(String, Value, String)>,
+}
+
+/// Load the plugins of a resolved blueprint (each distinct source once).
+pub fn load_plugins(
+    runtime: &Runtime,
+    resolved: &Resolved,
+) -> Result<HashMap<PluginSource, Arc<LoadedPlugin>>, Diagnostics> {
+    let mut loaded: HashMap<PluginSource, Arc<LoadedPlugin>> = HashMap::new();
+    let mut diags = Vec::new();
+    for inst in &resolved.instances {
+        if loaded.contains_key(&inst.source) {
+            continue;
+        }
+        match runtime.load(&inst.source) {
+            Ok(p) => {
+                loaded.insert(inst.source.clone(), Arc::new(p));
+            }
+            Err(e) => diags.push(Diagnostic::at(
+                &resolved.source,
+                &inst.source_span,
+                format!("plugin instance `{}`: {e}", inst.name),
+            )),
+        }
+    }
+    if diags.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+/// Compose a resolved blueprint into a plan.
+pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnostics> {
+    let loaded = load_plugins(runtime, resolved)?;
+    let src = &resolved.source;
+    let mut diags = Vec::new();
+
+    // Check every configuration against its plugin's schema first, so all
+    // configuration mistakes are reported together.
+    let mut units = Vec::new();
+    for inst in &resolved.instances {
+        let plugin = loaded[&inst.source].clone();
+        let config = inst.config.to_json();
+        match serde_json::from_str::<serde_json::Value>(&plugin.info.config_schema) {
+            Ok(schema) => {
+                if let Err(msg) = crate::schema::check_schema(&schema) {
+                    diags.push(Diagnostic::at(
+                        src,
+                        &inst.source_span,
+                        format!("{}: {msg}", who(inst, &plugin)),
+                    ));
+                }
+                for e in crate::schema::validate(&schema, &config) {
+                    diags.push(Diagnostic::at(
+                        src,
+                        &inst.config.span_at(&e.pointer),
+                        format!("{}: {}", config_path(inst, &e.pointer), e.message),
+                    ));
+                }
+            }
+            Err(e) => diags.push(Diagnostic::at(
+                src,
+                &inst.source_span,
+                format!(
+                    "{}: its configuration schema is not valid JSON: {e}",
+                    who(inst, &plugin)
+                ),
+            )),
+        }
+        units.push(Unit {
+            instance: inst,
+            config_json: config.to_string(),
+            plugin,
+        });
+    }
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
+    }
+
+    let instance_names: Vec<&str> = resolved.instances.iter().map(|i| i.name.as_str()).collect();
+    let environment = runtime::Environment {
+        name: resolved.env.clone(),
+        regions: resolved.regions.clone(),
+        tags: resolved.tags.clone(),
+    };
+
+    // Plan in import order.
+    let mut done: Vec<Option<Planned>> = units.iter().map(|_| None).collect();
+    let mut waiting_on: Vec<Vec<String>> = vec![Vec::new(); units.len()];
+    let mut imports: Vec<runtime::InstanceExports> = Vec::new();
+    loop {
+        let mut progress = false;
+        for (i, unit) in units.iter().enumerate() {
+            if done[i].is_some() {
+                continue;
+            }
+            if waiting_on[i]
+                .iter()
+                .any(|w| !imports.iter().any(|imp| &imp.instance == w))
+            {
+                continue;
+            }
+            let input = PlanInput {
+                blueprint: resolved.blueprint.clone(),
+                instance: unit.instance.name.clone(),
+                environment: environment.clone(),
+                config: unit.config_json.clone(),
+                imports: imports.clone(),
+            };
+            let inst = unit.instance;
+            let here = |msg: String| {
+                Diagnostic::at(
+                    src,
+                    &inst.span,
+                    format!("{}: {msg}", who(inst, &unit.plugin)),
+                )
+            };
+            match runtime.plan(&unit.plugin, &input, inst.limits) {
+                Err(fault) => return Err(here(format!("plan failed: {fault}")).into()),
+                Ok(Err(PlanError::Failed(msg))) => return Err(here(msg).into()),
+                Ok(Err(PlanError::InvalidConfig(errors))) => {
+                    return Err(Diagnostics(
+                        errors
+                            .iter()
+                            .map(|e| {
+                                Diagnostic::at(
+                                    src,
+                                    &inst.config.span_at(&e.path),
+                                    format!("{}: {}", config_path(inst, &e.path), e.message),
+                                )
+                            })
+                            .collect(),
+                    ));
+                }
+                Ok(Err(PlanError::MissingImports(names))) => {
+                    for name in &names {
+                        if name == &inst.name {
+                            return Err(here("it asks for its own exports".into()).into());
+                        }
+                        if !instance_names.contains(&name.as_str()) {
+                            return Err(here(format!(
+                                "it needs the exports of instance `{name}`, which environment `{}` does not have (enabled instances: {})",
+                                resolved.env,
+                                instance_names.join(", ")
+                            ))
+                            .into());
+                        }
+                        if imports.iter().any(|imp| &imp.instance == name) {
+                            return Err(here(format!(
+                                "it asked again for instance `{name}`, whose exports it was given"
+                            ))
+                            .into());
+                        }
+                    }
+                    waiting_on[i] = names;
+                }
+                Ok(Ok(contribution)) => {
+                    let planned =
+                        qualify(resolved, inst, &unit.plugin, contribution, &instance_names)?;
+                    imports.push(runtime::InstanceExports {
+                        instance: inst.name.clone(),
+                        plugin: unit.plugin.info.name.clone(),
+                        exports: planned
+                            .exports
+                            .iter()
+                            .map(|(name, value, description)| runtime::Export {
+                                name: name.clone(),
+                                value: value.encode(),
+                                description: description.clone(),
+                            })
+                            .collect(),
+                    });
+                    done[i] = Some(planned);
+                    progress = true;
+                }
+            }
+        }
+        if done.iter().all(Option::is_some) {
+            break;
+        }
+        if !progress {
+            return Err(import_cycle(resolved, &units, &done, &waiting_on));
+        }
+    }
+
+    let planned: Vec<(&Unit, Planned)> = units
+        .iter()
+        .zip(done.into_iter().map(|p| p.expect("all planned")))
+        .collect();
+    assemble(resolved, planned)
+}
+
+/// Merge the instances' contributions and order them.
+fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan, Diagnostics> {
+    let src = &resolved.source;
+    let mut diags = Vec::new();
+    let mut graph = Graph::new();
+    let mut node_of: HashMap<String, usize> = HashMap::new();
+    let mut resources = Vec::new();
+    let mut steps = Vec::new();
+    let mut exports = Vec::new();
+    let mut plugins = Vec::new();
+    let mut owner: HashMap<String, usize> = HashMap::new();
+
+    for (u, (unit, p)) in planned.into_iter().enumerate() {
+        plugins.push(PluginUse {
+            instance: unit.instance.name.clone(),
+            plugin: unit.plugin.info.name.clone(),
+            version: unit.plugin.info.version.clone(),
+            source: unit.plugin.source.to_string(),
+            sha256: unit.plugin.sha256.clone(),
+        });
+        for r in &p.resources {
+            node_of.insert(r.id.clone(), graph.add_node(r.id.clone()));
+            owner.insert(r.id.clone(), u);
+        }
+        for s in p.steps.iter().filter(|s| s.phase == Phase::Apply) {
+            node_of.insert(s.id.clone(), graph.add_node(s.id.clone()));
+            owner.insert(s.id.clone(), u);
+        }
+        for s in p.steps.iter().filter(|s| s.phase != Phase::Apply) {
+            owner.insert(s.id.clone(), u);
+        }
+        resources.extend(p.resources);
+        steps.extend(p.steps);
+        exports.push((
+            unit.instance.name.clone(),
+            p.exports
+                .into_iter()
+                .map(|(n, v, _)| (n, v))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    let resource_ids: BTreeSet<String> = resources.iter().map(|r| r.id.clone()).collect();
+    let inst_span = |id: &str| {
+        let u = owner.get(id).copied().unwrap_or(0);
+        resolved
+            .instances
+            .get(u)
+            .map(|i| (i.span.clone(), i.name.clone()))
+            .unwrap_or((0..0, String::new()))
+    };
+
+    // Dangling references: every reference must name a resource of the plan.
+    let check_refs = |owner_id: &str, what: &str, value: &Value, diags: &mut Vec<Diagnostic>| {
+        for r in value.refs() {
+            if !resource_ids.contains(r.resource.as_str()) {
+                let (span, inst) = inst_span(owner_id);
+                diags.push(Diagnostic::at(
+                    src,
+                    &span,
+                    format!("plugin instance `{inst}`: {what} `{owner_id}` refers to `{}.{}`, but there is no resource `{}`", r.resource, r.attribute, r.resource),
+                ));
+            }
+        }
+    };
+    for r in &resources {
+        check_refs(&r.id, "resource", &r.properties, &mut diags);
+    }
+    for s in &steps {
+        check_refs(&s.id, "step", &s.params, &mut diags);
+    }
+    for (inst, ex) in &exports {
+        for (name, v) in ex {
+            for r in v.refs() {
+                if !resource_ids.contains(r.resource.as_str()) {
+                    let span = resolved
+                        .instances
+                        .iter()
+                        .find(|i| &i.name == inst)
+                        .map_or(0..0, |i| i.span.clone());
+                    diags.push(Diagnostic::at(src, &span, format!("plugin instance `{inst}`: export `{name}` refers to `{}.{}`, but there is no resource `{}`", r.resource, r.attribute, r.resource)));
+                }
+            }
+        }
+    }
+
+    // Edges: explicit dependencies, references, and apply-step order.
+    for r in &mut resources {
+        let node = node_of[&r.id];
+        let mut deps: BTreeSet<String> = r.depends_on.iter().cloned().collect();
+        deps.extend(r.properties.refs().into_iter().map(|x| x.resource.clone()));
+        deps.remove(&r.id);
+        for d in &deps {
+            match node_of.get(d) {
+                Some(&dn) => graph.add_edge(node, dn),
+                None => {
+                    if !resource_ids.contains(d.as_str()) && r.depends_on.contains(d) {
+                        let (span, inst) = inst_span(&r.id);
+                        let kind = if owner.contains_key(d) {
+                            "a step outside the apply phase"
+                        } else {
+                            "nothing in the plan"
+                        };
+                        diags.push(Diagnostic::at(src, &span, format!("plugin instance `{inst}`: resource `{}` depends on `{d}`, which is {kind}", r.id)));
+                    }
+                }
+            }
+        }
+        r.depends_on = deps.into_iter().collect();
+    }
+    let mut previous_apply: HashMap<String, String> = HashMap::new();
+    for s in &steps {
+        let mut deps: BTreeSet<String> = s.after.iter().cloned().collect();
+        deps.extend(s.params.refs().into_iter().map(|x| x.resource.clone()));
+        for d in &s.after {
+            if !owner.contains_key(d) {
+                let (span, inst) = inst_span(&s.id);
+                diags.push(Diagnostic::at(src, &span, format!("plugin instance `{inst}`: step `{}` runs after `{d}`, which is nothing in the plan", s.id)));
+            }
+        }
+        if s.phase != Phase::Apply {
+            continue;
+        }
+        if let Some(prev) = previous_apply.insert(s.instance.clone(), s.id.clone()) {
+            deps.insert(prev);
+        }
+        let node = node_of[&s.id];
+        for d in &deps {
+            if let Some(&dn) = node_of.get(d) {
+                graph.add_edge(node, dn);
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
+    }
+
+    let waves = graph.waves().map_err(|cycle| {
+        let instances: BTreeSet<String> = cycle
+            .0
+            .iter()
+            .filter_map(|id| id.split('.').next())
+            .map(str::to_string)
+            .collect();
+        let (span, _) = inst_span(&cycle.0[0]);
+        Diagnostics::from(Diagnostic::at(
+            src,
+            &span,
+            format!(
+                "dependency cycle between resources of plugin instance{} {}: {cycle}",
+                if instances.len() > 1 { "s" } else { "" },
+                instances
+                    .iter()
+                    .map(|i| format!("`{i}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    })?;
+    let critical = graph.critical_path(&waves);
+    Ok(Plan {
+        blueprint: resolved.blueprint.clone(),
+        env: resolved.env.clone(),
+        regions: resolved.regions.clone(),
+        tags: resolved.tags.clone(),
+        plugins,
+        resources,
+        steps,
+        waves: waves
+            .iter()
+            .map(|w| w.iter().map(|&n| graph.name(n).to_string()).collect())
+            .collect(),
+        critical_path: critical
+            .iter()
+            .map(|&n| graph.name(n).to_string())
+            .collect(),
+        exports,
+    })
+}
+
+/// Check one contribution and qualify its ids and references.
+fn qualify(
+    resolved: &Resolved,
+    inst: &Instance,
+    plugin: &LoadedPlugin,
+    c: Contribution,
+    instances: &[&str],
+) -> Result<Planned, Diagnostics> {
+    let src = &resolved.source;
+    let mut diags = Vec::new();
+    let mut err = |msg: String| {
+        diags.push(Diagnostic::at(
+            src,
+            &inst.span,
+            format!("{}: {msg}", who(inst, plugin)),
+        ))
+    };
+    let info = &plugin.info;
+    let mut seen = BTreeSet::new();
+    let q = |id: &str| -> Result<String, String> {
+        match id.split_once('.') {
+            None if valid_name(id) => Ok(format!("{}.{id}", inst.name)),
+            Some((other, rest)) if instances.contains(&other) && valid_name(rest) => {
+                Ok(id.to_string())
+            }
+            Some((other, _)) if !instances.contains(&other) => Err(format!(
+                "`{id}` names instance `{other}`, which is not in this environment"
+            )),
+            _ => Err(format!(
+                "`{id}` is not a valid id (lowercase letters, digits and `-`, or `<instance>.<id>`)"
+            )),
+        }
+    };
+    let qualify_value = |v: &mut Value, err: &mut dyn FnMut(String)| {
+        v.map_refs(&mut |r: &mut Ref| match q(&r.resource) {
+            Ok(id) => r.resource = id,
+            Err(e) => err(format!("reference to {e}")),
+        });
+        for r in v.refs() {
+            if r.attribute.is_empty()
+                || !r
+                    .attribute
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                err(format!(
+                    "reference `{}.{}` has an invalid attribute name (lowercase letters, digits and `_`)",
+                    r.resource, r.attribute
+                ));
+            }
+        }
+    };
+
+    let mut resources = Vec::new();
+    for r in c.resources {
+        if !valid_name(&r.id) {
+            err(format!(
+                "resource id `{}` is not valid: use lowercase letters, digits and `-`",
+                r.id
+            ));
+            continue;
+        }
+        if !seen.insert(r.id.clone()) {
+            err(format!("returned the id `{}` twice", r.id));
+            continue;
+        }
+        if !info.resource_kinds.contains(&r.kind) {
+            err(format!(
+                "resource `{}` has type `{}`, which the plugin did not declare (it declared: {})",
+                r.id,
+                r.kind,
+                list(&info.resource_kinds)
+            ));
+        }
+        let region = r
+            .region
+            .clone()
+            .unwrap_or_else(|| resolved.regions[0].clone());
+        if !resolved.regions.contains(&region) {
+            err(format!(
+                "resource `{}` is in region {region}, which is not a region of environment `{}` ({})",
+                r.id,
+                resolved.env,
+                resolved.regions.join(", ")
+            ));
+        }
+        let mut properties = match Value::decode(&r.properties) {
+            Ok(v @ (Value::Object(_) | Value::Null)) => v,
+            Ok(_) => {
+                err(format!(
+                    "resource `{}` has properties that are not an object",
+                    r.id
+                ));
+                continue;
+            }
+            Err(e) => {
+                err(format!("resource `{}`: {e}", r.id));
+                continue;
+            }
+        };
+        qualify_value(&mut properties, &mut err);
+        let mut depends_on = Vec::new();
+        for d in &r.depends_on {
+            match q(d) {
+                Ok(id) => depends_on.push(id),
+                Err(e) => err(format!("resource `{}` depends on {e}", r.id)),
+            }
+        }
+        resources.push(PlannedResource {
+            id: format!("{}.{}", inst.name, r.id),
+            instance: inst.name.clone(),
+            kind: r.kind,
+            region,
+            action: Action::Create,
+            properties,
+            depends_on,
+        });
+    }
+    let mut steps = Vec::new();
+    for s in c.steps {
+        if !valid_name(&s.id) {
+            err(format!(
+                "step id `{}` is not valid: use lowercase letters, digits and `-`",
+                s.id
+            ));
+            continue;
+        }
+        if !seen.insert(s.id.clone()) {
+            err(format!("returned the id `{}` twice", s.id));
+            continue;
+        }
+        if !info.actions.contains(&s.action) {
+            err(format!(
+                "step `{}` uses action `{}`, which the plugin did not declare (it declared: {})",
+                s.id,
+                s.action,
+                list(&info.actions)
+            ));
+        }
+        let mut params = match Value::decode(&s.params) {
+            Ok(v) => v,
+            Err(e) => {
+                err(format!("step `{}`: {e}", s.id));
+                continue;
+            }
+        };
+        qualify_value(&mut params, &mut err);
+        let mut after = Vec::new();
+        for d in &s.after {
+            match q(d) {
+                Ok(id) => after.push(id),
+                Err(e) => err(format!("step `{}` runs after {e}", s.id)),
+            }
+        }
+        steps.push(PlannedStep {
+            id: format!("{}.{}", inst.name, s.id),
+            instance: inst.name.clone(),
+            phase: s.phase,
+            action: s.action,
+            params,
+            after,
+            timeout_seconds: s.timeout_seconds,
+        });
+    }
+    let mut exports = Vec::new();
+    let mut export_names = BTreeSet::new();
+    for e in c.exports {
+        if !export_names.insert(e.name.clone()) {
+            err(format!("exported `{}` twice", e.name));
+            continue;
+        }
+        match Value::decode(&e.value) {
+            Ok(mut v) => {
+                qualify_value(&mut v, &mut err);
+                exports.push((e.name, v, e.description));
+            }
+            Err(err_msg) => err(format!("export `{}`: {err_msg}", e.name)),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
+    }
+    Ok(Planned {
+        resources,
+        steps,
+        exports,
+    })
+}
+
+/// Instances that wait on each other's exports.
+fn import_cycle(
+    resolved: &Resolved,
+    units: &[Unit],
+    done: &[Option<Planned>],
+    waiting_on: &[Vec<String>],
+) -> Diagnostics {
+    let mut g = Graph::new();
+    let index: HashMap<&str, usize> = units
+        .iter()
+        .map(|u| {
+            (
+                u.instance.name.as_str(),
+                g.add_node(u.instance.name.clone()),
+            )
+        })
+        .collect();
+    for (i, w) in waiting_on.iter().enumerate() {
+        if done[i].is_none() {
+            for name in w {
+                g.add_edge(i, index[name.as_str()]);
+            }
+        }
+    }
+    let message = match g.waves() {
+        Err(cycle) => format!("plugin instances need each other's exports: {cycle}"),
+        Ok(_) => "plugin instances could not be ordered by their imports".into(),
+    };
+    let first = done.iter().position(Option::is_none).unwrap_or(0);
+    Diagnostic::at(&resolved.source, &units[first].instance.span, message).into()
+}
+
+/// "plugin instance `api` (service 0.1.0)"
+fn who(inst: &Instance, plugin: &LoadedPlugin) -> String {
+    format!(
+        "plugin instance `{}` ({} {})",
+        inst.name, plugin.info.name, plugin.info.version
+    )
+}
+
+/// The TOML path of a configuration value: `plugins.api.config.autoscaling.max`.
+fn config_path(inst: &Instance, pointer: &str) -> String {
+    let mut path = format!("plugins.{}.config", inst.name);
+    for token in pointer.split('/').skip(1) {
+        path.push('.');
+        path.push_str(&token.replace("~1", "/").replace("~0", "~"));
+    }
+    path
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}

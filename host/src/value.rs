@@ -1,0 +1,350 @@
+//! Property values with references, as the host holds them.
+//!
+//! Plugins send values as flat trees (see `node` in `wit/plugin.wit`); the
+//! host decodes them here, checking that the tree is well formed: every
+//! child index points forward and every node is used once, so a hostile
+//! plugin can neither loop the decoder nor blow up a shared subtree.
+
+use serde_json::json;
+
+use crate::runtime::Node;
+
+/// A reference to an attribute of a resource, known only once it exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ref {
+    /// Qualified resource id, `<instance>.<id>`, once qualified.
+    pub resource: String,
+    pub attribute: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Num(f64),
+    Str(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+    Ref(Ref),
+    Concat(Vec<Value>),
+}
+
+/// Deepest nesting accepted in a value; deeper trees are refused.
+const MAX_DEPTH: usize = 64;
+
+impl Value {
+    /// Decode a plugin's tree. An empty tree is `Null`.
+    pub fn decode(nodes: &[Node]) -> Result<Value, String> {
+        if nodes.is_empty() {
+            return Ok(Value::Null);
+        }
+        let mut used = vec![false; nodes.len()];
+        used[0] = true;
+        let value = decode_at(nodes, 0, &mut used, 0)?;
+        if let Some(unused) = used.iter().position(|u| !u) {
+            return Err(format!(
+                "malformed value tree: node {unused} is not reachable from the root"
+            ));
+        }
+        Ok(value)
+    }
+
+    /// Every reference in the value, in order.
+    pub fn refs(&self) -> Vec<&Ref> {
+        let mut out = Vec::new();
+        self.walk_refs(&mut |r| out.push(r));
+        out
+    }
+
+    fn walk_refs<'a>(&'a self, f: &mut impl FnMut(&'a Ref)) {
+        match self {
+            Value::Ref(r) => f(r),
+            Value::Array(items) | Value::Concat(items) => items.iter().for_each(|v| v.walk_refs(f)),
+            Value::Object(entries) => entries.iter().for_each(|(_, v)| v.walk_refs(f)),
+            _ => {}
+        }
+    }
+
+    /// Rewrite every reference's resource id.
+    pub fn map_refs(&mut self, f: &mut impl FnMut(&mut Ref)) {
+        match self {
+            Value::Ref(r) => f(r),
+            Value::Array(items) | Value::Concat(items) => {
+                items.iter_mut().for_each(|v| v.map_refs(f))
+            }
+            Value::Object(entries) => entries.iter_mut().for_each(|(_, v)| v.map_refs(f)),
+            _ => {}
+        }
+    }
+
+    /// Encode back into a tree, to hand to another plugin.
+    pub fn encode(&self) -> Vec<Node> {
+        let mut nodes = Vec::new();
+        self.encode_into(&mut nodes);
+        nodes
+    }
+
+    fn encode_into(&self, nodes: &mut Vec<Node>) -> u32 {
+        let index = nodes.len();
+        nodes.push(Node::Null);
+        let node = match self {
+            Value::Null => Node::Null,
+            Value::Bool(b) => Node::Boolean(*b),
+            Value::Int(i) => Node::Integer(*i),
+            Value::Num(n) => Node::Number(*n),
+            Value::Str(s) => Node::Text(s.clone()),
+            Value::Array(items) => {
+                Node::Array(items.iter().map(|v| v.encode_into(nodes)).collect())
+            }
+            Value::Object(entries) => Node::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.encode_into(nodes)))
+                    .collect(),
+            ),
+            Value::Ref(r) => Node::Ref(crate::runtime::Reference {
+                resource: r.resource.clone(),
+                attribute: r.attribute.clone(),
+            }),
+            Value::Concat(parts) => {
+                Node::Concat(parts.iter().map(|v| v.encode_into(nodes)).collect())
+            }
+        };
+        nodes[index] = node;
+        index as u32
+    }
+
+    /// The JSON form used by `plan --json`: references are
+    /// `{"$ref": {"resource": ..., "attribute": ...}}`, concatenations
+    /// `{"$concat": [...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Num(n) => {
+                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+            }
+            Value::Str(s) => s.clone().into(),
+            Value::Array(items) => items.iter().map(Value::to_json).collect(),
+            Value::Object(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            Value::Ref(r) => {
+                json!({ "$ref": { "resource": r.resource, "attribute": r.attribute } })
+            }
+            Value::Concat(parts) => {
+                json!({ "$concat": parts.iter().map(Value::to_json).collect::<Vec<_>>() })
+            }
+        }
+    }
+
+    /// The human form used by `plan`: JSON-like, references as `${id.attribute}`.
+    pub fn render(&self, out: &mut String, indent: usize) {
+        let pad = |n: usize| "  ".repeat(n);
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(&b.to_string()),
+            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Num(n) => out.push_str(&n.to_string()),
+            Value::Str(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+            Value::Ref(r) => out.push_str(&format!("${{{}.{}}}", r.resource, r.attribute)),
+            Value::Concat(parts) => {
+                out.push('"');
+                for p in parts {
+                    match p {
+                        Value::Str(s) => out.push_str(
+                            &serde_json::to_string(s)
+                                .unwrap_or_default()
+                                .trim_matches('"')
+                                .to_string(),
+                        ),
+                        other => {
+                            let mut inner = String::new();
+                            other.render(&mut inner, indent);
+                            out.push_str(inner.trim_matches('"'));
+                        }
+                    }
+                }
+                out.push('"');
+            }
+            Value::Array(items) if items.iter().all(Value::is_scalar) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.render(out, indent);
+                }
+                out.push(']');
+            }
+            Value::Array(items) => {
+                out.push_str("[\n");
+                for v in items {
+                    out.push_str(&pad(indent + 1));
+                    v.render(out, indent + 1);
+                    out.push_str(",\n");
+                }
+                out.push_str(&pad(indent));
+                out.push(']');
+            }
+            Value::Object(entries) if entries.is_empty() => out.push_str("{}"),
+            Value::Object(entries) => {
+                out.push_str("{\n");
+                for (k, v) in entries {
+                    out.push_str(&format!("{}{k} = ", pad(indent + 1)));
+                    v.render(out, indent + 1);
+                    out.push('\n');
+                }
+                out.push_str(&pad(indent));
+                out.push('}');
+            }
+        }
+    }
+
+    fn is_scalar(&self) -> bool {
+        !matches!(self, Value::Array(_) | Value::Object(_))
+    }
+
+    /// The entries of an object value.
+    pub fn entries(&self) -> &[(String, Value)] {
+        match self {
+            Value::Object(entries) => entries,
+            _ => &[],
+        }
+    }
+}
+
+fn decode_at(nodes: &[Node], at: usize, used: &mut [bool], depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("value tree nested deeper than {MAX_DEPTH} levels"));
+    }
+    let child = |i: u32, used: &mut [bool]| -> Result<Value, String> {
+        let i = i as usize;
+        if i <= at || i >= nodes.len() {
+            return Err(format!(
+                "malformed value tree: node {at} points at node {i} (of {})",
+                nodes.len()
+            ));
+        }
+        if std::mem::replace(&mut used[i], true) {
+            return Err(format!("malformed value tree: node {i} is used twice"));
+        }
+        decode_at(nodes, i, used, depth + 1)
+    };
+    Ok(match &nodes[at] {
+        Node::Null => Value::Null,
+        Node::Boolean(b) => Value::Bool(*b),
+        Node::Integer(i) => Value::Int(*i),
+        Node::Number(n) if n.is_finite() => Value::Num(*n),
+        Node::Number(n) => return Err(format!("value tree holds the non-finite number {n}")),
+        Node::Text(s) => Value::Str(s.clone()),
+        Node::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|&i| child(i, used))
+                .collect::<Result<_, _>>()?,
+        ),
+        Node::Object(entries) => {
+            let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+            for (k, i) in entries {
+                if out.iter().any(|(existing, _)| existing == k) {
+                    return Err(format!(
+                        "malformed value tree: key `{k}` appears twice in one object"
+                    ));
+                }
+                out.push((k.clone(), child(*i, used)?));
+            }
+            Value::Object(out)
+        }
+        Node::Ref(r) => Value::Ref(Ref {
+            resource: r.resource.clone(),
+            attribute: r.attribute.clone(),
+        }),
+        Node::Concat(parts) => Value::Concat(
+            parts
+                .iter()
+                .map(|&i| child(i, used))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(resource: &str) -> Node {
+        Node::Ref(crate::runtime::Reference {
+            resource: resource.into(),
+            attribute: "id".into(),
+        })
+    }
+
+    #[test]
+    fn round_trip() {
+        let v = Value::Object(vec![
+            (
+                "a".into(),
+                Value::Array(vec![
+                    Value::Int(1),
+                    Value::Ref(Ref {
+                        resource: "x.y".into(),
+                        attribute: "id".into(),
+                    }),
+                ]),
+            ),
+            (
+                "b".into(),
+                Value::Concat(vec![Value::Str("http://".into()), Value::Null]),
+            ),
+        ]);
+        assert_eq!(Value::decode(&v.encode()).unwrap(), v);
+    }
+
+    #[test]
+    fn malformed_trees_are_refused() {
+        let check = |nodes: Vec<Node>, expect: &str| {
+            let err = Value::decode(&nodes).unwrap_err();
+            assert!(err.contains(expect), "{err}");
+        };
+        check(vec![Node::Array(vec![0])], "node 0 points at node 0");
+        check(vec![Node::Array(vec![5])], "points at node 5");
+        check(
+            vec![Node::Array(vec![1, 1]), Node::Null],
+            "node 1 is used twice",
+        );
+        check(vec![Node::Null, r("x")], "node 1 is not reachable");
+        check(
+            vec![
+                Node::Object(vec![("k".into(), 1), ("k".into(), 2)]),
+                Node::Null,
+                Node::Null,
+            ],
+            "key `k` appears twice",
+        );
+        check(vec![Node::Number(f64::NAN)], "non-finite");
+        let deep: Vec<Node> = (0..100)
+            .map(|i| {
+                if i < 99 {
+                    Node::Array(vec![i + 1])
+                } else {
+                    Node::Null
+                }
+            })
+            .collect();
+        check(deep, "nested deeper");
+    }
+
+    #[test]
+    fn refs_are_found_and_rendered() {
+        let v = Value::decode(&[Node::Object(vec![("vpc".into(), 1)]), r("vpc")]).unwrap();
+        assert_eq!(v.refs().len(), 1);
+        let mut s = String::new();
+        v.render(&mut s, 0);
+        assert_eq!(s, "{\n  vpc = ${vpc.id}\n}");
+    }
+}

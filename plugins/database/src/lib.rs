@@ -1,0 +1,241 @@
+//! The `database` plugin: an RDS instance (PostgreSQL or MySQL) in private
+//! subnets, encrypted, multi-AZ, with backups, master credentials generated
+//! into Secrets Manager and an optional read replica in another region.
+
+use platform_plugin_sdk::{
+    Context, Error, Info, Phase, Plan, Plugin, Value, export_plugin, obj, reference,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+struct Database;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Config {
+    engine: String,
+    engine_version: Option<String>,
+    instance_class: String,
+    allocated_storage: u32,
+    multi_az: bool,
+    backup_retention_days: u32,
+    deletion_protection: bool,
+    replica_region: Option<String>,
+    network: String,
+    database_name: String,
+    master_username: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            engine: "postgres".into(),
+            engine_version: None,
+            instance_class: "db.t4g.medium".into(),
+            allocated_storage: 20,
+            multi_az: true,
+            backup_retention_days: 7,
+            deletion_protection: false,
+            replica_region: None,
+            network: "network".into(),
+            database_name: "app".into(),
+            master_username: "app_admin".into(),
+        }
+    }
+}
+
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "engine": { "enum": ["postgres", "mysql"], "default": "postgres" },
+            "engine_version": { "type": "string", "description": "Defaults to 16.4 (postgres) or 8.0.39 (mysql)" },
+            "instance_class": { "type": "string", "minLength": 4, "default": "db.t4g.medium" },
+            "allocated_storage": { "type": "integer", "minimum": 20, "maximum": 65536, "default": 20, "description": "GiB" },
+            "multi_az": { "type": "boolean", "default": true },
+            "backup_retention_days": { "type": "integer", "minimum": 0, "maximum": 35, "default": 7 },
+            "deletion_protection": { "type": "boolean", "default": false },
+            "replica_region": { "type": "string", "description": "Region of a read replica; one of the environment's regions" },
+            "network": { "type": "string", "default": "network", "description": "Instance of the network plugin" },
+            "database_name": { "type": "string", "minLength": 1, "maxLength": 63, "default": "app" },
+            "master_username": { "type": "string", "minLength": 1, "maxLength": 16, "default": "app_admin" }
+        }
+    })
+}
+
+impl Plugin for Database {
+    fn info() -> Info {
+        Info::new(
+            "database",
+            env!("CARGO_PKG_VERSION"),
+            "Encrypted multi-AZ RDS with generated credentials and read replicas",
+        )
+        .kinds(&[
+            "aws.secretsmanager.secret",
+            "aws.rds.db-subnet-group",
+            "aws.rds.db-instance",
+        ])
+        .actions(&["rds.wait-available"])
+        .schema(schema())
+        .export("endpoint", "Writer endpoint address")
+        .export("port", "Port")
+        .export(
+            "secret_arn",
+            "ARN of the Secrets Manager secret holding the master credentials",
+        )
+        .export(
+            "replica_endpoint",
+            "Reader endpoint address of the replica, or null",
+        )
+        .export("identifier", "DB instance identifier (for alarms)")
+    }
+
+    fn plan(ctx: &Context) -> Result<Plan, Error> {
+        let cfg: Config = ctx.config()?;
+        let primary = ctx.env.primary_region().to_string();
+        if let Some(r) = &cfg.replica_region
+            && !ctx.env.regions.contains(r)
+        {
+            return Err(Error::config(
+                "/replica_region",
+                format!(
+                    "`{r}` is not a region of environment `{}` ({})",
+                    ctx.env.name,
+                    ctx.env.regions.join(", ")
+                ),
+            ));
+        }
+        let network = ctx.import(&cfg.network, "regions")?;
+        let net = |region: &str| -> Result<&Value, Error> {
+            network.get(region).ok_or_else(|| {
+                Error::failed(format!(
+                    "network instance `{}` has no VPC in region {region}",
+                    cfg.network
+                ))
+            })
+        };
+        let (port, version) = match cfg.engine.as_str() {
+            "mysql" => (
+                3306,
+                cfg.engine_version
+                    .clone()
+                    .unwrap_or_else(|| "8.0.39".into()),
+            ),
+            _ => (
+                5432,
+                cfg.engine_version.clone().unwrap_or_else(|| "16.4".into()),
+            ),
+        };
+        let identifier = ctx.physical_name("", 63);
+
+        let mut plan = Plan::new();
+        // The password is generated by the host into Secrets Manager and read
+        // from there when the instance is created: it never enters a plan,
+        // state file or log.
+        plan.resource("credentials", "aws.secretsmanager.secret", obj! {
+            "name": format!("platform/{}/{}/{}/master", ctx.blueprint, ctx.env.name, ctx.instance),
+            "description": format!("Master credentials of {identifier}"),
+            "generate": obj! {
+                "username": cfg.master_username.as_str(),
+                "password_length": 32,
+                "exclude_characters": "\"@/\\' ",
+            },
+        });
+
+        let subnet_group = |plan: &mut Plan, id: &str, region: &str| -> Result<(), Error> {
+            plan.resource(
+                id,
+                "aws.rds.db-subnet-group",
+                obj! {
+                    "name": identifier.as_str(),
+                    "description": format!("Private subnets of {identifier}"),
+                    "subnet_ids": net(region)?.get("private_subnet_ids").cloned(),
+                },
+            )
+            .in_region(region);
+            Ok(())
+        };
+        subnet_group(&mut plan, "subnets", &primary)?;
+        plan.resource(
+            "instance",
+            "aws.rds.db-instance",
+            obj! {
+                "identifier": identifier.as_str(),
+                "engine": cfg.engine.as_str(),
+                "engine_version": version.as_str(),
+                "instance_class": cfg.instance_class.as_str(),
+                "allocated_storage": cfg.allocated_storage,
+                "storage_type": "gp3",
+                "storage_encrypted": true,
+                "multi_az": cfg.multi_az,
+                "publicly_accessible": false,
+                "backup_retention_period": cfg.backup_retention_days,
+                "deletion_protection": cfg.deletion_protection,
+                "db_name": cfg.database_name.as_str(),
+                "port": port,
+                "master_credentials_secret_arn": reference("credentials", "arn"),
+                "db_subnet_group_name": reference("subnets", "name"),
+                "vpc_security_group_ids": vec![net(&primary)?.get("db_security_group_id").cloned()],
+                "copy_tags_to_snapshot": true,
+            },
+        )
+        .in_region(&primary);
+        plan.step(
+            "available",
+            Phase::Apply,
+            "rds.wait-available",
+            obj! {
+                "identifier": reference("instance", "identifier"),
+            },
+        )
+        .after("instance")
+        .timeout(3600);
+
+        let mut replica_endpoint = Value::Null;
+        if let Some(region) = &cfg.replica_region {
+            let sg = if *region == primary {
+                "subnets".to_string()
+            } else {
+                format!("subnets-{region}")
+            };
+            if *region != primary {
+                subnet_group(&mut plan, &sg, region)?;
+            }
+            plan.resource("replica", "aws.rds.db-instance", obj! {
+                "identifier": format!("{}-replica", &identifier[..identifier.len().min(55)]),
+                "source_db_instance_arn": reference("instance", "arn"),
+                "source_region": primary.as_str(),
+                "instance_class": cfg.instance_class.as_str(),
+                "storage_encrypted": true,
+                "publicly_accessible": false,
+                "db_subnet_group_name": reference(&sg, "name"),
+                "vpc_security_group_ids": vec![net(region)?.get("db_security_group_id").cloned()],
+            })
+            .in_region(region)
+            .depends_on("available");
+            replica_endpoint = reference("replica", "address");
+        }
+
+        plan.export(
+            "endpoint",
+            reference("instance", "address"),
+            "Writer endpoint",
+        );
+        plan.export("port", port, "Port");
+        plan.export(
+            "secret_arn",
+            reference("credentials", "arn"),
+            "Master credentials secret",
+        );
+        plan.export("replica_endpoint", replica_endpoint, "Replica endpoint");
+        plan.export(
+            "identifier",
+            reference("instance", "identifier"),
+            "DB instance identifier",
+        );
+        Ok(plan)
+    }
+}
+
+export_plugin!(Database);

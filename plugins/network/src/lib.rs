@@ -1,0 +1,361 @@
+//! The `network` plugin: one VPC per region of the environment with public and
+//! private subnets across availability zones, internet and NAT gateways,
+//! routes, tiered security groups, flow logs and inter-region peering.
+
+use platform_plugin_sdk::{
+    Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+struct Network;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Config {
+    cidr: String,
+    az_count: u32,
+    nat_gateways: String,
+    regions: String,
+    flow_logs: bool,
+    flow_log_retention_days: u32,
+    service_port: u32,
+    database_port: u32,
+    peering: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            cidr: "10.0.0.0/16".into(),
+            az_count: 3,
+            nat_gateways: "per-az".into(),
+            regions: "all".into(),
+            flow_logs: true,
+            flow_log_retention_days: 30,
+            service_port: 8000,
+            database_port: 5432,
+            peering: true,
+        }
+    }
+}
+
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "cidr": { "type": "string", "description": "CIDR of the primary region's VPC, a /16; region N uses the next /16s", "default": "10.0.0.0/16" },
+            "az_count": { "type": "integer", "minimum": 1, "maximum": 6, "default": 3, "description": "Availability zones per region" },
+            "nat_gateways": { "enum": ["none", "single", "per-az"], "default": "per-az", "description": "NAT gateways for the private subnets" },
+            "regions": { "enum": ["all", "primary"], "default": "all", "description": "Build a VPC in every region of the environment or only the primary" },
+            "flow_logs": { "type": "boolean", "default": true, "description": "VPC flow logs to CloudWatch Logs" },
+            "flow_log_retention_days": { "type": "integer", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], "default": 30 },
+            "service_port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 8000, "description": "Port the load balancer reaches the services on" },
+            "database_port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 5432, "description": "Port the services reach the database on" },
+            "peering": { "type": "boolean", "default": true, "description": "Peer the VPCs of a multi-region environment" }
+        }
+    })
+}
+
+/// Parse `a.b.0.0/16` into its first two octets.
+fn parse_cidr16(cidr: &str) -> Option<(u8, u8)> {
+    let (addr, len) = cidr.split_once('/')?;
+    if len != "16" {
+        return None;
+    }
+    let octets: Vec<u8> = addr
+        .split('.')
+        .map(|o| o.parse().ok())
+        .collect::<Option<_>>()?;
+    match octets[..] {
+        [a, b, 0, 0] => Some((a, b)),
+        _ => None,
+    }
+}
+
+impl Plugin for Network {
+    fn info() -> Info {
+        Info::new("network", env!("CARGO_PKG_VERSION"), "VPC, subnets, NAT, routes, security groups, flow logs and peering")
+            .kinds(&[
+                "aws.ec2.vpc",
+                "aws.ec2.subnet",
+                "aws.ec2.internet-gateway",
+                "aws.ec2.eip",
+                "aws.ec2.nat-gateway",
+                "aws.ec2.route-table",
+                "aws.ec2.route-table-association",
+                "aws.ec2.security-group",
+                "aws.ec2.flow-log",
+                "aws.ec2.vpc-peering-connection",
+                "aws.logs.log-group",
+                "aws.iam.role",
+            ])
+            .schema(schema())
+            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, db_security_group_id")
+            .export("primary_region", "The region of the primary VPC")
+    }
+
+    fn plan(ctx: &Context) -> Result<Plan, Error> {
+        let cfg: Config = ctx.config()?;
+        let Some((a, b)) = parse_cidr16(&cfg.cidr) else {
+            return Err(Error::config(
+                "/cidr",
+                format!("`{}` is not an IPv4 /16 such as 10.0.0.0/16", cfg.cidr),
+            ));
+        };
+        let regions: Vec<&String> = match cfg.regions.as_str() {
+            "primary" => ctx.env.regions.iter().take(1).collect(),
+            _ => ctx.env.regions.iter().collect(),
+        };
+        if b as usize + regions.len() > 256 {
+            return Err(Error::config(
+                "/cidr",
+                "not enough /16 blocks after this CIDR for every region",
+            ));
+        }
+        let mut plan = Plan::new();
+        let mut exported = Vec::new();
+        let name = |suffix: &str| ctx.physical_name(suffix, 255);
+
+        if cfg.flow_logs {
+            plan.resource(
+                "flow-log-role",
+                "aws.iam.role",
+                obj! {
+                    "name": ctx.physical_name("flow-logs", 64),
+                    "assume_role_service": "vpc-flow-logs.amazonaws.com",
+                    "inline_policy": json!({
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
+                            "Resource": "*"
+                        }]
+                    }),
+                },
+            );
+        }
+
+        for (ri, region) in regions.iter().enumerate() {
+            let region = region.as_str();
+            let octet = b + ri as u8;
+            let id = |what: &str| format!("{what}-{region}");
+            let cidr = format!("{a}.{octet}.0.0/16");
+            plan.resource(
+                &id("vpc"),
+                "aws.ec2.vpc",
+                obj! {
+                    "cidr_block": cidr.as_str(),
+                    "enable_dns_support": true,
+                    "enable_dns_hostnames": true,
+                    "name": name(region),
+                },
+            )
+            .in_region(region);
+            let vpc = reference(&id("vpc"), "id");
+
+            plan.resource(
+                &id("igw"),
+                "aws.ec2.internet-gateway",
+                obj! { "vpc_id": &vpc },
+            )
+            .in_region(region);
+
+            let public_rt = id("rt-public");
+            plan.resource(&public_rt, "aws.ec2.route-table", obj! {
+                "vpc_id": &vpc,
+                "routes": vec![obj! { "destination_cidr_block": "0.0.0.0/0", "gateway_id": reference(&id("igw"), "id") }],
+            })
+            .in_region(region);
+
+            let mut public_subnets = Vec::new();
+            let mut private_subnets = Vec::new();
+            for az in 0..cfg.az_count {
+                let letter = (b'a' + az as u8) as char;
+                let zone = format!("{region}{letter}");
+                let public = id(&format!("public-{letter}"));
+                plan.resource(
+                    &public,
+                    "aws.ec2.subnet",
+                    obj! {
+                        "vpc_id": &vpc,
+                        "cidr_block": format!("{a}.{octet}.{}.0/20", az * 16),
+                        "availability_zone": zone.as_str(),
+                        "map_public_ip_on_launch": true,
+                        "tier": "public",
+                    },
+                )
+                .in_region(region);
+                plan.resource(
+                    &format!("{public}-rta"),
+                    "aws.ec2.route-table-association",
+                    obj! {
+                        "route_table_id": reference(&public_rt, "id"),
+                        "subnet_id": reference(&public, "id"),
+                    },
+                )
+                .in_region(region);
+                let private = id(&format!("private-{letter}"));
+                plan.resource(
+                    &private,
+                    "aws.ec2.subnet",
+                    obj! {
+                        "vpc_id": &vpc,
+                        "cidr_block": format!("{a}.{octet}.{}.0/20", (az + 8) * 16),
+                        "availability_zone": zone.as_str(),
+                        "map_public_ip_on_launch": false,
+                        "tier": "private",
+                    },
+                )
+                .in_region(region);
+                public_subnets.push(reference(&public, "id"));
+                private_subnets.push((letter, private));
+            }
+
+            // NAT: one per AZ, one shared, or none (private subnets then have no egress).
+            let nat_count = match cfg.nat_gateways.as_str() {
+                "none" => 0,
+                "single" => 1,
+                _ => cfg.az_count,
+            };
+            for n in 0..nat_count {
+                let letter = (b'a' + n as u8) as char;
+                plan.resource(
+                    &id(&format!("nat-eip-{letter}")),
+                    "aws.ec2.eip",
+                    obj! { "domain": "vpc" },
+                )
+                .in_region(region);
+                plan.resource(&id(&format!("nat-{letter}")), "aws.ec2.nat-gateway", obj! {
+                    "subnet_id": reference(&id(&format!("public-{letter}")), "id"),
+                    "allocation_id": reference(&id(&format!("nat-eip-{letter}")), "allocation_id"),
+                })
+                .in_region(region)
+                .depends_on(&id("igw"));
+            }
+            for (i, (letter, private)) in private_subnets.iter().enumerate() {
+                let rt = format!("{private}-rt");
+                let mut routes = Vec::new();
+                if nat_count > 0 {
+                    let nat_letter = (b'a' + (i as u32 % nat_count) as u8) as char;
+                    routes.push(obj! {
+                        "destination_cidr_block": "0.0.0.0/0",
+                        "nat_gateway_id": reference(&id(&format!("nat-{nat_letter}")), "id"),
+                    });
+                }
+                plan.resource(
+                    &rt,
+                    "aws.ec2.route-table",
+                    obj! { "vpc_id": &vpc, "routes": routes },
+                )
+                .in_region(region);
+                plan.resource(
+                    &format!("{private}-rta"),
+                    "aws.ec2.route-table-association",
+                    obj! {
+                        "route_table_id": reference(&rt, "id"),
+                        "subnet_id": reference(private, "id"),
+                    },
+                )
+                .in_region(region);
+                let _ = letter;
+            }
+
+            // Tiered security groups: the internet reaches only the load balancer,
+            // the load balancer only the service port, the services only the database.
+            plan.resource(&id("sg-lb"), "aws.ec2.security-group", obj! {
+                "vpc_id": &vpc,
+                "group_name": name(&format!("lb-{region}")),
+                "description": "Load balancer: HTTP and HTTPS from anywhere",
+                "ingress": vec![
+                    obj! { "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": "0.0.0.0/0" },
+                    obj! { "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "0.0.0.0/0" },
+                    obj! { "protocol": "tcp", "from_port": 9001, "to_port": 9001, "cidr_ipv4": cidr.as_str() },
+                ],
+            })
+            .in_region(region);
+            plan.resource(&id("sg-service"), "aws.ec2.security-group", obj! {
+                "vpc_id": &vpc,
+                "group_name": name(&format!("service-{region}")),
+                "description": "Services: the service port from the load balancer only",
+                "ingress": vec![obj! {
+                    "protocol": "tcp", "from_port": cfg.service_port, "to_port": cfg.service_port,
+                    "source_security_group_id": reference(&id("sg-lb"), "id"),
+                }],
+            })
+            .in_region(region);
+            plan.resource(&id("sg-db"), "aws.ec2.security-group", obj! {
+                "vpc_id": &vpc,
+                "group_name": name(&format!("db-{region}")),
+                "description": "Database: the database port from the services only",
+                "ingress": vec![obj! {
+                    "protocol": "tcp", "from_port": cfg.database_port, "to_port": cfg.database_port,
+                    "source_security_group_id": reference(&id("sg-service"), "id"),
+                }],
+            })
+            .in_region(region);
+
+            if cfg.flow_logs {
+                plan.resource(&id("flow-log-group"), "aws.logs.log-group", obj! {
+                    "name": format!("/platform/{}/{}/{}/flow-logs/{region}", ctx.blueprint, ctx.env.name, ctx.instance),
+                    "retention_in_days": cfg.flow_log_retention_days,
+                })
+                .in_region(region);
+                plan.resource(
+                    &id("flow-log"),
+                    "aws.ec2.flow-log",
+                    obj! {
+                        "resource_id": &vpc,
+                        "resource_type": "VPC",
+                        "traffic_type": "ALL",
+                        "log_destination_type": "cloud-watch-logs",
+                        "log_group_name": reference(&id("flow-log-group"), "name"),
+                        "deliver_logs_permission_arn": reference("flow-log-role", "arn"),
+                    },
+                )
+                .in_region(region);
+            }
+
+            let private_ids: Vec<Value> = private_subnets
+                .iter()
+                .map(|(_, p)| reference(p, "id"))
+                .collect();
+            exported.push((
+                region.to_string(),
+                obj! {
+                    "vpc_id": &vpc,
+                    "cidr": cidr.as_str(),
+                    "public_subnet_ids": public_subnets,
+                    "private_subnet_ids": private_ids,
+                    "lb_security_group_id": reference(&id("sg-lb"), "id"),
+                    "service_security_group_id": reference(&id("sg-service"), "id"),
+                    "db_security_group_id": reference(&id("sg-db"), "id"),
+                },
+            ));
+        }
+
+        if cfg.peering && regions.len() > 1 {
+            let primary = regions[0].as_str();
+            for peer in &regions[1..] {
+                plan.resource(
+                    &format!("peering-{peer}"),
+                    "aws.ec2.vpc-peering-connection",
+                    obj! {
+                        "vpc_id": reference(&format!("vpc-{primary}"), "id"),
+                        "peer_vpc_id": reference(&format!("vpc-{peer}"), "id"),
+                        "peer_region": peer.as_str(),
+                        "auto_accept": true,
+                    },
+                )
+                .in_region(primary);
+            }
+        }
+
+        plan.export("regions", Value::Object(exported), "Per-region network ids");
+        plan.export("primary_region", regions[0].as_str(), "The primary region");
+        Ok(plan)
+    }
+}
+
+export_plugin!(Network);

@@ -1,0 +1,672 @@
+//! The `service` plugin: an ECS Fargate service behind an internet-facing ALB
+//! with blue and green target groups, a production and a test listener,
+//! autoscaling, logs, an ECR repository and the rollout steps of its
+//! deployment strategy.
+
+use std::collections::BTreeMap;
+
+use platform_plugin_sdk::{
+    Context, Error, Info, Phase, Plan, Plugin, Value, concat, export_plugin, obj, reference,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+struct Service;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    image: String,
+    #[serde(default = "d_port")]
+    port: u32,
+    #[serde(default = "d_cpu")]
+    cpu: u32,
+    #[serde(default = "d_memory")]
+    memory: u32,
+    #[serde(default = "d_desired")]
+    desired_count: u32,
+    #[serde(default = "d_health")]
+    health_check_path: String,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
+    #[serde(default = "d_all")]
+    regions: String,
+    #[serde(default = "d_network")]
+    network: String,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    certificate_arn: Option<String>,
+    #[serde(default = "d_retention")]
+    log_retention_days: u32,
+    #[serde(default)]
+    autoscaling: Autoscaling,
+    #[serde(default)]
+    deployment: Deployment,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Autoscaling {
+    min: u32,
+    max: u32,
+    cpu_target: u32,
+    requests_per_target: u32,
+}
+
+impl Default for Autoscaling {
+    fn default() -> Autoscaling {
+        Autoscaling {
+            min: 1,
+            max: 5,
+            cpu_target: 55,
+            requests_per_target: 1000,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Deployment {
+    strategy: String,
+    canary_percent: u32,
+    bake_seconds: u32,
+    step_percent: u32,
+    interval_seconds: u32,
+    timeout_seconds: u32,
+}
+
+impl Default for Deployment {
+    fn default() -> Deployment {
+        Deployment {
+            strategy: "canary".into(),
+            canary_percent: 10,
+            bake_seconds: 300,
+            step_percent: 25,
+            interval_seconds: 60,
+            timeout_seconds: 900,
+        }
+    }
+}
+
+fn d_port() -> u32 {
+    8000
+}
+fn d_cpu() -> u32 {
+    512
+}
+fn d_memory() -> u32 {
+    1024
+}
+fn d_desired() -> u32 {
+    2
+}
+fn d_health() -> String {
+    "/healthz".into()
+}
+fn d_all() -> String {
+    "all".into()
+}
+fn d_network() -> String {
+    "network".into()
+}
+fn d_retention() -> u32 {
+    30
+}
+
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["image"],
+        "properties": {
+            "image": { "type": "string", "minLength": 1, "description": "Container image" },
+            "port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 8000 },
+            "cpu": { "enum": [256, 512, 1024, 2048, 4096], "default": 512, "description": "Fargate CPU units" },
+            "memory": { "type": "integer", "minimum": 512, "maximum": 30720, "default": 1024, "description": "Fargate memory (MiB)" },
+            "desired_count": { "type": "integer", "minimum": 0, "maximum": 1000, "default": 2 },
+            "health_check_path": { "type": "string", "default": "/healthz" },
+            "environment": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Plain environment variables" },
+            "secrets": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Variables read from Secrets Manager or SSM: name = ARN" },
+            "regions": { "enum": ["all", "primary"], "default": "all" },
+            "network": { "type": "string", "default": "network", "description": "Instance of the network plugin to run in" },
+            "database": { "type": "string", "description": "Instance of the database plugin whose endpoint and secret the tasks receive" },
+            "cluster": { "type": "string", "description": "Another service instance whose ECS cluster to share" },
+            "certificate_arn": { "type": "string", "description": "ACM certificate for an HTTPS listener on 443" },
+            "log_retention_days": { "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], "default": 30 },
+            "autoscaling": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "min": { "type": "integer", "minimum": 0, "default": 1 },
+                    "max": { "type": "integer", "minimum": 1, "default": 5 },
+                    "cpu_target": { "type": "integer", "minimum": 1, "maximum": 100, "default": 55 },
+                    "requests_per_target": { "type": "integer", "minimum": 1, "default": 1000 }
+                }
+            },
+            "deployment": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "strategy": { "enum": ["all-at-once", "canary", "linear", "blue-green"], "default": "canary" },
+                    "canary_percent": { "type": "integer", "minimum": 1, "maximum": 99, "default": 10 },
+                    "bake_seconds": { "type": "integer", "minimum": 0, "default": 300 },
+                    "step_percent": { "type": "integer", "minimum": 1, "maximum": 99, "default": 25 },
+                    "interval_seconds": { "type": "integer", "minimum": 0, "default": 60 },
+                    "timeout_seconds": { "type": "integer", "minimum": 1, "default": 900 }
+                }
+            }
+        }
+    })
+}
+
+/// Fargate's valid memory sizes for a CPU size.
+fn memory_fits(cpu: u32, memory: u32) -> bool {
+    match cpu {
+        256 => [512, 1024, 2048].contains(&memory),
+        512 => (1024..=4096).contains(&memory) && memory % 1024 == 0,
+        1024 => (2048..=8192).contains(&memory) && memory % 1024 == 0,
+        2048 => (4096..=16384).contains(&memory) && memory % 1024 == 0,
+        4096 => (8192..=30720).contains(&memory) && memory % 1024 == 0,
+        _ => false,
+    }
+}
+
+impl Plugin for Service {
+    fn info() -> Info {
+        Info::new("service", env!("CARGO_PKG_VERSION"), "ECS Fargate service behind an ALB with blue/green target groups")
+            .kinds(&[
+                "aws.ecs.cluster",
+                "aws.ecs.task-definition",
+                "aws.ecs.service",
+                "aws.ecr.repository",
+                "aws.iam.role",
+                "aws.logs.log-group",
+                "aws.elbv2.load-balancer",
+                "aws.elbv2.target-group",
+                "aws.elbv2.listener",
+                "aws.applicationautoscaling.scalable-target",
+                "aws.applicationautoscaling.scaling-policy",
+            ])
+            .actions(&["ecs.wait-stable", "elbv2.wait-healthy", "http.probe", "traffic.shift", "bake", "approval"])
+            .schema(schema())
+            .export("url", "The service URL in the primary region")
+            .export("regions", "Per region: alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, cluster_name, service_name, log_group")
+            .export("cluster", "Per region: the ECS cluster name, for services that share it")
+            .export("alarm_prefix", "Name prefix of alarms that gate this service's rollouts")
+    }
+
+    fn plan(ctx: &Context) -> Result<Plan, Error> {
+        let cfg: Config = ctx.config()?;
+        if !memory_fits(cfg.cpu, cfg.memory) {
+            return Err(Error::config(
+                "/memory",
+                format!(
+                    "{} MiB is not a valid Fargate memory size for {} CPU units",
+                    cfg.memory, cfg.cpu
+                ),
+            ));
+        }
+        if cfg.autoscaling.min > cfg.autoscaling.max {
+            return Err(Error::config("/autoscaling/min", "min is greater than max"));
+        }
+        let network = ctx.import(&cfg.network, "regions")?;
+        let shared_cluster = match &cfg.cluster {
+            Some(other) => Some(ctx.import(other, "cluster")?),
+            None => None,
+        };
+        let database = match &cfg.database {
+            Some(db) => Some((ctx.import(db, "endpoint")?, ctx.import(db, "secret_arn")?)),
+            None => None,
+        };
+        let regions: Vec<&String> = match cfg.regions.as_str() {
+            "primary" => ctx.env.regions.iter().take(1).collect(),
+            _ => ctx.env.regions.iter().collect(),
+        };
+
+        let mut plan = Plan::new();
+        let family = ctx.physical_name("", 255);
+        let alarm_prefix = format!("{family}-");
+
+        plan.resource("execution-role", "aws.iam.role", obj! {
+            "name": ctx.physical_name("exec", 64),
+            "assume_role_service": "ecs-tasks.amazonaws.com",
+            "managed_policy_arns": vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"],
+            "inline_policy": secrets_policy(&cfg, database.as_ref().map(|d| &d.1)),
+        });
+        plan.resource(
+            "task-role",
+            "aws.iam.role",
+            obj! {
+                "name": ctx.physical_name("task", 64),
+                "assume_role_service": "ecs-tasks.amazonaws.com",
+            },
+        );
+        plan.resource(
+            "repository",
+            "aws.ecr.repository",
+            obj! {
+                "name": family.as_str(),
+                "scan_on_push": true,
+                "image_tag_mutability": "IMMUTABLE",
+                "untagged_expire_days": 14,
+            },
+        );
+
+        let mut exported_regions = Vec::new();
+        let mut exported_clusters = Vec::new();
+        for region in &regions {
+            let region = region.as_str();
+            let id = |what: &str| format!("{what}-{region}");
+            let Some(net) = network.get(region) else {
+                return Err(Error::failed(format!(
+                    "network instance `{}` has no VPC in region {region}; set its `regions` to \"all\"",
+                    cfg.network
+                )));
+            };
+            let field = |key: &str| net.get(key).cloned().unwrap_or(Value::Null);
+
+            let cluster = match &shared_cluster {
+                Some(clusters) => clusters.get(region).cloned().ok_or_else(|| {
+                    Error::failed(format!("shared cluster has no cluster in region {region}"))
+                })?,
+                None => {
+                    plan.resource(
+                        &id("cluster"),
+                        "aws.ecs.cluster",
+                        obj! {
+                            "name": family.as_str(),
+                            "container_insights": true,
+                        },
+                    )
+                    .in_region(region);
+                    reference(&id("cluster"), "name")
+                }
+            };
+            exported_clusters.push((region.to_string(), cluster.clone()));
+
+            let log_group = format!(
+                "/platform/{}/{}/{}",
+                ctx.blueprint, ctx.env.name, ctx.instance
+            );
+            plan.resource(
+                &id("logs"),
+                "aws.logs.log-group",
+                obj! {
+                    "name": log_group.as_str(),
+                    "retention_in_days": cfg.log_retention_days,
+                },
+            )
+            .in_region(region);
+
+            let mut environment: Vec<Value> = cfg
+                .environment
+                .iter()
+                .map(|(k, v)| obj! { "name": k, "value": v })
+                .collect();
+            environment.push(obj! { "name": "PORT", "value": cfg.port.to_string() });
+            environment.push(obj! { "name": "SERVICE_NAME", "value": ctx.instance.as_str() });
+            let mut secrets: Vec<Value> = cfg
+                .secrets
+                .iter()
+                .map(|(k, v)| obj! { "name": k, "value_from": v })
+                .collect();
+            if let Some((endpoint, secret)) = &database {
+                environment.push(obj! { "name": "DATABASE_HOST", "value": endpoint });
+                secrets.push(obj! { "name": "DATABASE_SECRET", "value_from": secret });
+            }
+            plan.resource(&id("task"), "aws.ecs.task-definition", obj! {
+                "family": family.as_str(),
+                "cpu": cfg.cpu.to_string(),
+                "memory": cfg.memory.to_string(),
+                "network_mode": "awsvpc",
+                "requires_compatibilities": vec!["FARGATE"],
+                "execution_role_arn": reference("execution-role", "arn"),
+                "task_role_arn": reference("task-role", "arn"),
+                "containers": vec![obj! {
+                    "name": "app",
+                    "image": cfg.image.as_str(),
+                    "essential": true,
+                    "port_mappings": vec![obj! { "container_port": cfg.port, "protocol": "tcp" }],
+                    "environment": environment,
+                    "secrets": secrets,
+                    "health_check": obj! {
+                        "command": vec!["CMD-SHELL".to_string(), format!("curl -fs http://localhost:{}{} || exit 1", cfg.port, cfg.health_check_path)],
+                        "interval": 30, "timeout": 5, "retries": 3, "start_period": 30,
+                    },
+                    "log_configuration": obj! {
+                        "log_driver": "awslogs",
+                        "options": obj! {
+                            "awslogs-group": reference(&id("logs"), "name"),
+                            "awslogs-region": region,
+                            "awslogs-stream-prefix": ctx.instance.as_str(),
+                        },
+                    },
+                }],
+            })
+            .in_region(region);
+
+            plan.resource(
+                &id("alb"),
+                "aws.elbv2.load-balancer",
+                obj! {
+                    "name": ctx.physical_name(region_code(region).as_str(), 32),
+                    "scheme": "internet-facing",
+                    "type": "application",
+                    "subnets": field("public_subnet_ids"),
+                    "security_groups": vec![field("lb_security_group_id")],
+                },
+            )
+            .in_region(region);
+            for color in ["blue", "green"] {
+                plan.resource(&id(&format!("tg-{color}")), "aws.elbv2.target-group", obj! {
+                    "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
+                    "protocol": "HTTP",
+                    "port": cfg.port,
+                    "vpc_id": field("vpc_id"),
+                    "target_type": "ip",
+                    "health_check_path": cfg.health_check_path.as_str(),
+                    "health_check_interval_seconds": 15,
+                    "healthy_threshold_count": 2,
+                    "unhealthy_threshold_count": 3,
+                    "deregistration_delay_seconds": 30,
+                })
+                .in_region(region);
+            }
+            let forward = |weight_blue: u32| {
+                obj! {
+                    "type": "forward",
+                    "target_groups": vec![
+                        obj! { "arn": reference(&id("tg-blue"), "arn"), "weight": weight_blue },
+                        obj! { "arn": reference(&id("tg-green"), "arn"), "weight": 100 - weight_blue },
+                    ],
+                }
+            };
+            plan.resource(
+                &id("listener-http"),
+                "aws.elbv2.listener",
+                obj! {
+                    "load_balancer_arn": reference(&id("alb"), "arn"),
+                    "protocol": "HTTP",
+                    "port": 80,
+                    "default_action": forward(100),
+                },
+            )
+            .in_region(region);
+            if let Some(cert) = &cfg.certificate_arn {
+                plan.resource(
+                    &id("listener-https"),
+                    "aws.elbv2.listener",
+                    obj! {
+                        "load_balancer_arn": reference(&id("alb"), "arn"),
+                        "protocol": "HTTPS",
+                        "port": 443,
+                        "certificate_arn": cert.as_str(),
+                        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                        "default_action": forward(100),
+                    },
+                )
+                .in_region(region);
+            }
+            plan.resource(
+                &id("listener-test"),
+                "aws.elbv2.listener",
+                obj! {
+                    "load_balancer_arn": reference(&id("alb"), "arn"),
+                    "protocol": "HTTP",
+                    "port": 9001,
+                    "default_action": forward(0),
+                },
+            )
+            .in_region(region);
+
+            plan.resource(
+                &id("service"),
+                "aws.ecs.service",
+                obj! {
+                    "name": ctx.instance.as_str(),
+                    "cluster": &cluster,
+                    "task_definition": reference(&id("task"), "arn"),
+                    "desired_count": cfg.desired_count,
+                    "launch_type": "FARGATE",
+                    "subnets": field("private_subnet_ids"),
+                    "security_groups": vec![field("service_security_group_id")],
+                    "assign_public_ip": false,
+                    "load_balancers": vec![obj! {
+                        "target_group_arn": reference(&id("tg-blue"), "arn"),
+                        "container_name": "app",
+                        "container_port": cfg.port,
+                    }],
+                    "health_check_grace_period_seconds": 60,
+                    "deployment_circuit_breaker": obj! { "enable": true, "rollback": true },
+                },
+            )
+            .in_region(region)
+            .depends_on(&id("listener-http"));
+
+            let resource_id = concat(vec![
+                Value::from("service/"),
+                cluster.clone(),
+                Value::from("/"),
+                reference(&id("service"), "name"),
+            ]);
+            plan.resource(
+                &id("scaling-target"),
+                "aws.applicationautoscaling.scalable-target",
+                obj! {
+                    "service_namespace": "ecs",
+                    "scalable_dimension": "ecs:service:DesiredCount",
+                    "resource_id": &resource_id,
+                    "min_capacity": cfg.autoscaling.min,
+                    "max_capacity": cfg.autoscaling.max,
+                },
+            )
+            .in_region(region);
+            plan.resource(
+                &id("scaling-cpu"),
+                "aws.applicationautoscaling.scaling-policy",
+                obj! {
+                    "name": ctx.physical_name("cpu", 255),
+                    "service_namespace": "ecs",
+                    "scalable_dimension": "ecs:service:DesiredCount",
+                    "resource_id": &resource_id,
+                    "target_value": cfg.autoscaling.cpu_target,
+                    "predefined_metric": "ECSServiceAverageCPUUtilization",
+                    "scale_in_cooldown": 300,
+                    "scale_out_cooldown": 60,
+                },
+            )
+            .in_region(region)
+            .depends_on(&id("scaling-target"));
+            plan.resource(
+                &id("scaling-requests"),
+                "aws.applicationautoscaling.scaling-policy",
+                obj! {
+                    "name": ctx.physical_name("requests", 255),
+                    "service_namespace": "ecs",
+                    "scalable_dimension": "ecs:service:DesiredCount",
+                    "resource_id": &resource_id,
+                    "target_value": cfg.autoscaling.requests_per_target,
+                    "predefined_metric": "ALBRequestCountPerTarget",
+                    "resource_label": concat(vec![
+                        reference(&id("alb"), "arn_suffix"),
+                        Value::from("/"),
+                        reference(&id("tg-blue"), "arn_suffix"),
+                    ]),
+                    "scale_in_cooldown": 300,
+                    "scale_out_cooldown": 60,
+                },
+            )
+            .in_region(region)
+            .depends_on(&id("scaling-target"));
+
+            plan.step(
+                &id("stable"),
+                Phase::Apply,
+                "ecs.wait-stable",
+                obj! {
+                    "cluster": &cluster,
+                    "service": reference(&id("service"), "name"),
+                },
+            )
+            .after(&id("service"))
+            .timeout(cfg.deployment.timeout_seconds);
+            plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
+                "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(cfg.health_check_path.as_str())]),
+                "expect_status": 200,
+            })
+            .timeout(120);
+
+            rollout_steps(&mut plan, &cfg.deployment, region, &alarm_prefix);
+
+            exported_regions.push((region.to_string(), obj! {
+                "alb_dns_name": reference(&id("alb"), "dns_name"),
+                "alb_zone_id": reference(&id("alb"), "canonical_hosted_zone_id"),
+                "alb_arn_suffix": reference(&id("alb"), "arn_suffix"),
+                "target_group_arn_suffixes": vec![reference(&id("tg-blue"), "arn_suffix"), reference(&id("tg-green"), "arn_suffix")],
+                "cluster_name": &cluster,
+                "service_name": reference(&id("service"), "name"),
+                "log_group": reference(&id("logs"), "name"),
+            }));
+        }
+
+        let primary = regions[0].as_str();
+        plan.export(
+            "url",
+            concat(vec![
+                Value::from("http://"),
+                reference(&format!("alb-{primary}"), "dns_name"),
+            ]),
+            "Service URL",
+        );
+        plan.export(
+            "regions",
+            Value::Object(exported_regions),
+            "Per-region service facts",
+        );
+        plan.export(
+            "cluster",
+            Value::Object(exported_clusters),
+            "Per-region ECS cluster name",
+        );
+        plan.export(
+            "alarm_prefix",
+            alarm_prefix.as_str(),
+            "Alarm name prefix that gates rollouts",
+        );
+        Ok(plan)
+    }
+}
+
+/// A short region code for names with tight length limits (`use1`).
+fn region_code(region: &str) -> String {
+    let mut parts = region.split('-');
+    let geo = parts.next().unwrap_or("");
+    let dir: String = parts.next().unwrap_or("").chars().take(1).collect();
+    let num = parts.next().unwrap_or("");
+    format!("{geo}{dir}{num}")
+}
+
+fn secrets_policy(cfg: &Config, db_secret: Option<&Value>) -> Value {
+    let mut resources: Vec<Value> = cfg.secrets.values().map(Value::from).collect();
+    if let Some(secret) = db_secret {
+        resources.push(secret.clone());
+    }
+    if resources.is_empty() {
+        return Value::Null;
+    }
+    obj! {
+        "Version": "2012-10-17",
+        "Statement": vec![obj! {
+            "Effect": "Allow",
+            "Action": vec!["secretsmanager:GetSecretValue", "ssm:GetParameters"],
+            "Resource": resources,
+        }],
+    }
+}
+
+/// The rollout stages of a deployment strategy, as host primitives.
+fn rollout_steps(plan: &mut Plan, d: &Deployment, region: &str, alarm_prefix: &str) {
+    let id = |what: &str| format!("{what}-{region}");
+    let listener = reference(&id("listener-http"), "arn");
+    let gates = || {
+        obj! {
+            "alarm_prefix": alarm_prefix,
+            "target_group_arn": reference(&id("tg-green"), "arn"),
+        }
+    };
+    plan.step(
+        &id("rollout-start"),
+        Phase::Rollout,
+        "elbv2.wait-healthy",
+        obj! {
+            "target_group_arn": reference(&id("tg-green"), "arn"),
+            "via_listener": reference(&id("listener-test"), "arn"),
+        },
+    )
+    .timeout(d.timeout_seconds);
+    let shift = |plan: &mut Plan, n: u32, green: u32| {
+        plan.step(
+            &id(&format!("rollout-shift-{n}")),
+            Phase::Rollout,
+            "traffic.shift",
+            obj! {
+                "listener_arn": &listener,
+                "weights": obj! {
+                    "blue": reference(&id("tg-blue"), "arn"),
+                    "green": reference(&id("tg-green"), "arn"),
+                    "green_percent": green,
+                },
+            },
+        )
+        .timeout(120);
+    };
+    let bake = |plan: &mut Plan, n: u32, seconds: u32| {
+        let mut params = gates();
+        params.insert("seconds", seconds);
+        plan.step(
+            &id(&format!("rollout-bake-{n}")),
+            Phase::Rollout,
+            "bake",
+            params,
+        )
+        .timeout(seconds + 60);
+    };
+    match d.strategy.as_str() {
+        "all-at-once" => shift(plan, 1, 100),
+        "canary" => {
+            shift(plan, 1, d.canary_percent);
+            bake(plan, 1, d.bake_seconds);
+            shift(plan, 2, 100);
+        }
+        "linear" => {
+            let mut green = 0;
+            let mut n = 0;
+            while green < 100 {
+                n += 1;
+                green = (green + d.step_percent).min(100);
+                shift(plan, n, green);
+                if green < 100 {
+                    bake(plan, n, d.interval_seconds);
+                }
+            }
+        }
+        _ => {
+            plan.step(&id("rollout-approval"), Phase::Rollout, "approval", obj! {
+                "message": "green is serving the test listener; run `platform promote` or `platform rollback`",
+            })
+            .timeout(d.timeout_seconds);
+            shift(plan, 1, 100);
+        }
+    }
+    let mut params = gates();
+    params.insert("seconds", d.bake_seconds.min(60));
+    plan.step(&id("rollout-verify"), Phase::Rollout, "bake", params)
+        .timeout(d.bake_seconds.min(60) + 60);
+}
+
+export_plugin!(Service);

@@ -1,0 +1,8 @@
+//! The one integration-test binary (one link of the whole host).
+
+mod blueprint_errors;
+mod cli;
+mod compose_rules;
+mod hostile;
+mod plans;
+mod support;
