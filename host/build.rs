@@ -26,13 +26,7 @@ const TEST_PLUGINS: &[&str] = &["hostile", "future-contract"];
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for dir in [
-        "wit",
-        "plugins",
-        "tests/plugins",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
+    for dir in ["wit", "plugins", "tests/plugins", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=PLATFORM_SKIP_GUEST_BUILD");
@@ -43,16 +37,14 @@ fn main() {
         build_guests(&root, &out);
     }
 
-    let mut code =
-        String::from("/// Built-in plugins: (name, component bytes, sha256 of the bytes).\n");
+    let mut code = String::from("/// Built-in plugins: (name, component bytes, sha256 of the bytes).\n");
     code.push_str("pub static BUILTINS: &[(&str, &[u8], &str)] = &[\n");
     for (name, package) in BUILTINS {
         if skip {
             continue;
         }
         let path = wasm_dir.join(format!("{}.wasm", package.replace('-', "_")));
-        let bytes =
-            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let hash = hex(&Sha256::digest(&bytes));
         writeln!(
             code,
@@ -63,10 +55,7 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("builtin.rs"), code).unwrap();
-    println!(
-        "cargo:rustc-env=PLATFORM_TEST_PLUGIN_DIR={}",
-        wasm_dir.display()
-    );
+    println!("cargo:rustc-env=PLATFORM_TEST_PLUGIN_DIR={}", wasm_dir.display());
 }
 
 fn build_guests(root: &Path, out: &Path) {
@@ -98,9 +87,7 @@ fn build_guests(root: &Path, out: &Path) {
     ] {
         cmd.env_remove(var);
     }
-    let output = cmd
-        .output()
-        .expect("running cargo to build the guest plugins");
+    let output = cmd.output().expect("running cargo to build the guest plugins");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if stderr.contains("wasm32-wasip2")

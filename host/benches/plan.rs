@@ -33,9 +33,7 @@ fn main() {
         cache_dir: Some(cache.clone()),
         ..RuntimeOptions::default()
     };
-    let blueprint =
-        Blueprint::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../blueprints/ml-api.toml"))
-            .unwrap();
+    let blueprint = Blueprint::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../blueprints/ml-api.toml")).unwrap();
     let resolved = blueprint.resolve("prod").unwrap();
 
     let t = Instant::now();
@@ -50,13 +48,9 @@ fn main() {
     let (m, p90) = time(20, || Runtime::new(options()).unwrap());
     println!("Runtime::new (engine, linker, ticker):          median {m:>9.2?}  p90 {p90:>9.2?}");
     let runtime = Runtime::new(options()).unwrap();
-    let (m, p90) = time(20, || {
-        platform::compose::load_plugins(&runtime, &resolved).unwrap()
-    });
+    let (m, p90) = time(20, || platform::compose::load_plugins(&runtime, &resolved).unwrap());
     println!("load 5 plugins from the warm cache + describe:  median {m:>9.2?}  p90 {p90:>9.2?}");
-    let (m, p90) = time(50, || {
-        platform::compose::compose(&runtime, &resolved).unwrap()
-    });
+    let (m, p90) = time(50, || platform::compose::compose(&runtime, &resolved).unwrap());
     println!("warm compose of ml-api prod (5 plan calls):     median {m:>9.2?}  p90 {p90:>9.2?}");
 
     // One instantiate + plan call per plugin, with the imports it really gets.
@@ -94,15 +88,9 @@ fn main() {
                 tags: resolved.tags.clone(),
             },
             config: inst.config.to_json().to_string(),
-            imports: imports
-                .iter()
-                .filter(|i| i.instance != inst.name)
-                .cloned()
-                .collect(),
+            imports: imports.iter().filter(|i| i.instance != inst.name).cloned().collect(),
         };
-        let (m, p90) = time(200, || {
-            runtime.plan(plugin, &input, inst.limits).unwrap().unwrap()
-        });
+        let (m, p90) = time(200, || runtime.plan(plugin, &input, inst.limits).unwrap().unwrap());
         println!(
             "instantiate + plan call, {:<14}          median {m:>9.2?}  p90 {p90:>9.2?}",
             inst.name

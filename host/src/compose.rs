@@ -15,9 +15,7 @@ use std::sync::Arc;
 use crate::blueprint::{Diagnostic, Diagnostics, Instance, Resolved, valid_name};
 use crate::graph::Graph;
 use crate::plan::{Action, Plan, PlannedResource, PlannedStep, PluginUse};
-use crate::runtime::{
-    self, Contribution, LoadedPlugin, Phase, PlanError, PlanInput, PluginSource, Runtime,
-};
+use crate::runtime::{self, Contribution, LoadedPlugin, Phase, PlanError, PlanInput, PluginSource, Runtime};
 use crate::value::{Ref, Value};
 
 /// One instance while composing.
@@ -142,13 +140,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
                 imports: imports.clone(),
             };
             let inst = unit.instance;
-            let here = |msg: String| {
-                Diagnostic::at(
-                    src,
-                    &inst.span,
-                    format!("{}: {msg}", who(inst, &unit.plugin)),
-                )
-            };
+            let here = |msg: String| Diagnostic::at(src, &inst.span, format!("{}: {msg}", who(inst, &unit.plugin)));
             match runtime.plan(&unit.plugin, &input, inst.limits) {
                 Err(fault) => return Err(here(format!("plan failed: {fault}")).into()),
                 Ok(Err(PlanError::Failed(msg))) => return Err(here(msg).into()),
@@ -189,8 +181,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
                     waiting_on[i] = names;
                 }
                 Ok(Ok(contribution)) => {
-                    let planned =
-                        qualify(resolved, inst, &unit.plugin, contribution, &instance_names)?;
+                    let planned = qualify(resolved, inst, &unit.plugin, contribution, &instance_names)?;
                     imports.push(runtime::InstanceExports {
                         instance: inst.name.clone(),
                         plugin: unit.plugin.info.name.clone(),
@@ -259,10 +250,7 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
         steps.extend(p.steps);
         exports.push((
             unit.instance.name.clone(),
-            p.exports
-                .into_iter()
-                .map(|(n, v, _)| (n, v))
-                .collect::<Vec<_>>(),
+            p.exports.into_iter().map(|(n, v, _)| (n, v)).collect::<Vec<_>>(),
         ));
     }
     let resource_ids: BTreeSet<String> = resources.iter().map(|r| r.id.clone()).collect();
@@ -326,7 +314,14 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
                         } else {
                             "nothing in the plan"
                         };
-                        diags.push(Diagnostic::at(src, &span, format!("plugin instance `{inst}`: resource `{}` depends on `{d}`, which is {kind}", r.id)));
+                        diags.push(Diagnostic::at(
+                            src,
+                            &span,
+                            format!(
+                                "plugin instance `{inst}`: resource `{}` depends on `{d}`, which is {kind}",
+                                r.id
+                            ),
+                        ));
                     }
                 }
             }
@@ -334,13 +329,20 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
         r.depends_on = deps.into_iter().collect();
     }
     let mut previous_apply: HashMap<String, String> = HashMap::new();
-    for s in &steps {
+    for s in &mut steps {
         let mut deps: BTreeSet<String> = s.after.iter().cloned().collect();
         deps.extend(s.params.refs().into_iter().map(|x| x.resource.clone()));
         for d in &s.after {
             if !owner.contains_key(d) {
                 let (span, inst) = inst_span(&s.id);
-                diags.push(Diagnostic::at(src, &span, format!("plugin instance `{inst}`: step `{}` runs after `{d}`, which is nothing in the plan", s.id)));
+                diags.push(Diagnostic::at(
+                    src,
+                    &span,
+                    format!(
+                        "plugin instance `{inst}`: step `{}` runs after `{d}`, which is nothing in the plan",
+                        s.id
+                    ),
+                ));
             }
         }
         if s.phase != Phase::Apply {
@@ -350,11 +352,11 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
             deps.insert(prev);
         }
         let node = node_of[&s.id];
+        deps.retain(|d| node_of.contains_key(d));
         for d in &deps {
-            if let Some(&dn) = node_of.get(d) {
-                graph.add_edge(node, dn);
-            }
+            graph.add_edge(node, node_of[d]);
         }
+        s.depends_on = deps.into_iter().collect();
     }
     if !diags.is_empty() {
         return Err(Diagnostics(diags));
@@ -395,10 +397,7 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
             .iter()
             .map(|w| w.iter().map(|&n| graph.name(n).to_string()).collect())
             .collect(),
-        critical_path: critical
-            .iter()
-            .map(|&n| graph.name(n).to_string())
-            .collect(),
+        critical_path: critical.iter().map(|&n| graph.name(n).to_string()).collect(),
         exports,
     })
 }
@@ -413,21 +412,13 @@ fn qualify(
 ) -> Result<Planned, Diagnostics> {
     let src = &resolved.source;
     let mut diags = Vec::new();
-    let mut err = |msg: String| {
-        diags.push(Diagnostic::at(
-            src,
-            &inst.span,
-            format!("{}: {msg}", who(inst, plugin)),
-        ))
-    };
+    let mut err = |msg: String| diags.push(Diagnostic::at(src, &inst.span, format!("{}: {msg}", who(inst, plugin))));
     let info = &plugin.info;
     let mut seen = BTreeSet::new();
     let q = |id: &str| -> Result<String, String> {
         match id.split_once('.') {
             None if valid_name(id) => Ok(format!("{}.{id}", inst.name)),
-            Some((other, rest)) if instances.contains(&other) && valid_name(rest) => {
-                Ok(id.to_string())
-            }
+            Some((other, rest)) if instances.contains(&other) && valid_name(rest) => Ok(id.to_string()),
             Some((other, _)) if !instances.contains(&other) => Err(format!(
                 "`{id}` names instance `{other}`, which is not in this environment"
             )),
@@ -477,10 +468,7 @@ fn qualify(
                 list(&info.resource_kinds)
             ));
         }
-        let region = r
-            .region
-            .clone()
-            .unwrap_or_else(|| resolved.regions[0].clone());
+        let region = r.region.clone().unwrap_or_else(|| resolved.regions[0].clone());
         if !resolved.regions.contains(&region) {
             err(format!(
                 "resource `{}` is in region {region}, which is not a region of environment `{}` ({})",
@@ -492,10 +480,7 @@ fn qualify(
         let mut properties = match Value::decode(&r.properties) {
             Ok(v @ (Value::Object(_) | Value::Null)) => v,
             Ok(_) => {
-                err(format!(
-                    "resource `{}` has properties that are not an object",
-                    r.id
-                ));
+                err(format!("resource `{}` has properties that are not an object", r.id));
                 continue;
             }
             Err(e) => {
@@ -565,6 +550,7 @@ fn qualify(
             params,
             after,
             timeout_seconds: s.timeout_seconds,
+            depends_on: Vec::new(),
         });
     }
     let mut exports = Vec::new();
@@ -602,12 +588,7 @@ fn import_cycle(
     let mut g = Graph::new();
     let index: HashMap<&str, usize> = units
         .iter()
-        .map(|u| {
-            (
-                u.instance.name.as_str(),
-                g.add_node(u.instance.name.clone()),
-            )
-        })
+        .map(|u| (u.instance.name.as_str(), g.add_node(u.instance.name.clone())))
         .collect();
     for (i, w) in waiting_on.iter().enumerate() {
         if done[i].is_none() {

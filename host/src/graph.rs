@@ -113,10 +113,7 @@ impl Graph {
                 .min()
                 .expect("an unplaced node has an unplaced dependency");
         }
-        let mut cycle: Vec<String> = path[seen_at[node]..]
-            .iter()
-            .map(|&i| self.names[i].clone())
-            .collect();
+        let mut cycle: Vec<String> = path[seen_at[node]..].iter().map(|&i| self.names[i].clone()).collect();
         cycle.push(self.names[node].clone());
         Cycle(cycle)
     }
@@ -156,11 +153,7 @@ mod tests {
     fn check(spec: &str, expect: expect_test::Expect) {
         let mut g = Graph::new();
         let mut index = std::collections::HashMap::new();
-        let mut id = |g: &mut Graph, name: &str| {
-            *index
-                .entry(name.to_string())
-                .or_insert_with(|| g.add_node(name))
-        };
+        let mut id = |g: &mut Graph, name: &str| *index.entry(name.to_string()).or_insert_with(|| g.add_node(name));
         for line in spec.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (node, deps) = line.split_once(':').unwrap_or((line, ""));
             let n = id(&mut g, node.trim());
@@ -227,15 +220,9 @@ mod tests {
 
     #[test]
     fn cycles_are_printed_as_a_loop() {
-        check(
-            "a: b\nb: c\nc: a\nd",
-            expect_test::expect!["cycle: a -> b -> c -> a"],
-        );
+        check("a: b\nb: c\nc: a\nd", expect_test::expect!["cycle: a -> b -> c -> a"]);
         check("x\na: a", expect_test::expect!["cycle: a -> a"]);
-        check(
-            "root: a\na: b\nb: a",
-            expect_test::expect!["cycle: a -> b -> a"],
-        );
+        check("root: a\na: b\nb: a", expect_test::expect!["cycle: a -> b -> a"]);
     }
 
     #[test]

@@ -4,10 +4,13 @@
 pub mod blueprint;
 pub mod cli;
 pub mod compose;
+pub mod engine;
 pub mod graph;
 pub mod plan;
+pub mod providers;
 pub mod runtime;
 pub mod schema;
+pub mod state;
 pub mod value;
 
 /// The built-in plugins, embedded by `build.rs`.

@@ -4,8 +4,8 @@ use clap::Parser;
 use platform::cli::Cli;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PLATFORM_LOG")
-        .unwrap_or_else(|_| "warn".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("PLATFORM_LOG").unwrap_or_else(|_| "warn,aws_config=error".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -64,6 +64,9 @@ pub struct PlannedStep {
     pub params: Value,
     pub after: Vec<String>,
     pub timeout_seconds: u32,
+    /// For apply steps: everything it waits for (explicit, referenced, and
+    /// the previous apply step of its instance), sorted.
+    pub depends_on: Vec<String>,
 }
 
 pub fn phase_name(p: Phase) -> &'static str {

@@ -47,9 +47,7 @@ fn article(t: &str) -> String {
 
 fn matches_type(expected: &str, v: &Value) -> bool {
     let actual = type_of(v);
-    actual == expected
-        || (expected == "number" && actual == "integer")
-        || (expected == "table" && actual == "object")
+    actual == expected || (expected == "number" && actual == "integer") || (expected == "table" && actual == "object")
 }
 
 /// Name JSON types the way a TOML user knows them.
@@ -99,11 +97,7 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<SchemaError>)
         && !options.contains(value)
     {
         let shown: Vec<String> = options.iter().map(show).collect();
-        err(format!(
-            "{} is not one of: {}",
-            show(value),
-            shown.join(", ")
-        ));
+        err(format!("{} is not one of: {}", show(value), shown.join(", ")));
         return;
     }
     if let Some(c) = schema.get("const")
@@ -182,10 +176,7 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<SchemaError>)
                             message: if known.is_empty() {
                                 format!("unknown key `{key}`; this table takes no keys")
                             } else {
-                                format!(
-                                    "unknown key `{key}`; expected one of: {}",
-                                    known.join(", ")
-                                )
+                                format!("unknown key `{key}`; expected one of: {}", known.join(", "))
                             },
                         });
                     }
@@ -229,10 +220,7 @@ mod tests {
 
     fn check(schema: Value, value: Value, expect: expect_test::Expect) {
         let errors = validate(&schema, &value);
-        let text: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.pointer, e.message))
-            .collect();
+        let text: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.pointer, e.message)).collect();
         expect.assert_eq(&text.join("\n"));
     }
 

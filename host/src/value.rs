@@ -70,9 +70,7 @@ impl Value {
     pub fn map_refs(&mut self, f: &mut impl FnMut(&mut Ref)) {
         match self {
             Value::Ref(r) => f(r),
-            Value::Array(items) | Value::Concat(items) => {
-                items.iter_mut().for_each(|v| v.map_refs(f))
-            }
+            Value::Array(items) | Value::Concat(items) => items.iter_mut().for_each(|v| v.map_refs(f)),
             Value::Object(entries) => entries.iter_mut().for_each(|(_, v)| v.map_refs(f)),
             _ => {}
         }
@@ -94,22 +92,15 @@ impl Value {
             Value::Int(i) => Node::Integer(*i),
             Value::Num(n) => Node::Number(*n),
             Value::Str(s) => Node::Text(s.clone()),
-            Value::Array(items) => {
-                Node::Array(items.iter().map(|v| v.encode_into(nodes)).collect())
+            Value::Array(items) => Node::Array(items.iter().map(|v| v.encode_into(nodes)).collect()),
+            Value::Object(entries) => {
+                Node::Object(entries.iter().map(|(k, v)| (k.clone(), v.encode_into(nodes))).collect())
             }
-            Value::Object(entries) => Node::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.encode_into(nodes)))
-                    .collect(),
-            ),
             Value::Ref(r) => Node::Ref(crate::runtime::Reference {
                 resource: r.resource.clone(),
                 attribute: r.attribute.clone(),
             }),
-            Value::Concat(parts) => {
-                Node::Concat(parts.iter().map(|v| v.encode_into(nodes)).collect())
-            }
+            Value::Concat(parts) => Node::Concat(parts.iter().map(|v| v.encode_into(nodes)).collect()),
         };
         nodes[index] = node;
         index as u32
@@ -123,9 +114,7 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => (*b).into(),
             Value::Int(i) => (*i).into(),
-            Value::Num(n) => {
-                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
-            }
+            Value::Num(n) => serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into),
             Value::Str(s) => s.clone().into(),
             Value::Array(items) => items.iter().map(Value::to_json).collect(),
             Value::Object(entries) => entries
@@ -242,19 +231,12 @@ fn decode_at(nodes: &[Node], at: usize, used: &mut [bool], depth: usize) -> Resu
         Node::Number(n) if n.is_finite() => Value::Num(*n),
         Node::Number(n) => return Err(format!("value tree holds the non-finite number {n}")),
         Node::Text(s) => Value::Str(s.clone()),
-        Node::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|&i| child(i, used))
-                .collect::<Result<_, _>>()?,
-        ),
+        Node::Array(items) => Value::Array(items.iter().map(|&i| child(i, used)).collect::<Result<_, _>>()?),
         Node::Object(entries) => {
             let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
             for (k, i) in entries {
                 if out.iter().any(|(existing, _)| existing == k) {
-                    return Err(format!(
-                        "malformed value tree: key `{k}` appears twice in one object"
-                    ));
+                    return Err(format!("malformed value tree: key `{k}` appears twice in one object"));
                 }
                 out.push((k.clone(), child(*i, used)?));
             }
@@ -264,12 +246,7 @@ fn decode_at(nodes: &[Node], at: usize, used: &mut [bool], depth: usize) -> Resu
             resource: r.resource.clone(),
             attribute: r.attribute.clone(),
         }),
-        Node::Concat(parts) => Value::Concat(
-            parts
-                .iter()
-                .map(|&i| child(i, used))
-                .collect::<Result<_, _>>()?,
-        ),
+        Node::Concat(parts) => Value::Concat(parts.iter().map(|&i| child(i, used)).collect::<Result<_, _>>()?),
     })
 }
 
@@ -313,10 +290,7 @@ mod tests {
         };
         check(vec![Node::Array(vec![0])], "node 0 points at node 0");
         check(vec![Node::Array(vec![5])], "points at node 5");
-        check(
-            vec![Node::Array(vec![1, 1]), Node::Null],
-            "node 1 is used twice",
-        );
+        check(vec![Node::Array(vec![1, 1]), Node::Null], "node 1 is used twice");
         check(vec![Node::Null, r("x")], "node 1 is not reachable");
         check(
             vec![
@@ -328,13 +302,7 @@ mod tests {
         );
         check(vec![Node::Number(f64::NAN)], "non-finite");
         let deep: Vec<Node> = (0..100)
-            .map(|i| {
-                if i < 99 {
-                    Node::Array(vec![i + 1])
-                } else {
-                    Node::Null
-                }
-            })
+            .map(|i| if i < 99 { Node::Array(vec![i + 1]) } else { Node::Null })
             .collect();
         check(deep, "nested deeper");
     }

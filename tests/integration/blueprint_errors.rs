@@ -110,9 +110,7 @@ fn unknown_environment_and_ambiguous_choice() {
     check(
         &text,
         Some("staging"),
-        expect![[
-            r#"test.toml:1:1: blueprint `t` has no environment `staging`; it has: dev, prod"#
-        ]],
+        expect![[r#"test.toml:1:1: blueprint `t` has no environment `staging`; it has: dev, prod"#]],
     );
     check(
         &text,
@@ -160,21 +158,12 @@ fn plugin_file_missing_or_not_a_component() {
         ),
     ] {
         let err = plan_error(
-            &format!(
-                "{HEAD}\n[plugins.x]\npath = {:?}\n",
-                path.display().to_string()
-            ),
+            &format!("{HEAD}\n[plugins.x]\npath = {:?}\n", path.display().to_string()),
             None,
         );
-        assert!(
-            err.starts_with("test.toml:6:8: plugin instance `x`: "),
-            "{err}"
-        );
+        assert!(err.starts_with("test.toml:6:8: plugin instance `x`: "), "{err}");
         assert!(err.contains(expected), "{err}");
-        assert!(
-            err.contains(&path.display().to_string()),
-            "names the file: {err}"
-        );
+        assert!(err.contains(&path.display().to_string()), "names the file: {err}");
     }
 }
 
@@ -183,8 +172,6 @@ fn environment_without_regions() {
     check(
         "[blueprint]\nname = \"t\"\n\n[plugins.network]\n\n[env.dev]\n",
         Some("dev"),
-        expect![[
-            r#"test.toml:6:1: environment `dev` has no regions; set `regions` in [blueprint] or [env.dev]"#
-        ]],
+        expect![[r#"test.toml:6:1: environment `dev` has no regions; set `regions` in [blueprint] or [env.dev]"#]],
     );
 }

@@ -39,9 +39,7 @@ fn plan_json_is_the_documented_schema() {
     for (i, wave) in plan["waves"].as_array().unwrap().iter().enumerate() {
         for id in wave.as_array().unwrap() {
             assert!(
-                wave_of
-                    .insert(id.as_str().unwrap().to_string(), i)
-                    .is_none(),
+                wave_of.insert(id.as_str().unwrap().to_string(), i).is_none(),
                 "{id} twice"
             );
         }
@@ -50,20 +48,9 @@ fn plan_json_is_the_documented_schema() {
         let id = r["id"].as_str().unwrap();
         let w = wave_of[id];
         for d in r["depends_on"].as_array().unwrap() {
-            assert!(
-                wave_of[d.as_str().unwrap()] < w,
-                "{id} runs before its dependency {d}"
-            );
+            assert!(wave_of[d.as_str().unwrap()] < w, "{id} runs before its dependency {d}");
         }
-        for key in [
-            "id",
-            "instance",
-            "type",
-            "region",
-            "action",
-            "depends_on",
-            "properties",
-        ] {
+        for key in ["id", "instance", "type", "region", "action", "depends_on", "properties"] {
             assert!(!r[key].is_null(), "{id} lacks {key}");
         }
     }
@@ -78,22 +65,12 @@ fn plan_json_is_the_documented_schema() {
         vpc_ref,
         &serde_json::json!({ "$ref": { "resource": "network.vpc-us-east-1", "attribute": "id" } })
     );
-    assert!(
-        stderr(&out).is_empty(),
-        "nothing but JSON: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).is_empty(), "nothing but JSON: {}", stderr(&out));
 }
 
 #[test]
 fn human_plan_summarises_like_terraform() {
-    let out = platform(&[
-        "plan",
-        "blueprints/ml-api.toml",
-        "--env",
-        "dev",
-        "--compact",
-    ]);
+    let out = platform(&["plan", "blueprints/ml-api.toml", "--env", "dev", "--compact"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -130,14 +107,7 @@ fn graph_formats() {
         dot.contains("\"network.vpc-us-east-1\" -> \"network.igw-us-east-1\";"),
         "{dot}"
     );
-    let mermaid = platform(&[
-        "graph",
-        "blueprints/ml-api.toml",
-        "--env",
-        "dev",
-        "--format",
-        "mermaid",
-    ]);
+    let mermaid = platform(&["graph", "blueprints/ml-api.toml", "--env", "dev", "--format", "mermaid"]);
     let mermaid = stdout(&mermaid);
     assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
     assert!(
@@ -152,10 +122,7 @@ fn validate_checks_every_environment() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     for env in ["local", "dev", "prod"] {
-        assert!(
-            err.contains(&format!("ok: ml-api environment {env}:")),
-            "{err}"
-        );
+        assert!(err.contains(&format!("ok: ml-api environment {env}:")), "{err}");
     }
     let quiet = platform(&["validate", "blueprints/ml-api.toml", "--quiet"]);
     assert!(quiet.status.success() && quiet.stderr.is_empty() && quiet.stdout.is_empty());
@@ -165,7 +132,11 @@ fn validate_checks_every_environment() {
 fn invalid_input_exits_3_with_located_errors() {
     let dir = scratch("cli-invalid");
     let path = dir.join("bad.toml");
-    std::fs::write(&path, "[blueprint]\nname = \"x\"\nregions = [\"us-east-1\"]\n\n[plugins.network.config]\naz_count = \"three\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[blueprint]\nname = \"x\"\nregions = [\"us-east-1\"]\n\n[plugins.network.config]\naz_count = \"three\"\n",
+    )
+    .unwrap();
     let out = platform(&["plan", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(
@@ -201,22 +172,13 @@ fn plugin_list_and_inspect() {
         .collect();
     assert_eq!(
         names,
-        [
-            "network",
-            "service",
-            "database",
-            "dns-failover",
-            "observability"
-        ]
+        ["network", "service", "database", "dns-failover", "observability"]
     );
 
     let out = platform(&["plugin", "inspect", "service"]);
     let text = stdout(&out);
     assert!(text.starts_with("service 0.1.0: "), "{text}");
-    assert!(
-        text.contains("  contract:  platform:plugin@0.1.0\n"),
-        "{text}"
-    );
+    assert!(text.contains("  contract:  platform:plugin@0.1.0\n"), "{text}");
     assert!(text.contains("    image "), "{text}");
     assert!(text.contains("(required)"), "{text}");
 
@@ -228,16 +190,10 @@ fn plugin_list_and_inspect() {
     assert_eq!(info["resource_types"], serde_json::json!(["test.thing"]));
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
 
-    let out = platform(&[
-        "plugin",
-        "inspect",
-        test_plugin("future-contract").to_str().unwrap(),
-    ]);
+    let out = platform(&["plugin", "inspect", test_plugin("future-contract").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains(
-            "was built for plugin contract 9.0.0, which this host (contract 0.1.0) cannot load"
-        ),
+        stderr(&out).contains("was built for plugin contract 9.0.0, which this host (contract 0.1.0) cannot load"),
         "{}",
         stderr(&out)
     );
@@ -285,11 +241,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
 }

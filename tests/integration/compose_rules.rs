@@ -21,13 +21,11 @@ fn peers(pairs: &[(&str, Option<&str>)]) -> String {
 #[test]
 fn instances_are_planned_in_import_order_and_references_become_dependencies() {
     // `first` imports `second`, declared after it.
-    let plan =
-        plan_text(&peers(&[("first", Some("second")), ("second", None)]), None).expect("plans");
+    let plan = plan_text(&peers(&[("first", Some("second")), ("second", None)]), None).expect("plans");
     let linked = plan.resource("first.linked").expect("linked");
     assert_eq!(linked.depends_on, vec!["second.thing".to_string()]);
     let rendered: Vec<String> = plan.waves.iter().map(|w| w.join(" ")).collect();
-    expect![[r#"["first.thing second.thing", "first.linked"]"#]]
-        .assert_eq(&format!("{rendered:?}"));
+    expect![[r#"["first.thing second.thing", "first.linked"]"#]].assert_eq(&format!("{rendered:?}"));
     // The imported reference was qualified by its owner, not the importer.
     let mut s = String::new();
     linked.properties.render(&mut s, 0);
@@ -41,8 +39,7 @@ fn instances_are_planned_in_import_order_and_references_become_dependencies() {
 #[test]
 fn import_cycles_are_reported() {
     let err = plan_error(&peers(&[("a", Some("b")), ("b", Some("a"))]), None);
-    expect![[r#"test.toml:5:1: plugin instances need each other's exports: a -> b -> a"#]]
-        .assert_eq(&err);
+    expect![[r#"test.toml:5:1: plugin instances need each other's exports: a -> b -> a"#]].assert_eq(&err);
 }
 
 #[test]

@@ -98,9 +98,7 @@ fn duplicate_ids_are_refused() {
     check(
         "duplicate-id",
         "",
-        expect![[
-            r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): returned the id `twin` twice"#
-        ]],
+        expect![[r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): returned the id `twin` twice"#]],
     );
 }
 
@@ -131,9 +129,7 @@ fn asking_for_own_exports_is_refused() {
     check(
         "needs-self",
         "",
-        expect![[
-            r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): it asks for its own exports"#
-        ]],
+        expect![[r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): it asks for its own exports"#]],
     );
 }
 
@@ -187,8 +183,7 @@ fn incompatible_contract_names_both_versions() {
 fn a_plugin_survives_its_neighbours_faults() {
     // One runtime, a trap in one store, then a clean plan from the same plugin.
     let _ = plan_error(&hostile_blueprint(&[("bad", "panic")]), None);
-    let plan =
-        crate::support::plan_text(&hostile_blueprint(&[("good", "ok")]), None).expect("plans");
+    let plan = crate::support::plan_text(&hostile_blueprint(&[("good", "ok")]), None).expect("plans");
     assert_eq!(plan.resources.len(), 1);
     assert_eq!(plan.resources[0].id, "good.thing");
 }

@@ -3,6 +3,8 @@
 mod blueprint_errors;
 mod cli;
 mod compose_rules;
+mod deploy;
+mod emulator;
 mod hostile;
 mod plans;
 mod support;

@@ -26,11 +26,7 @@ fn every_environment_of_every_blueprint_matches_its_snapshot() {
             expect_test::expect_file![snapshot].assert_eq(&plan.render(true));
             // Plans are pure: the same input gives the same plan.
             let again = platform::compose::compose(runtime(), &resolved).unwrap();
-            assert_eq!(
-                again.render(true),
-                plan.render(true),
-                "{env} plan is not deterministic"
-            );
+            assert_eq!(again.render(true), plan.render(true), "{env} plan is not deterministic");
             checked += 1;
         }
     }
@@ -60,37 +56,21 @@ fn ml_api_prod_has_the_seed_shape() {
     for region in ["us-east-1", "us-east-2"] {
         for az in ["a", "b", "c"] {
             assert!(
-                plan.resource(&format!("network.nat-{az}-{region}"))
-                    .is_some(),
+                plan.resource(&format!("network.nat-{az}-{region}")).is_some(),
                 "nat {az} {region}"
             );
             assert_eq!(
-                prop(
-                    &format!("network.private-{az}-{region}"),
-                    "map_public_ip_on_launch"
-                ),
+                prop(&format!("network.private-{az}-{region}"), "map_public_ip_on_launch"),
                 false
             );
         }
         assert_eq!(prop(&format!("api.task-{region}"), "cpu"), "512");
         assert_eq!(prop(&format!("api.task-{region}"), "memory"), "1024");
         assert_eq!(prop(&format!("api.service-{region}"), "desired_count"), 2);
-        assert_eq!(
-            prop(&format!("api.service-{region}"), "assign_public_ip"),
-            false
-        );
-        assert_eq!(
-            prop(&format!("api.scaling-target-{region}"), "max_capacity"),
-            5
-        );
-        assert_eq!(
-            prop(&format!("api.scaling-cpu-{region}"), "target_value"),
-            55
-        );
-        assert_eq!(
-            prop(&format!("api.scaling-requests-{region}"), "target_value"),
-            1000
-        );
+        assert_eq!(prop(&format!("api.service-{region}"), "assign_public_ip"), false);
+        assert_eq!(prop(&format!("api.scaling-target-{region}"), "max_capacity"), 5);
+        assert_eq!(prop(&format!("api.scaling-cpu-{region}"), "target_value"), 55);
+        assert_eq!(prop(&format!("api.scaling-requests-{region}"), "target_value"), 1000);
         assert_eq!(prop(&format!("api.logs-{region}"), "retention_in_days"), 30);
     }
     assert_eq!(prop("db.instance", "multi_az"), true);
@@ -127,11 +107,7 @@ fn security_groups_open_only_the_load_balancer_to_the_internet() {
     let blueprint = Blueprint::load(&root().join("blueprints/ml-api.toml")).unwrap();
     for env in blueprint.env_names() {
         let plan = platform::compose::compose(runtime(), &blueprint.resolve(env).unwrap()).unwrap();
-        for r in plan
-            .resources
-            .iter()
-            .filter(|r| r.kind == "aws.ec2.security-group")
-        {
+        for r in plan.resources.iter().filter(|r| r.kind == "aws.ec2.security-group") {
             let json = r.properties.to_json();
             let open = json["ingress"]
                 .as_array()

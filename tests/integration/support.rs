@@ -55,10 +55,7 @@ pub fn plan_text(text: &str, env: Option<&str>) -> Result<Plan, Diagnostics> {
 /// The error text of planning `text`; panics if it plans.
 pub fn plan_error(text: &str, env: Option<&str>) -> String {
     match plan_text(text, env) {
-        Ok(plan) => panic!(
-            "expected an error, got a plan of {} resources",
-            plan.resources.len()
-        ),
+        Ok(plan) => panic!("expected an error, got a plan of {} resources", plan.resources.len()),
         Err(d) => d.to_string(),
     }
 }

@@ -66,6 +66,8 @@ pub struct EnvDecl {
     pub regions: Option<Vec<String>>,
     pub tags: Vec<(String, String)>,
     pub plugins: Vec<PluginDecl>,
+    /// Remove what a failed `up` created (default false).
+    pub rollback: Option<bool>,
 }
 
 /// A blueprint resolved for one environment: what the composer runs.
@@ -78,6 +80,8 @@ pub struct Resolved {
     pub tags: Vec<(String, String)>,
     pub stack_bytes: usize,
     pub instances: Vec<Instance>,
+    /// The environment's default for `up --rollback`.
+    pub rollback: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -97,7 +101,7 @@ const TOP_KEYS: &[&str] = &["blueprint", "sandbox", "plugins", "env"];
 const BLUEPRINT_KEYS: &[&str] = &["name", "description", "regions", "default_env", "tags"];
 const SANDBOX_KEYS: &[&str] = &["memory_mib", "timeout_ms", "stack_kib"];
 const PLUGIN_KEYS: &[&str] = &["plugin", "path", "enabled", "sandbox", "config"];
-const ENV_KEYS: &[&str] = &["regions", "tags", "plugins"];
+const ENV_KEYS: &[&str] = &["regions", "tags", "plugins", "rollback"];
 
 const MAX_MEMORY_MIB: u64 = 4096;
 const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -105,9 +109,8 @@ const MAX_STACK_KIB: u64 = 4096;
 
 impl Blueprint {
     pub fn load(path: &Path) -> Result<Blueprint, Diagnostics> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::bare(format!("cannot read blueprint {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::bare(format!("cannot read blueprint {}: {e}", path.display())))?;
         Blueprint::parse(path, text)
     }
 
@@ -117,15 +120,12 @@ impl Blueprint {
             Ok(table) => {
                 let span = table.span();
                 let value = toml::Spanned::new(span, toml::de::DeValue::Table(table.into_inner()));
-                SValue::from_toml(&value)
-                    .map_err(|(span, msg)| Diagnostic::at(&source, &span, msg))?
+                SValue::from_toml(&value).map_err(|(span, msg)| Diagnostic::at(&source, &span, msg))?
             }
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 let message = e.message().trim_end_matches('.').to_string();
-                return Err(
-                    Diagnostic::at(&source, &span, format!("malformed TOML: {message}")).into(),
-                );
+                return Err(Diagnostic::at(&source, &span, format!("malformed TOML: {message}")).into());
             }
         };
         let mut p = Parser {
@@ -236,25 +236,15 @@ impl Blueprint {
                 continue;
             }
             let (source, source_span) = match &p.source {
-                Some((SourceDecl::Builtin(name), span)) => {
-                    (PluginSource::Builtin(name.clone()), span.clone())
-                }
+                Some((SourceDecl::Builtin(name), span)) => (PluginSource::Builtin(name.clone()), span.clone()),
                 Some((SourceDecl::Path(path), span)) => (
                     PluginSource::Path(resolve_plugin_path(&self.source.path, path)),
                     span.clone(),
                 ),
                 None => (PluginSource::Builtin(p.instance.clone()), p.span.clone()),
             };
-            let memory_mib = p
-                .sandbox
-                .memory_mib
-                .or(self.sandbox.memory_mib)
-                .unwrap_or(64);
-            let timeout_ms = p
-                .sandbox
-                .timeout_ms
-                .or(self.sandbox.timeout_ms)
-                .unwrap_or(2000);
+            let memory_mib = p.sandbox.memory_mib.or(self.sandbox.memory_mib).unwrap_or(64);
+            let timeout_ms = p.sandbox.timeout_ms.or(self.sandbox.timeout_ms).unwrap_or(2000);
             let config = p.config.clone().unwrap_or(SValue {
                 span: p.span.clone(),
                 kind: Kind::Table(Vec::new()),
@@ -288,6 +278,7 @@ impl Blueprint {
             tags: tags.into_iter().collect(),
             stack_bytes: (self.sandbox.stack_kib.unwrap_or(512) as usize) << 10,
             instances,
+            rollback: decl.and_then(|d| d.rollback).unwrap_or(false),
         })
     }
 }
@@ -304,17 +295,9 @@ impl Parser<'_> {
     }
 
     /// The entries of a table, reporting unknown keys.
-    fn table<'v>(
-        &mut self,
-        v: &'v SValue,
-        what: &str,
-        allowed: &[&str],
-    ) -> &'v [(String, Range<usize>, SValue)] {
+    fn table<'v>(&mut self, v: &'v SValue, what: &str, allowed: &[&str]) -> &'v [(String, Range<usize>, SValue)] {
         let Some(t) = v.as_table() else {
-            self.error(
-                &v.span,
-                format!("{what} must be a table, not {}", v.type_name()),
-            );
+            self.error(&v.span, format!("{what} must be a table, not {}", v.type_name()));
             return &[];
         };
         for (key, span, _) in t {
@@ -338,10 +321,7 @@ impl Parser<'_> {
         match &v.kind {
             Kind::Str(s) => Some(s.clone()),
             _ => {
-                self.error(
-                    &v.span,
-                    format!("{what} must be a string, not {}", v.type_name()),
-                );
+                self.error(&v.span, format!("{what} must be a string, not {}", v.type_name()));
                 None
             }
         }
@@ -352,7 +332,10 @@ impl Parser<'_> {
         if valid_name(name) {
             Some(name.to_string())
         } else {
-            self.error(span, format!("{what} `{name}` must be lowercase letters, digits and `-`, starting with a letter or digit"));
+            self.error(
+                span,
+                format!("{what} `{name}` must be lowercase letters, digits and `-`, starting with a letter or digit"),
+            );
             None
         }
     }
@@ -390,28 +373,18 @@ impl Parser<'_> {
         match v.kind {
             Kind::Int(i) if i >= 1 && i as u64 <= max => Some(i as u64),
             Kind::Int(i) => {
-                self.error(
-                    &v.span,
-                    format!("{what} must be between 1 and {max}, not {i}"),
-                );
+                self.error(&v.span, format!("{what} must be between 1 and {max}, not {i}"));
                 None
             }
             _ => {
-                self.error(
-                    &v.span,
-                    format!("{what} must be an integer, not {}", v.type_name()),
-                );
+                self.error(&v.span, format!("{what} must be an integer, not {}", v.type_name()));
                 None
             }
         }
     }
 
     fn sandbox(&mut self, v: &SValue, what: &str, allow_stack: bool) -> SandboxDecl {
-        let allowed: &[&str] = if allow_stack {
-            SANDBOX_KEYS
-        } else {
-            &SANDBOX_KEYS[..2]
-        };
+        let allowed: &[&str] = if allow_stack { SANDBOX_KEYS } else { &SANDBOX_KEYS[..2] };
         let mut s = SandboxDecl::default();
         for (key, _, value) in self.table(v, what, allowed) {
             match key.as_str() {
@@ -429,13 +402,7 @@ impl Parser<'_> {
         s
     }
 
-    fn plugin(
-        &mut self,
-        instance: &str,
-        key_span: &Range<usize>,
-        v: &SValue,
-        what: &str,
-    ) -> Option<PluginDecl> {
+    fn plugin(&mut self, instance: &str, key_span: &Range<usize>, v: &SValue, what: &str) -> Option<PluginDecl> {
         let instance = self.name(v, key_span, instance, "plugin instance name")?;
         let mut decl = PluginDecl {
             instance,
@@ -450,10 +417,7 @@ impl Parser<'_> {
             match key.as_str() {
                 "plugin" | "path" => {
                     if decl.source.is_some() {
-                        self.error(
-                            key_span,
-                            format!("{what} sets both `plugin` and `path`; use one"),
-                        );
+                        self.error(key_span, format!("{what} sets both `plugin` and `path`; use one"));
                         continue;
                     }
                     if let Some(s) = self.string(value, key) {
@@ -493,17 +457,12 @@ impl Parser<'_> {
         let Some(t) = v.as_table() else {
             self.error(
                 &v.span,
-                format!(
-                    "[{prefix}] must be a table of plugin instances, not {}",
-                    v.type_name()
-                ),
+                format!("[{prefix}] must be a table of plugin instances, not {}", v.type_name()),
             );
             return Vec::new();
         };
         t.iter()
-            .filter_map(|(name, span, value)| {
-                self.plugin(name, span, value, &format!("[{prefix}.{name}]"))
-            })
+            .filter_map(|(name, span, value)| self.plugin(name, span, value, &format!("[{prefix}.{name}]")))
             .collect()
     }
 
@@ -552,8 +511,7 @@ impl Parser<'_> {
                         continue;
                     };
                     for (env_name, span, env) in envs {
-                        let Some(env_name) = self.name(env, span, env_name, "environment name")
-                        else {
+                        let Some(env_name) = self.name(env, span, env_name, "environment name") else {
                             continue;
                         };
                         let mut decl = EnvDecl {
@@ -562,15 +520,18 @@ impl Parser<'_> {
                             regions: None,
                             tags: Vec::new(),
                             plugins: Vec::new(),
+                            rollback: None,
                         };
                         for (k, _, v) in self.table(env, &format!("[env.{env_name}]"), ENV_KEYS) {
                             match k.as_str() {
                                 "regions" => decl.regions = Some(self.strings(v, "regions")),
                                 "tags" => decl.tags = self.tags(v, "tags"),
-                                "plugins" => {
-                                    decl.plugins =
-                                        self.plugins(v, &format!("env.{env_name}.plugins"))
-                                }
+                                "plugins" => decl.plugins = self.plugins(v, &format!("env.{env_name}.plugins")),
+                                "rollback" => match v.kind {
+                                    Kind::Bool(b) => decl.rollback = Some(b),
+                                    _ => self
+                                        .error(&v.span, format!("rollback must be a boolean, not {}", v.type_name())),
+                                },
                                 _ => {}
                             }
                         }
@@ -583,9 +544,7 @@ impl Parser<'_> {
         if let Some(d) = &bp.default_env
             && !bp.envs.iter().any(|e| &e.name == d)
         {
-            let span = meta
-                .get("default_env")
-                .map_or(meta.span.clone(), |v| v.span.clone());
+            let span = meta.get("default_env").map_or(meta.span.clone(), |v| v.span.clone());
             self.error(
                 &span,
                 format!("default_env `{d}` is not an environment of this blueprint"),
@@ -622,11 +581,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }

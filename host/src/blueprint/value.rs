@@ -28,29 +28,19 @@ impl SValue {
         let span = value.span();
         let kind = match value.get_ref() {
             DeValue::String(s) => Kind::Str(s.to_string()),
-            DeValue::Integer(i) => {
-                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                    Ok(n) => Kind::Int(n),
-                    Err(_) => {
-                        return Err((
-                            span,
-                            format!("integer {} does not fit in 64 bits", i.as_str()),
-                        ));
-                    }
+            DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                Ok(n) => Kind::Int(n),
+                Err(_) => {
+                    return Err((span, format!("integer {} does not fit in 64 bits", i.as_str())));
                 }
-            }
+            },
             DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
                 Ok(n) => Kind::Float(n),
                 Err(_) => return Err((span, format!("`{}` is not a finite number", f.as_str()))),
             },
             DeValue::Boolean(b) => Kind::Bool(*b),
             DeValue::Datetime(d) => Kind::Str(d.to_string()),
-            DeValue::Array(items) => Kind::Array(
-                items
-                    .iter()
-                    .map(SValue::from_toml)
-                    .collect::<Result<_, _>>()?,
-            ),
+            DeValue::Array(items) => Kind::Array(items.iter().map(SValue::from_toml).collect::<Result<_, _>>()?),
             DeValue::Table(table) => Kind::Table(
                 table
                     .iter()
@@ -80,10 +70,7 @@ impl SValue {
     }
 
     pub fn get(&self, key: &str) -> Option<&SValue> {
-        self.as_table()?
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, _, v)| v)
+        self.as_table()?.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v)
     }
 
     /// Deep-merge `over` into `self`: tables merge key by key, anything else
@@ -106,9 +93,7 @@ impl SValue {
         match &self.kind {
             Kind::Bool(b) => (*b).into(),
             Kind::Int(i) => (*i).into(),
-            Kind::Float(f) => {
-                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
-            }
+            Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
             Kind::Str(s) => s.clone().into(),
             Kind::Array(items) => items.iter().map(SValue::to_json).collect(),
             Kind::Table(t) => t

@@ -44,11 +44,7 @@ pub fn render(plan: &Plan, format: Format) -> String {
     let edges: Vec<(&str, &str)> = plan
         .resources
         .iter()
-        .flat_map(|r| {
-            r.depends_on
-                .iter()
-                .map(move |d| (d.as_str(), r.id.as_str()))
-        })
+        .flat_map(|r| r.depends_on.iter().map(move |d| (d.as_str(), r.id.as_str())))
         .chain(
             plan.steps
                 .iter()
@@ -80,13 +76,7 @@ pub fn render(plan: &Plan, format: Format) -> String {
             out.push_str("flowchart LR\n");
             let key = |id: &str| id.replace(['.', '-'], "_");
             for id in plan.waves.iter().flatten() {
-                writeln!(
-                    out,
-                    "  {}[\"{}\"]",
-                    key(id),
-                    label(id).replace("\\n", "<br/>")
-                )
-                .unwrap();
+                writeln!(out, "  {}[\"{}\"]", key(id), label(id).replace("\\n", "<br/>")).unwrap();
             }
             for (from, to) in &edges {
                 writeln!(out, "  {} --> {}", key(from), key(to)).unwrap();

@@ -1,9 +1,12 @@
 //! The command line: one module per subcommand, each with an `execute()`.
 //! Arguments are resolved into a configuration before any work starts.
 
+mod down;
 mod graph;
 mod plan;
 mod plugin;
+mod status;
+mod up;
 mod validate;
 
 use std::path::PathBuf;
@@ -40,6 +43,12 @@ pub enum Command {
     Plan(plan::Args),
     /// Print the dependency graph (Graphviz dot or Mermaid).
     Graph(graph::Args),
+    /// Create or update everything the plan describes, in AWS.
+    Up(up::Args),
+    /// Delete everything a blueprint environment created.
+    Down(down::Args),
+    /// Show the resources in the state and the outputs.
+    Status(status::Args),
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugin(plugin::Command),
@@ -78,15 +87,16 @@ impl Cli {
             cache_dir: if self.no_cache {
                 None
             } else {
-                self.cache_dir
-                    .clone()
-                    .or_else(crate::runtime::Cache::default_dir)
+                self.cache_dir.clone().or_else(crate::runtime::Cache::default_dir)
             },
         };
         match self.command {
             Command::Validate(args) => args.execute(&ctx),
             Command::Plan(args) => args.execute(&ctx),
             Command::Graph(args) => args.execute(&ctx),
+            Command::Up(args) => args.execute(&ctx),
+            Command::Down(args) => args.execute(&ctx),
+            Command::Status(args) => args.execute(&ctx),
             Command::Plugin(cmd) => cmd.execute(&ctx),
         }
     }

@@ -39,16 +39,10 @@ impl Command {
                 }
                 if json {
                     let list: Vec<_> = plugins.iter().map(describe_json).collect();
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?
-                    );
+                    println!("{}", serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?);
                 } else {
                     for p in &plugins {
-                        println!(
-                            "{:<14} {:<7} {}",
-                            p.info.name, p.info.version, p.info.description
-                        );
+                        println!("{:<14} {:<7} {}", p.info.name, p.info.version, p.info.description);
                     }
                 }
             }
@@ -62,8 +56,7 @@ impl Command {
                 if json {
                     println!(
                         "{}",
-                        serde_json::to_string_pretty(&describe_json(&p))
-                            .map_err(anyhow::Error::from)?
+                        serde_json::to_string_pretty(&describe_json(&p)).map_err(anyhow::Error::from)?
                     );
                 } else {
                     print!("{}", describe_text(&p));
@@ -97,10 +90,7 @@ fn describe_text(p: &LoadedPlugin) -> String {
         "  contract:  platform:plugin@{}\n  source:    {}\n  sha256:    {}\n",
         i.contract, p.source, p.sha256
     ));
-    out.push_str(&format!(
-        "  resource types: {}\n",
-        i.resource_kinds.join(", ")
-    ));
+    out.push_str(&format!("  resource types: {}\n", i.resource_kinds.join(", ")));
     out.push_str(&format!(
         "  actions: {}\n",
         if i.actions.is_empty() {
@@ -126,10 +116,7 @@ fn describe_text(p: &LoadedPlugin) -> String {
                     .map(|t| t.to_string().trim_matches('"').to_string())
                     .or_else(|| s.get("enum").map(|e| format!("one of {e}")))
                     .unwrap_or_else(|| "any".into());
-                let default = s
-                    .get("default")
-                    .map(|d| format!(" (default {d})"))
-                    .unwrap_or_default();
+                let default = s.get("default").map(|d| format!(" (default {d})")).unwrap_or_default();
                 let req = if required.contains(&key.as_str()) {
                     " (required)"
                 } else {

@@ -22,11 +22,7 @@ impl Args {
         let envs: Vec<String> = match &self.env {
             Some(e) => vec![blueprint.choose_env(Some(e))?],
             None if blueprint.envs.is_empty() => vec!["default".into()],
-            None => blueprint
-                .env_names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            None => blueprint.env_names().iter().map(|s| s.to_string()).collect(),
         };
         let runtime = ctx.runtime((blueprint.sandbox.stack_kib.unwrap_or(512) as usize) << 10)?;
         let mut problems = Vec::new();

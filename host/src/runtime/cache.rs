@@ -35,10 +35,7 @@ impl Cache {
         match std::fs::create_dir_all(&dir) {
             Ok(()) => Some(Cache { dir }),
             Err(e) => {
-                tracing::debug!(
-                    "component cache disabled: cannot create {}: {e}",
-                    dir.display()
-                );
+                tracing::debug!("component cache disabled: cannot create {}: {e}", dir.display());
                 None
             }
         }
@@ -73,9 +70,7 @@ impl Cache {
         let path = self.path(sha256);
         let result = (|| -> std::io::Result<()> {
             let bytes = component.serialize().map_err(std::io::Error::other)?;
-            let tmp = self
-                .dir
-                .join(format!(".{sha256}.{}.tmp", std::process::id()));
+            let tmp = self.dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(&bytes)?;
             file.sync_all()?;

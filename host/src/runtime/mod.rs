@@ -23,8 +23,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use bindings::{
-    CONTRACT_VERSION, ConfigError, Contribution, Environment, Export, InstanceExports, Node, Phase,
-    PlanError, PlanInput, PluginInfo, Reference, Resource, Step,
+    CONTRACT_VERSION, ConfigError, Contribution, Environment, Export, InstanceExports, Node, Phase, PlanError,
+    PlanInput, PluginInfo, Reference, Resource, Step,
 };
 pub use cache::Cache;
 
@@ -91,15 +91,9 @@ pub enum LoadError {
     #[error("no built-in plugin named `{name}`; the built-ins are: {available}")]
     UnknownBuiltin { name: String, available: String },
     #[error("cannot read plugin file {path}: {error}")]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{plugin} is not a WebAssembly component: {reason}")]
-    NotAComponent {
-        plugin: PluginSource,
-        reason: String,
-    },
+    NotAComponent { plugin: PluginSource, reason: String },
     #[error(
         "{plugin} was built for plugin contract {found}, which this host (contract {host}) cannot load; rebuild it against platform:plugin@{host}"
     )]
@@ -109,15 +103,9 @@ pub enum LoadError {
         host: String,
     },
     #[error("{plugin} is not a platform plugin: it exports no `{INTERFACE}` interface (it exports: {exports})", INTERFACE = bindings::INTERFACE)]
-    NotAPlugin {
-        plugin: PluginSource,
-        exports: String,
-    },
+    NotAPlugin { plugin: PluginSource, exports: String },
     #[error("{plugin} cannot be instantiated: {reason}")]
-    Link {
-        plugin: PluginSource,
-        reason: String,
-    },
+    Link { plugin: PluginSource, reason: String },
     #[error("{plugin} failed while describing itself: {fault}")]
     Describe { plugin: PluginSource, fault: Fault },
 }
@@ -178,12 +166,7 @@ struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_max {
             self.refused = Some(desired);
             return Ok(false);
@@ -191,12 +174,7 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
     }
 }
@@ -248,17 +226,15 @@ impl Runtime {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
-        std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    match weak_engine.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
-                    }
+        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(TICK);
+                match weak_engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
                 }
-            })?;
+            }
+        })?;
 
         let cache = options.cache_dir.and_then(|dir| Cache::new(dir, &engine));
         Ok(Runtime {
@@ -272,19 +248,14 @@ impl Runtime {
 
     /// The names of the built-in plugins.
     pub fn builtin_names() -> Vec<&'static str> {
-        crate::builtin::BUILTINS
-            .iter()
-            .map(|(name, _, _)| *name)
-            .collect()
+        crate::builtin::BUILTINS.iter().map(|(name, _, _)| *name).collect()
     }
 
     /// Load, check and describe a plugin.
     pub fn load(&self, source: &PluginSource) -> Result<LoadedPlugin, LoadError> {
         let (bytes, sha256): (std::borrow::Cow<'static, [u8]>, String) = match source {
             PluginSource::Builtin(name) => {
-                let Some((_, bytes, hash)) =
-                    crate::builtin::BUILTINS.iter().find(|(n, _, _)| n == name)
-                else {
+                let Some((_, bytes, hash)) = crate::builtin::BUILTINS.iter().find(|(n, _, _)| n == name) else {
                     let names = Runtime::builtin_names();
                     return Err(LoadError::UnknownBuiltin {
                         name: name.clone(),
@@ -308,13 +279,10 @@ impl Runtime {
         };
         let component = self.compile(source, &bytes, &sha256)?;
         self.check_contract(source, &component)?;
-        let instance_pre =
-            self.linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::Link {
-                    plugin: source.clone(),
-                    reason: format!("{e:#}"),
-                })?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link {
+            plugin: source.clone(),
+            reason: format!("{e:#}"),
+        })?;
         let pre = bindings::PlatformPluginPre::new(instance_pre).map_err(|e| LoadError::Link {
             plugin: source.clone(),
             reason: format!("{e:#}"),
@@ -345,12 +313,7 @@ impl Runtime {
         Ok(plugin)
     }
 
-    fn compile(
-        &self,
-        source: &PluginSource,
-        bytes: &[u8],
-        sha256: &str,
-    ) -> Result<Component, LoadError> {
+    fn compile(&self, source: &PluginSource, bytes: &[u8], sha256: &str) -> Result<Component, LoadError> {
         if let Some(cache) = &self.cache
             && let Some(component) = cache.get(&self.engine, sha256)
         {
@@ -365,14 +328,15 @@ impl Runtime {
         if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
             return Err(LoadError::NotAComponent {
                 plugin: source.clone(),
-                reason: "it is a core wasm module; build plugins with `--target wasm32-wasip2`, which produces a component".into(),
+                reason:
+                    "it is a core wasm module; build plugins with `--target wasm32-wasip2`, which produces a component"
+                        .into(),
             });
         }
-        let component =
-            Component::new(&self.engine, bytes).map_err(|e| LoadError::NotAComponent {
-                plugin: source.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::NotAComponent {
+            plugin: source.clone(),
+            reason: format!("{e:#}"),
+        })?;
         if let Some(cache) = &self.cache {
             cache.put(&component, sha256);
         }
@@ -380,19 +344,12 @@ impl Runtime {
     }
 
     /// Refuse a plugin built for an incompatible contract, naming both versions.
-    fn check_contract(
-        &self,
-        source: &PluginSource,
-        component: &Component,
-    ) -> Result<(), LoadError> {
+    fn check_contract(&self, source: &PluginSource, component: &Component) -> Result<(), LoadError> {
         let ty = component.component_type();
         let mut names = Vec::new();
         for (name, _) in ty.exports(&self.engine) {
             names.push(name.to_string());
-            let Some(version) = name
-                .strip_prefix(bindings::INTERFACE)
-                .and_then(|v| v.strip_prefix('@'))
-            else {
+            let Some(version) = name.strip_prefix(bindings::INTERFACE).and_then(|v| v.strip_prefix('@')) else {
                 if name == bindings::INTERFACE {
                     return Err(LoadError::IncompatibleContract {
                         plugin: source.clone(),
@@ -491,9 +448,7 @@ impl Runtime {
                 let text = String::from_utf8_lossy(&stderr.contents()).into_owned();
                 match panic_message(&text) {
                     Some(message) => Fault::Panic(message),
-                    None => {
-                        Fault::Trap(format!("unreachable code reached{}", stderr_suffix(&text)))
-                    }
+                    None => Fault::Trap(format!("unreachable code reached{}", stderr_suffix(&text))),
                 }
             }
             Some(Trap::MemoryOutOfBounds) => Fault::Trap(format!(
@@ -574,10 +529,7 @@ mod tests {
         let host = (0, 1, 3);
         assert!(contract_compatible((0, 1, 0), host));
         assert!(contract_compatible((0, 1, 3), host));
-        assert!(
-            !contract_compatible((0, 1, 4), host),
-            "newer patch than the host"
-        );
+        assert!(!contract_compatible((0, 1, 4), host), "newer patch than the host");
         assert!(!contract_compatible((0, 2, 0), host));
         assert!(!contract_compatible((1, 1, 0), host));
         assert!(contract_compatible((1, 0, 0), (1, 4, 0)));
@@ -587,10 +539,7 @@ mod tests {
     #[test]
     fn panic_messages_are_extracted() {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:45:24:\nboom 42\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(
-            panic_message(stderr).as_deref(),
-            Some("boom 42 (at src/lib.rs:45:24)")
-        );
+        assert_eq!(panic_message(stderr).as_deref(), Some("boom 42 (at src/lib.rs:45:24)"));
         assert_eq!(panic_message("nothing here"), None);
     }
 }

@@ -1,9 +1,7 @@
 //! The `dns-failover` plugin: Route 53 health checks on each region's load
 //! balancer and PRIMARY/SECONDARY failover alias records across two regions.
 
-use platform_plugin_sdk::{
-    Context, Error, Info, Plan, Plugin, Value, concat, export_plugin, obj, reference,
-};
+use platform_plugin_sdk::{Context, Error, Info, Plan, Plugin, Value, concat, export_plugin, obj, reference};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -101,10 +99,7 @@ impl Plugin for DnsFailover {
             }
         };
         let fqdn = format!("{}.{}", cfg.record, cfg.domain);
-        for (role, region) in [
-            ("PRIMARY", &ctx.env.regions[0]),
-            ("SECONDARY", &ctx.env.regions[1]),
-        ] {
+        for (role, region) in [("PRIMARY", &ctx.env.regions[0]), ("SECONDARY", &ctx.env.regions[1])] {
             let Some(svc) = regions.get(region) else {
                 return Err(Error::failed(format!(
                     "service instance `{}` does not run in region {region}",

@@ -2,9 +2,7 @@
 //! private subnets across availability zones, internet and NAT gateways,
 //! routes, tiered security groups, flow logs and inter-region peering.
 
-use platform_plugin_sdk::{
-    Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference,
-};
+use platform_plugin_sdk::{Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -64,10 +62,7 @@ fn parse_cidr16(cidr: &str) -> Option<(u8, u8)> {
     if len != "16" {
         return None;
     }
-    let octets: Vec<u8> = addr
-        .split('.')
-        .map(|o| o.parse().ok())
-        .collect::<Option<_>>()?;
+    let octets: Vec<u8> = addr.split('.').map(|o| o.parse().ok()).collect::<Option<_>>()?;
     match octets[..] {
         [a, b, 0, 0] => Some((a, b)),
         _ => None,
@@ -155,12 +150,8 @@ impl Plugin for Network {
             .in_region(region);
             let vpc = reference(&id("vpc"), "id");
 
-            plan.resource(
-                &id("igw"),
-                "aws.ec2.internet-gateway",
-                obj! { "vpc_id": &vpc },
-            )
-            .in_region(region);
+            plan.resource(&id("igw"), "aws.ec2.internet-gateway", obj! { "vpc_id": &vpc })
+                .in_region(region);
 
             let public_rt = id("rt-public");
             plan.resource(&public_rt, "aws.ec2.route-table", obj! {
@@ -227,10 +218,14 @@ impl Plugin for Network {
                     obj! { "domain": "vpc" },
                 )
                 .in_region(region);
-                plan.resource(&id(&format!("nat-{letter}")), "aws.ec2.nat-gateway", obj! {
-                    "subnet_id": reference(&id(&format!("public-{letter}")), "id"),
-                    "allocation_id": reference(&id(&format!("nat-eip-{letter}")), "allocation_id"),
-                })
+                plan.resource(
+                    &id(&format!("nat-{letter}")),
+                    "aws.ec2.nat-gateway",
+                    obj! {
+                        "subnet_id": reference(&id(&format!("public-{letter}")), "id"),
+                        "allocation_id": reference(&id(&format!("nat-eip-{letter}")), "allocation_id"),
+                    },
+                )
                 .in_region(region)
                 .depends_on(&id("igw"));
             }
@@ -244,12 +239,8 @@ impl Plugin for Network {
                         "nat_gateway_id": reference(&id(&format!("nat-{nat_letter}")), "id"),
                     });
                 }
-                plan.resource(
-                    &rt,
-                    "aws.ec2.route-table",
-                    obj! { "vpc_id": &vpc, "routes": routes },
-                )
-                .in_region(region);
+                plan.resource(&rt, "aws.ec2.route-table", obj! { "vpc_id": &vpc, "routes": routes })
+                    .in_region(region);
                 plan.resource(
                     &format!("{private}-rta"),
                     "aws.ec2.route-table-association",
@@ -264,36 +255,48 @@ impl Plugin for Network {
 
             // Tiered security groups: the internet reaches only the load balancer,
             // the load balancer only the service port, the services only the database.
-            plan.resource(&id("sg-lb"), "aws.ec2.security-group", obj! {
-                "vpc_id": &vpc,
-                "group_name": name(&format!("lb-{region}")),
-                "description": "Load balancer: HTTP and HTTPS from anywhere",
-                "ingress": vec![
-                    obj! { "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": "0.0.0.0/0" },
-                    obj! { "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "0.0.0.0/0" },
-                    obj! { "protocol": "tcp", "from_port": 9001, "to_port": 9001, "cidr_ipv4": cidr.as_str() },
-                ],
-            })
+            plan.resource(
+                &id("sg-lb"),
+                "aws.ec2.security-group",
+                obj! {
+                    "vpc_id": &vpc,
+                    "group_name": name(&format!("lb-{region}")),
+                    "description": "Load balancer: HTTP and HTTPS from anywhere",
+                    "ingress": vec![
+                        obj! { "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": "0.0.0.0/0" },
+                        obj! { "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "0.0.0.0/0" },
+                        obj! { "protocol": "tcp", "from_port": 9001, "to_port": 9001, "cidr_ipv4": cidr.as_str() },
+                    ],
+                },
+            )
             .in_region(region);
-            plan.resource(&id("sg-service"), "aws.ec2.security-group", obj! {
-                "vpc_id": &vpc,
-                "group_name": name(&format!("service-{region}")),
-                "description": "Services: the service port from the load balancer only",
-                "ingress": vec![obj! {
-                    "protocol": "tcp", "from_port": cfg.service_port, "to_port": cfg.service_port,
-                    "source_security_group_id": reference(&id("sg-lb"), "id"),
-                }],
-            })
+            plan.resource(
+                &id("sg-service"),
+                "aws.ec2.security-group",
+                obj! {
+                    "vpc_id": &vpc,
+                    "group_name": name(&format!("service-{region}")),
+                    "description": "Services: the service port from the load balancer only",
+                    "ingress": vec![obj! {
+                        "protocol": "tcp", "from_port": cfg.service_port, "to_port": cfg.service_port,
+                        "source_security_group_id": reference(&id("sg-lb"), "id"),
+                    }],
+                },
+            )
             .in_region(region);
-            plan.resource(&id("sg-db"), "aws.ec2.security-group", obj! {
-                "vpc_id": &vpc,
-                "group_name": name(&format!("db-{region}")),
-                "description": "Database: the database port from the services only",
-                "ingress": vec![obj! {
-                    "protocol": "tcp", "from_port": cfg.database_port, "to_port": cfg.database_port,
-                    "source_security_group_id": reference(&id("sg-service"), "id"),
-                }],
-            })
+            plan.resource(
+                &id("sg-db"),
+                "aws.ec2.security-group",
+                obj! {
+                    "vpc_id": &vpc,
+                    "group_name": name(&format!("db-{region}")),
+                    "description": "Database: the database port from the services only",
+                    "ingress": vec![obj! {
+                        "protocol": "tcp", "from_port": cfg.database_port, "to_port": cfg.database_port,
+                        "source_security_group_id": reference(&id("sg-service"), "id"),
+                    }],
+                },
+            )
             .in_region(region);
 
             if cfg.flow_logs {
@@ -317,10 +320,7 @@ impl Plugin for Network {
                 .in_region(region);
             }
 
-            let private_ids: Vec<Value> = private_subnets
-                .iter()
-                .map(|(_, p)| reference(p, "id"))
-                .collect();
+            let private_ids: Vec<Value> = private_subnets.iter().map(|(_, p)| reference(p, "id")).collect();
             exported.push((
                 region.to_string(),
                 obj! {

@@ -2,9 +2,7 @@
 //! 5XX, healthy hosts, running tasks, CPU and database CPU, an SNS topic with
 //! optional email subscriptions.
 
-use platform_plugin_sdk::{
-    Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference,
-};
+use platform_plugin_sdk::{Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -63,12 +61,7 @@ struct Metric<'a> {
 
 impl Metric<'_> {
     fn dimensions(&self) -> Value {
-        Value::Array(
-            self.dims
-                .iter()
-                .map(|(n, v)| obj! { "name": *n, "value": v })
-                .collect(),
-        )
+        Value::Array(self.dims.iter().map(|(n, v)| obj! { "name": *n, "value": v }).collect())
     }
     /// The dashboard widget form: [namespace, name, dim, value, ...].
     fn widget_row(&self) -> Value {
@@ -145,24 +138,11 @@ impl Plugin for Observability {
                 .and_then(|a| a.first().cloned())
                 .unwrap_or(Value::Null);
             let alb = || ("LoadBalancer", f("alb_arn_suffix"));
-            let ecs = || {
-                vec![
-                    ("ClusterName", f("cluster_name")),
-                    ("ServiceName", f("service_name")),
-                ]
-            };
-            let m = |namespace, name, dims| Metric {
-                namespace,
-                name,
-                dims,
-            };
+            let ecs = || vec![("ClusterName", f("cluster_name")), ("ServiceName", f("service_name"))];
+            let m = |namespace, name, dims| Metric { namespace, name, dims };
             let requests = m("AWS/ApplicationELB", "RequestCount", vec![alb()]);
             let latency = m("AWS/ApplicationELB", "TargetResponseTime", vec![alb()]);
-            let errors = m(
-                "AWS/ApplicationELB",
-                "HTTPCode_Target_5XX_Count",
-                vec![alb()],
-            );
+            let errors = m("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", vec![alb()]);
             let healthy = m(
                 "AWS/ApplicationELB",
                 "HealthyHostCount",
@@ -175,21 +155,9 @@ impl Plugin for Observability {
             if cfg.dashboard {
                 let mut widgets = vec![
                     widget("Requests", vec![requests.widget_row()], "Sum", &region, 0),
-                    widget(
-                        "Latency (p99)",
-                        vec![latency.widget_row()],
-                        "p99",
-                        &region,
-                        1,
-                    ),
+                    widget("Latency (p99)", vec![latency.widget_row()], "p99", &region, 1),
                     widget("Target 5XX", vec![errors.widget_row()], "Sum", &region, 2),
-                    widget(
-                        "Healthy hosts",
-                        vec![healthy.widget_row()],
-                        "Minimum",
-                        &region,
-                        3,
-                    ),
+                    widget("Healthy hosts", vec![healthy.widget_row()], "Minimum", &region, 3),
                     widget(
                         "CPU and memory",
                         vec![cpu.widget_row(), memory.widget_row()],
@@ -197,32 +165,16 @@ impl Plugin for Observability {
                         &region,
                         4,
                     ),
-                    widget(
-                        "Running tasks",
-                        vec![running.widget_row()],
-                        "Average",
-                        &region,
-                        5,
-                    ),
+                    widget("Running tasks", vec![running.widget_row()], "Average", &region, 5),
                 ];
                 if let Some(db) = &db_id {
-                    let dbcpu = m(
-                        "AWS/RDS",
-                        "CPUUtilization",
-                        vec![("DBInstanceIdentifier", db.clone())],
-                    );
+                    let dbcpu = m("AWS/RDS", "CPUUtilization", vec![("DBInstanceIdentifier", db.clone())]);
                     let conns = m(
                         "AWS/RDS",
                         "DatabaseConnections",
                         vec![("DBInstanceIdentifier", db.clone())],
                     );
-                    widgets.push(widget(
-                        "Database CPU",
-                        vec![dbcpu.widget_row()],
-                        "Average",
-                        &region,
-                        6,
-                    ));
+                    widgets.push(widget("Database CPU", vec![dbcpu.widget_row()], "Average", &region, 6));
                     widgets.push(widget(
                         "Database connections",
                         vec![conns.widget_row()],
@@ -242,44 +194,31 @@ impl Plugin for Observability {
                 .in_region(&region);
             }
             if cfg.alarms {
-                let mut alarm =
-                    |name: &str, metric: &Metric, stat: &str, cmp: &str, threshold: u32| {
-                        plan.resource(
-                            &format!("alarm-{service}-{name}"),
-                            "aws.cloudwatch.metric-alarm",
-                            obj! {
-                                "name": format!("{prefix}{name}"),
-                                "namespace": metric.namespace,
-                                "metric_name": metric.name,
-                                "dimensions": metric.dimensions(),
-                                "statistic": stat,
-                                "period": 60,
-                                "evaluation_periods": 3,
-                                "threshold": threshold,
-                                "comparison_operator": cmp,
-                                "treat_missing_data": "notBreaching",
-                                "alarm_actions": vec![topic.clone()],
-                                "ok_actions": vec![topic.clone()],
-                            },
-                        )
-                        .in_region(&region);
-                    };
-                alarm(
-                    "5xx",
-                    &errors,
-                    "Sum",
-                    "GreaterThanThreshold",
-                    cfg.error_5xx_threshold,
-                );
+                let mut alarm = |name: &str, metric: &Metric, stat: &str, cmp: &str, threshold: u32| {
+                    plan.resource(
+                        &format!("alarm-{service}-{name}"),
+                        "aws.cloudwatch.metric-alarm",
+                        obj! {
+                            "name": format!("{prefix}{name}"),
+                            "namespace": metric.namespace,
+                            "metric_name": metric.name,
+                            "dimensions": metric.dimensions(),
+                            "statistic": stat,
+                            "period": 60,
+                            "evaluation_periods": 3,
+                            "threshold": threshold,
+                            "comparison_operator": cmp,
+                            "treat_missing_data": "notBreaching",
+                            "alarm_actions": vec![topic.clone()],
+                            "ok_actions": vec![topic.clone()],
+                        },
+                    )
+                    .in_region(&region);
+                };
+                alarm("5xx", &errors, "Sum", "GreaterThanThreshold", cfg.error_5xx_threshold);
                 alarm("healthy-hosts", &healthy, "Minimum", "LessThanThreshold", 1);
                 alarm("running-tasks", &running, "Minimum", "LessThanThreshold", 1);
-                alarm(
-                    "cpu",
-                    &cpu,
-                    "Average",
-                    "GreaterThanThreshold",
-                    cfg.cpu_threshold,
-                );
+                alarm("cpu", &cpu, "Average", "GreaterThanThreshold", cfg.cpu_threshold);
             }
         }
         if cfg.alarms

@@ -275,8 +275,7 @@ impl Plan {
 
     /// Export a value for other plugins.
     pub fn export(&mut self, name: &str, value: impl Into<Value>, description: &str) {
-        self.exports
-            .push((name.into(), value.into(), description.into()));
+        self.exports.push((name.into(), value.into(), description.into()));
     }
 
     /// Declare a step; the default timeout is 10 minutes.
@@ -336,9 +335,7 @@ pub fn __plan<P: Plugin>(input: wit::PlanInput) -> Result<wit::Contribution, wit
         imports,
     };
     if ctx.env.regions.is_empty() {
-        return Err(wit::PlanError::Failed(
-            "the environment has no region".into(),
-        ));
+        return Err(wit::PlanError::Failed("the environment has no region".into()));
     }
     match P::plan(&ctx) {
         Ok(plan) => Ok(plan.into_wit()),

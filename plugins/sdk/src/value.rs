@@ -93,25 +93,15 @@ impl Value {
             Value::Int(i) => Node::Integer(*i),
             Value::Num(n) => Node::Number(*n),
             Value::Str(s) => Node::Text(s.clone()),
-            Value::Array(items) => {
-                Node::Array(items.iter().map(|v| v.encode_into(nodes)).collect())
+            Value::Array(items) => Node::Array(items.iter().map(|v| v.encode_into(nodes)).collect()),
+            Value::Object(entries) => {
+                Node::Object(entries.iter().map(|(k, v)| (k.clone(), v.encode_into(nodes))).collect())
             }
-            Value::Object(entries) => Node::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.encode_into(nodes)))
-                    .collect(),
-            ),
-            Value::Ref {
-                resource,
-                attribute,
-            } => Node::Ref(Reference {
+            Value::Ref { resource, attribute } => Node::Ref(Reference {
                 resource: resource.clone(),
                 attribute: attribute.clone(),
             }),
-            Value::Concat(parts) => {
-                Node::Concat(parts.iter().map(|v| v.encode_into(nodes)).collect())
-            }
+            Value::Concat(parts) => Node::Concat(parts.iter().map(|v| v.encode_into(nodes)).collect()),
         };
         nodes[index] = node;
         index as u32
@@ -129,9 +119,7 @@ fn decode_at(nodes: &[Node], at: usize) -> Result<Value, String> {
     let child = |i: u32| -> Result<Value, String> {
         let i = i as usize;
         if i <= at || i >= nodes.len() {
-            return Err(format!(
-                "malformed value tree: node {at} points at node {i}"
-            ));
+            return Err(format!("malformed value tree: node {at} points at node {i}"));
         }
         decode_at(nodes, i)
     };
@@ -141,9 +129,7 @@ fn decode_at(nodes: &[Node], at: usize) -> Result<Value, String> {
         Node::Integer(i) => Value::Int(*i),
         Node::Number(n) => Value::Num(*n),
         Node::Text(s) => Value::Str(s.clone()),
-        Node::Array(items) => {
-            Value::Array(items.iter().map(|&i| child(i)).collect::<Result<_, _>>()?)
-        }
+        Node::Array(items) => Value::Array(items.iter().map(|&i| child(i)).collect::<Result<_, _>>()?),
         Node::Object(entries) => Value::Object(
             entries
                 .iter()
@@ -154,9 +140,7 @@ fn decode_at(nodes: &[Node], at: usize) -> Result<Value, String> {
             resource: r.resource.clone(),
             attribute: r.attribute.clone(),
         },
-        Node::Concat(parts) => {
-            Value::Concat(parts.iter().map(|&i| child(i)).collect::<Result<_, _>>()?)
-        }
+        Node::Concat(parts) => Value::Concat(parts.iter().map(|&i| child(i)).collect::<Result<_, _>>()?),
     })
 }
 
@@ -219,9 +203,7 @@ impl From<serde_json::Value> for Value {
             },
             serde_json::Value::String(s) => Value::Str(s),
             serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
-            serde_json::Value::Object(o) => {
-                Value::Object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
-            }
+            serde_json::Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, Value::from(v))).collect()),
         }
     }
 }

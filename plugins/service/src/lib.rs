@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use platform_plugin_sdk::{
-    Context, Error, Info, Phase, Plan, Plugin, Value, concat, export_plugin, obj, reference,
-};
+use platform_plugin_sdk::{Context, Error, Info, Phase, Plan, Plugin, Value, concat, export_plugin, obj, reference};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -47,6 +45,8 @@ struct Config {
     autoscaling: Autoscaling,
     #[serde(default)]
     deployment: Deployment,
+    #[serde(default = "d_true")]
+    probe: bool,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +93,9 @@ impl Default for Deployment {
     }
 }
 
+fn d_true() -> bool {
+    true
+}
 fn d_port() -> u32 {
     8000
 }
@@ -138,6 +141,7 @@ fn schema() -> serde_json::Value {
             "cluster": { "type": "string", "description": "Another service instance whose ECS cluster to share" },
             "certificate_arn": { "type": "string", "description": "ACM certificate for an HTTPS listener on 443" },
             "log_retention_days": { "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], "default": 30 },
+            "probe": { "type": "boolean", "default": true, "description": "After a change, GET the health check path through the load balancer (verify phase)" },
             "autoscaling": {
                 "type": "object",
                 "additionalProperties": false,
@@ -232,12 +236,16 @@ impl Plugin for Service {
         let family = ctx.physical_name("", 255);
         let alarm_prefix = format!("{family}-");
 
-        plan.resource("execution-role", "aws.iam.role", obj! {
-            "name": ctx.physical_name("exec", 64),
-            "assume_role_service": "ecs-tasks.amazonaws.com",
-            "managed_policy_arns": vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"],
-            "inline_policy": secrets_policy(&cfg, database.as_ref().map(|d| &d.1)),
-        });
+        plan.resource(
+            "execution-role",
+            "aws.iam.role",
+            obj! {
+                "name": ctx.physical_name("exec", 64),
+                "assume_role_service": "ecs-tasks.amazonaws.com",
+                "managed_policy_arns": vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"],
+                "inline_policy": secrets_policy(&cfg, database.as_ref().map(|d| &d.1)),
+            },
+        );
         plan.resource(
             "task-role",
             "aws.iam.role",
@@ -271,9 +279,10 @@ impl Plugin for Service {
             let field = |key: &str| net.get(key).cloned().unwrap_or(Value::Null);
 
             let cluster = match &shared_cluster {
-                Some(clusters) => clusters.get(region).cloned().ok_or_else(|| {
-                    Error::failed(format!("shared cluster has no cluster in region {region}"))
-                })?,
+                Some(clusters) => clusters
+                    .get(region)
+                    .cloned()
+                    .ok_or_else(|| Error::failed(format!("shared cluster has no cluster in region {region}")))?,
                 None => {
                     plan.resource(
                         &id("cluster"),
@@ -289,10 +298,7 @@ impl Plugin for Service {
             };
             exported_clusters.push((region.to_string(), cluster.clone()));
 
-            let log_group = format!(
-                "/platform/{}/{}/{}",
-                ctx.blueprint, ctx.env.name, ctx.instance
-            );
+            let log_group = format!("/platform/{}/{}/{}", ctx.blueprint, ctx.env.name, ctx.instance);
             plan.resource(
                 &id("logs"),
                 "aws.logs.log-group",
@@ -363,18 +369,22 @@ impl Plugin for Service {
             )
             .in_region(region);
             for color in ["blue", "green"] {
-                plan.resource(&id(&format!("tg-{color}")), "aws.elbv2.target-group", obj! {
-                    "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
-                    "protocol": "HTTP",
-                    "port": cfg.port,
-                    "vpc_id": field("vpc_id"),
-                    "target_type": "ip",
-                    "health_check_path": cfg.health_check_path.as_str(),
-                    "health_check_interval_seconds": 15,
-                    "healthy_threshold_count": 2,
-                    "unhealthy_threshold_count": 3,
-                    "deregistration_delay_seconds": 30,
-                })
+                plan.resource(
+                    &id(&format!("tg-{color}")),
+                    "aws.elbv2.target-group",
+                    obj! {
+                        "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
+                        "protocol": "HTTP",
+                        "port": cfg.port,
+                        "vpc_id": field("vpc_id"),
+                        "target_type": "ip",
+                        "health_check_path": cfg.health_check_path.as_str(),
+                        "health_check_interval_seconds": 15,
+                        "healthy_threshold_count": 2,
+                        "unhealthy_threshold_count": 3,
+                        "deregistration_delay_seconds": 30,
+                    },
+                )
                 .in_region(region);
             }
             let forward = |weight_blue: u32| {
@@ -515,11 +525,13 @@ impl Plugin for Service {
             )
             .after(&id("service"))
             .timeout(cfg.deployment.timeout_seconds);
-            plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
+            if cfg.probe {
+                plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
                 "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(cfg.health_check_path.as_str())]),
                 "expect_status": 200,
             })
             .timeout(120);
+            }
 
             rollout_steps(&mut plan, &cfg.deployment, region, &alarm_prefix);
 
@@ -543,11 +555,7 @@ impl Plugin for Service {
             ]),
             "Service URL",
         );
-        plan.export(
-            "regions",
-            Value::Object(exported_regions),
-            "Per-region service facts",
-        );
+        plan.export("regions", Value::Object(exported_regions), "Per-region service facts");
         plan.export(
             "cluster",
             Value::Object(exported_clusters),
@@ -628,13 +636,8 @@ fn rollout_steps(plan: &mut Plan, d: &Deployment, region: &str, alarm_prefix: &s
     let bake = |plan: &mut Plan, n: u32, seconds: u32| {
         let mut params = gates();
         params.insert("seconds", seconds);
-        plan.step(
-            &id(&format!("rollout-bake-{n}")),
-            Phase::Rollout,
-            "bake",
-            params,
-        )
-        .timeout(seconds + 60);
+        plan.step(&id(&format!("rollout-bake-{n}")), Phase::Rollout, "bake", params)
+            .timeout(seconds + 60);
     };
     match d.strategy.as_str() {
         "all-at-once" => shift(plan, 1, 100),
@@ -656,9 +659,14 @@ fn rollout_steps(plan: &mut Plan, d: &Deployment, region: &str, alarm_prefix: &s
             }
         }
         _ => {
-            plan.step(&id("rollout-approval"), Phase::Rollout, "approval", obj! {
-                "message": "green is serving the test listener; run `platform promote` or `platform rollback`",
-            })
+            plan.step(
+                &id("rollout-approval"),
+                Phase::Rollout,
+                "approval",
+                obj! {
+                    "message": "green is serving the test listener; run `platform promote` or `platform rollback`",
+                },
+            )
             .timeout(d.timeout_seconds);
             shift(plan, 1, 100);
         }

@@ -47,9 +47,7 @@ impl Plugin for Hostile {
                     if n == m {
                         0
                     } else {
-                        std::hint::black_box(deeper(n + 1, m))
-                            .wrapping_mul(3)
-                            .wrapping_add(n)
+                        std::hint::black_box(deeper(n + 1, m)).wrapping_mul(3).wrapping_add(n)
                     }
                 }
                 let limit = cfg["peer"].as_str().map_or(u64::MAX, |_| 1);
@@ -67,23 +65,14 @@ impl Plugin for Hostile {
                 plan.resource("bucket", "aws.s3.bucket", obj! {});
             }
             "undeclared-action" => {
-                plan.step(
-                    "wait",
-                    platform_plugin_sdk::Phase::Apply,
-                    "shell.exec",
-                    obj! {},
-                );
+                plan.step("wait", platform_plugin_sdk::Phase::Apply, "shell.exec", obj! {});
             }
             "duplicate-id" => {
                 plan.resource("twin", "test.thing", obj! {});
                 plan.resource("twin", "test.thing", obj! {});
             }
             "dangling-ref" => {
-                plan.resource(
-                    "orphan",
-                    "test.thing",
-                    obj! { "parent": reference("ghost", "id") },
-                );
+                plan.resource("orphan", "test.thing", obj! { "parent": reference("ghost", "id") });
             }
             "cycle" => {
                 plan.resource("a", "test.thing", obj! { "next": reference("b", "id") });
@@ -94,8 +83,7 @@ impl Plugin for Hostile {
                 ctx.import(&ctx.instance, "anything")?;
             }
             "bad-region" => {
-                plan.resource("far", "test.thing", obj! {})
-                    .in_region("mars-north-1");
+                plan.resource("far", "test.thing", obj! {}).in_region("mars-north-1");
             }
             "bad-id" => {
                 plan.resource("Not Valid!", "test.thing", obj! {});

@@ -1,0 +1,67 @@
+//! `platform status`: what the state says exists, and the outputs.
+
+use std::path::PathBuf;
+
+use super::up::{StateArgs, print_outputs};
+use super::{Context, Failure};
+use crate::blueprint::Blueprint;
+use crate::state::StateStore;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The blueprint file.
+    pub blueprint: PathBuf,
+    #[arg(long, short)]
+    pub env: Option<String>,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+impl Args {
+    pub fn execute(self, _ctx: &Context) -> Result<(), Failure> {
+        let blueprint = Blueprint::load(&self.blueprint)?;
+        let env = blueprint.choose_env(self.env.as_deref())?;
+        let store = StateStore::new(self.state.state_dir.clone(), &blueprint.name, &env);
+        let state = store.load().map_err(anyhow::Error::from)?;
+        if self.json {
+            let resources: Vec<serde_json::Value> = state
+                .resources
+                .iter()
+                .map(|(id, r)| {
+                    serde_json::json!({
+                        "id": id, "type": r.kind, "region": r.region, "status": r.status, "outputs": r.outputs,
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "blueprint": blueprint.name, "environment": env, "serial": state.serial,
+                "resources": resources, "outputs": state.outputs,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?);
+            return Ok(());
+        }
+        println!(
+            "{} {}: {} resources (state serial {})",
+            blueprint.name,
+            env,
+            state.resources.len(),
+            state.serial
+        );
+        for (id, r) in &state.resources {
+            let main = ["id", "arn", "name", "identifier", "allocation_id"]
+                .iter()
+                .find_map(|k| r.outputs.get(*k).and_then(|v| v.as_str()))
+                .unwrap_or("-");
+            let status = serde_json::to_value(r.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            println!("  {id:<44} {:<42} {:<10} {:<9} {main}", r.kind, r.region, status);
+        }
+        print_outputs(&state.outputs);
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! `platform up`: make AWS match the plan.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Context, Failure};
+use crate::compose::compose;
+use crate::engine::preview::{Action, preview};
+use crate::engine::{Change, Reporter, Run};
+use crate::state::StateStore;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The blueprint file.
+    pub blueprint: PathBuf,
+    #[arg(long, short)]
+    pub env: Option<String>,
+    /// Apply without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// How many resources to work on at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    /// On failure, delete what this run created (default: the environment's `rollback`).
+    #[arg(long)]
+    pub rollback: bool,
+    /// Keep what a failed run created even if the environment says `rollback = true`.
+    #[arg(long, conflicts_with = "rollback")]
+    pub no_rollback: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where state lives.
+#[derive(Debug, clap::Args)]
+pub struct StateArgs {
+    /// Directory of state files (default: $PLATFORM_STATE_DIR, else ./.platform).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Ask before changing anything, unless `--yes`; refuse off a terminal.
+pub fn confirm(yes: bool, question: &str) -> Result<(), Failure> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow::anyhow!("not on a terminal, so nothing was changed: pass --yes to {question}").into());
+    }
+    eprint!("Do you want to {question}? Only 'yes' is accepted: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(anyhow::Error::from)?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("cancelled; nothing was changed").into())
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?)
+}
+
+impl Args {
+    pub fn execute(self, ctx: &Context) -> Result<(), Failure> {
+        let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
+        let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
+        let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
+        let lock = store.lock("up").map_err(anyhow::Error::from)?;
+        if let Some(stale) = &lock.replaced {
+            ctx.status(format!(
+                "note: removed a stale lock of `{}` (pid {} is gone)",
+                stale.command, stale.pid
+            ));
+        }
+        let state = store.load().map_err(anyhow::Error::from)?;
+        let preview = preview(&plan, &state);
+        if preview.is_empty() {
+            ctx.status(format!(
+                "No changes. {} resources of {} {} are up to date.",
+                preview.unchanged, resolved.blueprint, resolved.env
+            ));
+            print_outputs(&state.outputs);
+            return Ok(());
+        }
+        ctx.status(format!(
+            "{} {} ({}):",
+            resolved.blueprint,
+            resolved.env,
+            resolved.regions.join(", ")
+        ));
+        for (id, kind, action) in &preview.changes {
+            ctx.status(format!("  {:>3} {id}  {kind}  ({})", action.sign(), action.word()));
+        }
+        ctx.status(format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to delete, {} to resume; {} unchanged.",
+            preview.count(Action::Create),
+            preview.count(Action::Update) + preview.count(Action::MaybeUpdate),
+            preview.count(Action::Replace),
+            preview.count(Action::Delete),
+            preview.count(Action::Resume),
+            preview.unchanged
+        ));
+        confirm(
+            self.yes,
+            &format!("apply these changes to {} {}", resolved.blueprint, resolved.env),
+        )?;
+
+        let rollback = self.rollback || (resolved.rollback && !self.no_rollback);
+        let rt = runtime()?;
+        let report = rt.block_on(async {
+            let aws = Arc::new(crate::providers::Aws::load().await.map_err(anyhow::Error::from)?);
+            let tags = resolved.tags.clone();
+            let run = Arc::new(Run::new(aws, store, state, tags, Reporter { quiet: ctx.quiet }));
+            Ok::<_, anyhow::Error>(run.up(plan.clone(), self.parallelism.into(), rollback).await)
+        })?;
+        drop(lock);
+        ctx.status(format!(
+            "{} created, {} adopted, {} updated, {} replaced, {} deleted, {} unchanged.",
+            report.count(Change::Created),
+            report.count(Change::Adopted),
+            report.count(Change::Updated),
+            report.count(Change::Replaced),
+            report.count(Change::Deleted),
+            report.count(Change::Unchanged)
+        ));
+        if report.failed.is_empty() {
+            print_outputs(&report.outputs);
+            return Ok(());
+        }
+        let mut message = String::from("up failed:");
+        for f in &report.failed {
+            message.push_str(&format!("\n  {f}"));
+        }
+        if !report.skipped.is_empty() {
+            message.push_str(&format!("\n  not started: {}", report.skipped.join(", ")));
+        }
+        if rollback {
+            message.push_str(&format!(
+                "\n  rolled back: {} resources created by this run",
+                report.rolled_back.len()
+            ));
+        } else {
+            message.push_str(
+                "\n  what was created is recorded in the state; run `up` again to continue, or `down` to remove it",
+            );
+        }
+        Err(anyhow::anyhow!(message).into())
+    }
+}
+
+pub fn print_outputs(outputs: &std::collections::BTreeMap<String, serde_json::Value>) {
+    if outputs.is_empty() {
+        return;
+    }
+    // Scalars only: structured exports are for plugins (`status --json` has them).
+    println!("Outputs:");
+    for (k, v) in outputs {
+        match v {
+            serde_json::Value::String(s) => println!("  {k} = {s}"),
+            serde_json::Value::Number(n) => println!("  {k} = {n}"),
+            serde_json::Value::Bool(b) => println!("  {k} = {b}"),
+            _ => {}
+        }
+    }
+}

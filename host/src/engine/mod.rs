@@ -1,0 +1,546 @@
+//! The execution engine: carries out a plan against AWS through the
+//! providers, in parallel along the dependency graph, journaling every
+//! mutating call in the state before it is sent and after it returns.
+//!
+//! Architecture invariant: the engine knows the plan, the state and the
+//! provider interface; it never names a resource type or calls an AWS SDK.
+
+pub mod preview;
+mod report;
+pub mod resolve;
+pub mod schedule;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+pub use report::Reporter;
+
+use crate::plan::{Plan, PlannedResource, PlannedStep};
+use crate::providers::{Aws, Outputs, Props, ProviderError, Request, actions};
+use crate::runtime::Phase;
+use crate::state::{ResourceState, State, StateError, StateStore, Status};
+
+/// What one node of a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    Created,
+    Adopted,
+    Updated,
+    Replaced,
+    Deleted,
+    Unchanged,
+    StepRan,
+}
+
+/// Why a resource or step failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}")]
+    Aws(#[from] ProviderError),
+    #[error("{0}")]
+    Resolve(String),
+    #[error("{0}")]
+    State(String),
+}
+
+impl From<StateError> for NodeError {
+    fn from(e: StateError) -> NodeError {
+        NodeError::State(e.to_string())
+    }
+}
+
+/// A failed node, with the plugin instance it came from.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub id: String,
+    pub instance: String,
+    pub error: NodeError,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (plugin instance `{}`): {}", self.id, self.instance, self.error)
+    }
+}
+
+/// The result of `up` or `down`.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub changes: BTreeMap<String, Change>,
+    pub failed: Vec<Failed>,
+    pub skipped: Vec<String>,
+    /// Resources removed by `--rollback` after a failure.
+    pub rolled_back: Vec<String>,
+    pub outputs: BTreeMap<String, Json>,
+}
+
+impl Report {
+    pub fn count(&self, change: Change) -> usize {
+        self.changes.values().filter(|c| **c == change).count()
+    }
+}
+
+/// One run against one blueprint environment.
+pub struct Run {
+    pub aws: Arc<Aws>,
+    pub store: StateStore,
+    pub state: Mutex<State>,
+    pub run_id: String,
+    /// Tags for every resource (blueprint and environment tags).
+    pub tags: Vec<(String, String)>,
+    pub reporter: Reporter,
+    changes: std::sync::Mutex<BTreeMap<String, Change>>,
+}
+
+impl Run {
+    pub fn new(aws: Arc<Aws>, store: StateStore, state: State, tags: Vec<(String, String)>, reporter: Reporter) -> Run {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Run {
+            aws,
+            store,
+            state: Mutex::new(state),
+            run_id: format!("run-{secs}-{}", std::process::id()),
+            tags,
+            reporter,
+            changes: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn tags_for(&self, id: &str) -> Vec<(String, String)> {
+        let mut tags = self.tags.clone();
+        tags.push(("platform:blueprint".into(), self.store.blueprint.clone()));
+        tags.push(("platform:environment".into(), self.store.environment.clone()));
+        tags.push(("platform:id".into(), id.into()));
+        tags
+    }
+
+    fn token(&self, id: &str) -> String {
+        let digest = Sha256::digest(format!(
+            "{}/{}/{}/{id}",
+            self.store.blueprint, self.store.environment, self.run_id
+        ));
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn note(&self, id: &str, change: Change) {
+        self.changes
+            .lock()
+            .expect("changes lock")
+            .insert(id.to_string(), change);
+    }
+
+    /// Record a resource's new state (and journal it) before or after a call.
+    async fn record(&self, id: &str, entry: Option<ResourceState>, event: &str) -> Result<(), NodeError> {
+        let mut state = self.state.lock().await;
+        let status = entry.as_ref().map(|e| e.status);
+        match entry {
+            Some(e) => {
+                state.resources.insert(id.to_string(), e);
+            }
+            None => {
+                state.resources.remove(id);
+            }
+        }
+        self.store.save(&mut state)?;
+        self.store.journal(&json!({
+            "run": self.run_id,
+            "event": event,
+            "id": id,
+            "status": status,
+            "serial": state.serial,
+            "at": report::timestamp(),
+        }))?;
+        Ok(())
+    }
+
+    /// Carry out `plan`: create, adopt, update or replace each resource, run
+    /// apply steps whose inputs changed, delete resources no longer planned,
+    /// then run verify steps if anything changed.
+    pub async fn up(self: &Arc<Self>, plan: Arc<Plan>, parallelism: usize, rollback: bool) -> Report {
+        let nodes: Vec<String> = plan.waves.iter().flatten().cloned().collect();
+        let mut deps: HashMap<String, Vec<String>> = HashMap::new();
+        for r in &plan.resources {
+            deps.insert(r.id.clone(), r.depends_on.clone());
+        }
+        for s in plan.steps.iter().filter(|s| s.phase == Phase::Apply) {
+            deps.insert(s.id.clone(), s.depends_on.clone());
+        }
+        let outcome = schedule::run(&nodes, &deps, parallelism, |id| {
+            let (run, plan) = (self.clone(), plan.clone());
+            async move {
+                let result = match plan.resource(&id) {
+                    Some(r) => run.apply_resource(r).await,
+                    None => {
+                        let step = plan
+                            .steps
+                            .iter()
+                            .find(|s| s.id == id)
+                            .expect("a node is a resource or a step");
+                        run.apply_step(step, &plan).await
+                    }
+                };
+                result.map_err(|e| (id.clone(), e))
+            }
+        })
+        .await;
+        let mut report = Report::default();
+        let instance_of = |id: &str| id.split('.').next().unwrap_or_default().to_string();
+        report.failed = outcome
+            .failed
+            .into_iter()
+            .map(|(id, (_, error))| Failed {
+                instance: instance_of(&id),
+                id,
+                error,
+            })
+            .collect();
+        report.skipped = outcome.skipped;
+
+        if report.failed.is_empty() {
+            // Resources in the state that the plan no longer has.
+            let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
+            let orphans: Vec<String> = {
+                let state = self.state.lock().await;
+                state
+                    .resources
+                    .keys()
+                    .filter(|id| !planned.contains(id.as_str()))
+                    .cloned()
+                    .collect()
+            };
+            if !orphans.is_empty() {
+                let failed = self.delete_all(&orphans, parallelism).await;
+                report.failed.extend(failed);
+            }
+        }
+        let anything_changed = self
+            .changes
+            .lock()
+            .expect("changes lock")
+            .values()
+            .any(|c| *c != Change::Unchanged);
+        if report.failed.is_empty() && anything_changed {
+            for step in plan.steps.iter().filter(|s| s.phase == Phase::Verify) {
+                if let Err(error) = self.apply_step(step, &plan).await {
+                    report.failed.push(Failed {
+                        id: step.id.clone(),
+                        instance: step.instance.clone(),
+                        error,
+                    });
+                    break;
+                }
+            }
+        }
+        if report.failed.is_empty() {
+            report.outputs = self.outputs(&plan).await;
+        } else if rollback {
+            let created: Vec<String> = {
+                let state = self.state.lock().await;
+                state
+                    .resources
+                    .iter()
+                    .filter(|(_, e)| e.created_by == self.run_id)
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            };
+            self.reporter
+                .line(format!("rolling back {} resources created by this run", created.len()));
+            let failed = self.delete_all(&created, parallelism).await;
+            report.rolled_back = created
+                .into_iter()
+                .filter(|id| !failed.iter().any(|f| &f.id == id))
+                .collect();
+            report.failed.extend(failed);
+        }
+        report.changes = self.changes.lock().expect("changes lock").clone();
+        report
+    }
+
+    /// Resolve the exports of every instance against the state, save and return them.
+    async fn outputs(&self, plan: &Plan) -> BTreeMap<String, Json> {
+        let mut state = self.state.lock().await;
+        let mut outputs = BTreeMap::new();
+        for (instance, exports) in &plan.exports {
+            for (name, value) in exports {
+                if let Ok(v) = resolve::resolve(value, &state) {
+                    outputs.insert(format!("{instance}.{name}"), v);
+                }
+            }
+        }
+        state.outputs = outputs.clone();
+        if let Err(e) = self.store.save(&mut state) {
+            self.reporter.line(format!("warning: could not save outputs: {e}"));
+        }
+        outputs
+    }
+
+    async fn apply_resource(&self, r: &PlannedResource) -> Result<(), NodeError> {
+        let props = {
+            let state = self.state.lock().await;
+            resolve::resolve(&r.properties, &state).map_err(NodeError::Resolve)?
+        };
+        let existing = self.state.lock().await.resources.get(&r.id).cloned();
+        let tags = self.tags_for(&r.id);
+        let request = |token: String| Request {
+            id: &r.id,
+            kind: &r.kind,
+            region: &r.region,
+            props: Props::new(&props, &r.kind),
+            tags: &tags,
+            token,
+        };
+        let Some(entry) = existing else {
+            return self.create(r, &props, request(self.token(&r.id))).await;
+        };
+        let same_place = entry.kind == r.kind && entry.region == r.region;
+        match entry.status {
+            Status::Created if same_place && entry.properties == props => {
+                self.note(&r.id, Change::Unchanged);
+                Ok(())
+            }
+            Status::Created | Status::Updating
+                if same_place && Aws::updates_in_place(&r.kind, &entry.properties, &props) =>
+            {
+                self.update(r, &props, &entry, request(entry_token(&entry, || self.token(&r.id))))
+                    .await
+            }
+            Status::Creating if same_place => {
+                // The last run may or may not have created it: look first.
+                let req = request(entry_token(&entry, || self.token(&r.id)));
+                match self
+                    .aws
+                    .find(&Request {
+                        props: Props::new(&entry.properties, &r.kind),
+                        ..req
+                    })
+                    .await?
+                {
+                    Some(outputs) => {
+                        let adopted = ResourceState {
+                            status: Status::Created,
+                            outputs,
+                            ..entry.clone()
+                        };
+                        self.record(&r.id, Some(adopted.clone()), "adopted").await?;
+                        self.reporter.resource(&r.id, "adopted", &adopted.outputs);
+                        self.note(&r.id, Change::Adopted);
+                        if adopted.properties != props {
+                            return Box::pin(self.apply_resource(r)).await;
+                        }
+                        Ok(())
+                    }
+                    None => {
+                        self.create(r, &props, request(entry_token(&entry, || self.token(&r.id))))
+                            .await
+                    }
+                }
+            }
+            _ => {
+                // Replace: delete what exists, then create anew.
+                self.delete_one(&r.id, &entry).await?;
+                self.create(r, &props, request(self.token(&r.id))).await?;
+                self.note(&r.id, Change::Replaced);
+                Ok(())
+            }
+        }
+    }
+
+    async fn create(&self, r: &PlannedResource, props: &Json, request: Request<'_>) -> Result<(), NodeError> {
+        let mut entry = ResourceState {
+            kind: r.kind.clone(),
+            region: r.region.clone(),
+            status: Status::Creating,
+            properties: props.clone(),
+            outputs: Outputs::new(),
+            depends_on: r.depends_on.clone(),
+            created_by: self.run_id.clone(),
+            token: request.token.clone(),
+        };
+        self.record(&r.id, Some(entry.clone()), "create-intent").await?;
+        self.reporter.start(&r.id, "creating");
+        let outputs = match self.aws.create(&request).await {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                // If nothing of ours exists after the failure, withdraw the
+                // intent; otherwise keep it, so the next run adopts or the
+                // rollback deletes what a partial create left.
+                if let Ok(None) = self.aws.find(&request).await {
+                    self.record(&r.id, None, "create-failed").await?;
+                }
+                return Err(e.into());
+            }
+        };
+        entry.status = Status::Created;
+        entry.outputs = outputs;
+        self.record(&r.id, Some(entry.clone()), "created").await?;
+        self.reporter.resource(&r.id, "created", &entry.outputs);
+        self.note(&r.id, Change::Created);
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        r: &PlannedResource,
+        props: &Json,
+        old: &ResourceState,
+        request: Request<'_>,
+    ) -> Result<(), NodeError> {
+        let intent = ResourceState {
+            status: Status::Updating,
+            ..old.clone()
+        };
+        self.record(&r.id, Some(intent), "update-intent").await?;
+        self.reporter.start(&r.id, "updating");
+        let outputs = self.aws.update(&request, &old.properties, &old.outputs).await?;
+        let done = ResourceState {
+            status: Status::Created,
+            properties: props.clone(),
+            outputs,
+            depends_on: r.depends_on.clone(),
+            ..old.clone()
+        };
+        self.record(&r.id, Some(done.clone()), "updated").await?;
+        self.reporter.resource(&r.id, "updated", &done.outputs);
+        self.note(&r.id, Change::Updated);
+        Ok(())
+    }
+
+    async fn delete_one(&self, id: &str, entry: &ResourceState) -> Result<(), NodeError> {
+        let mut outputs = entry.outputs.clone();
+        if entry.status == Status::Creating {
+            // It may exist without our knowing its ids: look for it.
+            let tags = self.tags_for(id);
+            let request = Request {
+                id,
+                kind: &entry.kind,
+                region: &entry.region,
+                props: Props::new(&entry.properties, &entry.kind),
+                tags: &tags,
+                token: entry.token.clone(),
+            };
+            match self.aws.find(&request).await? {
+                Some(found) => outputs = found,
+                None => {
+                    self.record(id, None, "forgotten").await?;
+                    return Ok(());
+                }
+            }
+        }
+        self.record(
+            id,
+            Some(ResourceState {
+                status: Status::Deleting,
+                outputs: outputs.clone(),
+                ..entry.clone()
+            }),
+            "delete-intent",
+        )
+        .await?;
+        self.reporter.start(id, "deleting");
+        self.aws
+            .delete(&entry.kind, &entry.region, &Json::Object(outputs), &entry.properties)
+            .await?;
+        self.record(id, None, "deleted").await?;
+        self.reporter.line(format!("- {id} deleted"));
+        Ok(())
+    }
+
+    /// Delete resources of the state in reverse dependency order.
+    pub async fn delete_all(self: &Arc<Self>, ids: &[String], parallelism: usize) -> Vec<Failed> {
+        // A resource waits for everything that depends on it.
+        let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+        {
+            let state = self.state.lock().await;
+            for id in ids {
+                if let Some(e) = state.resources.get(id) {
+                    for d in &e.depends_on {
+                        dependents.entry(d.clone()).or_default().push(id.clone());
+                    }
+                }
+            }
+        }
+        let outcome = schedule::run(ids, &dependents, parallelism, |id| {
+            let run = self.clone();
+            async move {
+                let entry = run.state.lock().await.resources.get(&id).cloned();
+                match entry {
+                    Some(e) => {
+                        run.delete_one(&id, &e).await.map_err(|err| (id.clone(), err))?;
+                        run.note(&id, Change::Deleted);
+                        Ok(())
+                    }
+                    None => Ok(()),
+                }
+            }
+        })
+        .await;
+        let instance_of = |id: &str| id.split('.').next().unwrap_or_default().to_string();
+        outcome
+            .failed
+            .into_iter()
+            .map(|(id, (_, error))| Failed {
+                instance: instance_of(&id),
+                id,
+                error,
+            })
+            .collect()
+    }
+
+    /// An apply or verify step runs only when something it follows changed
+    /// in this run (or, for verify, when anything changed).
+    async fn apply_step(&self, step: &PlannedStep, plan: &Plan) -> Result<(), NodeError> {
+        if step.phase == Phase::Apply {
+            let changes = self.changes.lock().expect("changes lock").clone();
+            let touched = step
+                .depends_on
+                .iter()
+                .any(|d| changes.get(d).is_some_and(|c| !matches!(c, Change::Unchanged)));
+            if !touched {
+                return Ok(());
+            }
+        }
+        let params = {
+            let state = self.state.lock().await;
+            resolve::resolve(&step.params, &state).map_err(NodeError::Resolve)?
+        };
+        let region = step
+            .depends_on
+            .iter()
+            .chain(step.after.iter())
+            .find_map(|d| plan.resource(d).map(|r| r.region.clone()))
+            .unwrap_or_else(|| plan.regions[0].clone());
+        self.reporter.start(&step.id, &step.action);
+        let started = std::time::Instant::now();
+        let detail = actions::run(
+            &self.aws,
+            &step.action,
+            &region,
+            &params,
+            Duration::from_secs(step.timeout_seconds.into()),
+        )
+        .await?;
+        self.reporter.line(format!(
+            "> {} {} ({detail}, {:.1?})",
+            step.id,
+            step.action,
+            started.elapsed()
+        ));
+        self.note(&step.id, Change::StepRan);
+        Ok(())
+    }
+}
+
+fn entry_token(entry: &ResourceState, fresh: impl FnOnce() -> String) -> String {
+    if entry.token.is_empty() {
+        fresh()
+    } else {
+        entry.token.clone()
+    }
+}

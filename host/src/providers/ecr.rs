@@ -1,0 +1,93 @@
+//! ECR repositories: scan on push, tag mutability, expiry of untagged images.
+
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use serde_json::json;
+
+use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
+use crate::outputs;
+
+pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    let p = &r.props;
+    let name = p.str("name")?;
+    let tags: Vec<Tag> = r
+        .tags
+        .iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    let out = c
+        .ecr
+        .create_repository()
+        .repository_name(name)
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(p.bool("scan_on_push").unwrap_or(true))
+                .build(),
+        )
+        .image_tag_mutability(ImageTagMutability::from(
+            p.opt_str("image_tag_mutability").unwrap_or("MUTABLE"),
+        ))
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| aws_err("ecr:CreateRepository", e))?;
+    let repo = out.repository();
+    let outputs = outputs! {
+        "name" => name,
+        "arn" => repo.and_then(|r| r.repository_arn()).unwrap_or_default(),
+        "uri" => repo.and_then(|r| r.repository_uri()).unwrap_or_default(),
+    };
+    put_lifecycle(c, name, p).await?;
+    Ok(outputs)
+}
+
+async fn put_lifecycle(c: &Clients, name: &str, p: &Props<'_>) -> Result<(), ProviderError> {
+    let Some(days) = p.opt_i64("untagged_expire_days") else {
+        return Ok(());
+    };
+    let policy = json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": "expire untagged images",
+            "selection": { "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days },
+            "action": { "type": "expire" }
+        }]
+    });
+    c.ecr
+        .put_lifecycle_policy()
+        .repository_name(name)
+        .lifecycle_policy_text(policy.to_string())
+        .send()
+        .await
+        .map_err(|e| aws_err("ecr:PutLifecyclePolicy", e))?;
+    Ok(())
+}
+
+pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+    let name = r.props.str("name")?;
+    match c.ecr.describe_repositories().repository_names(name).send().await {
+        Ok(out) => {
+            put_lifecycle(c, name, &r.props).await?;
+            let repo = out.repositories().first();
+            Ok(Some(outputs! {
+                "name" => name,
+                "arn" => repo.and_then(|r| r.repository_arn()).unwrap_or_default(),
+                "uri" => repo.and_then(|r| r.repository_uri()).unwrap_or_default(),
+            }))
+        }
+        Err(e) => {
+            let e = aws_err("ecr:DescribeRepositories", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+pub async fn delete(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    c.ecr
+        .delete_repository()
+        .repository_name(o.str("name")?)
+        .force(true)
+        .send()
+        .await
+        .map_err(|e| aws_err("ecr:DeleteRepository", e))?;
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! RDS: DB subnet groups, instances and read replicas.
+
+use aws_sdk_rds::types::Tag;
+
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, secrets, wait_for};
+use crate::outputs;
+
+fn tags(r: &Request<'_>) -> Vec<Tag> {
+    r.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub async fn create_subnet_group(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    let p = &r.props;
+    let out = c
+        .rds
+        .create_db_subnet_group()
+        .db_subnet_group_name(p.str("name")?)
+        .db_subnet_group_description(p.str("description")?)
+        .set_subnet_ids(Some(p.strs("subnet_ids")?))
+        .set_tags(Some(tags(r)))
+        .send()
+        .await
+        .map_err(|e| aws_err("rds:CreateDBSubnetGroup", e))?;
+    Ok(
+        outputs! { "name" => p.str("name")?, "arn" => out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()).unwrap_or_default() },
+    )
+}
+
+pub async fn find_subnet_group(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+    let name = r.props.str("name")?;
+    match c
+        .rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .db_subnet_groups()
+            .first()
+            .map(|g| outputs! { "name" => name, "arn" => g.db_subnet_group_arn().unwrap_or_default() })),
+        Err(e) => {
+            let e = aws_err("rds:DescribeDBSubnetGroups", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+pub async fn delete_subnet_group(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    c.rds
+        .delete_db_subnet_group()
+        .db_subnet_group_name(o.str("name")?)
+        .send()
+        .await
+        .map_err(|e| aws_err("rds:DeleteDBSubnetGroup", e))?;
+    Ok(())
+}
+
+pub async fn create_instance(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    let p = &r.props;
+    let identifier = p.str("identifier")?;
+    if let Some(source) = p.opt_str("source_db_instance_arn") {
+        c.rds
+            .create_db_instance_read_replica()
+            .db_instance_identifier(identifier)
+            .source_db_instance_identifier(source)
+            .set_db_instance_class(p.opt_str("instance_class").map(str::to_string))
+            .set_db_subnet_group_name(p.opt_str("db_subnet_group_name").map(str::to_string))
+            .set_vpc_security_group_ids(Some(p.strs("vpc_security_group_ids")?))
+            .publicly_accessible(p.bool("publicly_accessible").unwrap_or(false))
+            .set_tags(Some(tags(r)))
+            .send()
+            .await
+            .map_err(|e| aws_err("rds:CreateDBInstanceReadReplica", e))?;
+    } else {
+        let (username, password) = secrets::credentials(c, p.str("master_credentials_secret_arn")?).await?;
+        c.rds
+            .create_db_instance()
+            .db_instance_identifier(identifier)
+            .engine(p.str("engine")?)
+            .set_engine_version(p.opt_str("engine_version").map(str::to_string))
+            .db_instance_class(p.str("instance_class")?)
+            .set_allocated_storage(p.opt_i32("allocated_storage"))
+            .set_storage_type(p.opt_str("storage_type").map(str::to_string))
+            .storage_encrypted(p.bool("storage_encrypted").unwrap_or(true))
+            .multi_az(p.bool("multi_az").unwrap_or(false))
+            .publicly_accessible(p.bool("publicly_accessible").unwrap_or(false))
+            .set_backup_retention_period(p.opt_i32("backup_retention_period"))
+            .deletion_protection(p.bool("deletion_protection").unwrap_or(false))
+            .set_db_name(p.opt_str("db_name").map(str::to_string))
+            .set_port(p.opt_i32("port"))
+            .master_username(username)
+            .master_user_password(password)
+            .set_db_subnet_group_name(p.opt_str("db_subnet_group_name").map(str::to_string))
+            .set_vpc_security_group_ids(Some(p.strs("vpc_security_group_ids")?))
+            .copy_tags_to_snapshot(p.bool("copy_tags_to_snapshot").unwrap_or(true))
+            .set_tags(Some(tags(r)))
+            .send()
+            .await
+            .map_err(|e| aws_err("rds:CreateDBInstance", e))?;
+    }
+    wait_available(aws, c, identifier).await
+}
+
+async fn wait_available(aws: &Aws, c: &Clients, identifier: &str) -> Result<Outputs, ProviderError> {
+    wait_for(
+        aws,
+        &format!("DB instance {identifier} becoming available"),
+        "rds:DescribeDBInstances",
+        || async {
+            let out = c
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(identifier)
+                .send()
+                .await
+                .map_err(|e| aws_err("rds:DescribeDBInstances", e))?;
+            let Some(db) = out.db_instances().first() else {
+                return Ok(None);
+            };
+            match db.db_instance_status() {
+                Some("available") => Ok(Some(outputs! {
+                    "identifier" => identifier,
+                    "arn" => db.db_instance_arn().unwrap_or_default(),
+                    "address" => db.endpoint().and_then(|e| e.address()).unwrap_or_default(),
+                    "port" => db.endpoint().and_then(|e| e.port()).unwrap_or_default(),
+                })),
+                Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network" | "storage-full")) => Err(
+                    ProviderError::new("rds:CreateDBInstance", format!("DB instance {identifier} is {s}")),
+                ),
+                _ => Ok(None),
+            }
+        },
+    )
+    .await
+}
+
+pub async fn find_instance(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+    let identifier = r.props.str("identifier")?;
+    match c
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+    {
+        Ok(out)
+            if out
+                .db_instances()
+                .iter()
+                .any(|d| d.db_instance_status() != Some("deleting")) =>
+        {
+            let db = &out.db_instances()[0];
+            Ok(Some(outputs! {
+                "identifier" => identifier,
+                "arn" => db.db_instance_arn().unwrap_or_default(),
+                "address" => db.endpoint().and_then(|e| e.address()).unwrap_or_default(),
+                "port" => db.endpoint().and_then(|e| e.port()).unwrap_or_default(),
+            }))
+        }
+        Ok(_) => Ok(None),
+        Err(e) => {
+            let e = aws_err("rds:DescribeDBInstances", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+pub async fn delete_instance(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    let identifier = o.str("identifier")?;
+    c.rds
+        .delete_db_instance()
+        .db_instance_identifier(identifier)
+        .skip_final_snapshot(true)
+        .delete_automated_backups(true)
+        .send()
+        .await
+        .map_err(|e| aws_err("rds:DeleteDBInstance", e))?;
+    wait_for(
+        aws,
+        &format!("DB instance {identifier} being deleted"),
+        "rds:DescribeDBInstances",
+        || async {
+            match c
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(identifier)
+                .send()
+                .await
+            {
+                Ok(out) if !out.db_instances().is_empty() => Ok(None),
+                Ok(_) => Ok(Some(())),
+                Err(e) => {
+                    let e = aws_err("rds:DescribeDBInstances", e);
+                    if e.is_not_found() { Ok(Some(())) } else { Err(e) }
+                }
+            }
+        },
+    )
+    .await
+}

@@ -1,0 +1,316 @@
+//! Deployment state: one file per blueprint and environment, written
+//! atomically, guarded by an exclusive lock, with an append-only journal.
+//!
+//! Every mutating AWS call is recorded twice: the resource's status is set
+//! to `creating`/`updating`/`deleting` (and journaled) before the call is
+//! sent, and its outcome after. A run killed in between leaves that status
+//! behind; the next run treats such a resource as uncertain and looks for it
+//! by its tags or name before doing anything else, so nothing is duplicated
+//! or orphaned.
+//!
+//! Architecture invariant: state holds ids, properties and outputs, never a
+//! secret value (secrets live in Secrets Manager and are referenced by ARN).
+
+mod lock;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use lock::{Lock, LockError, LockInfo};
+
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// A create call may have been sent; the outcome is unknown.
+    Creating,
+    Created,
+    /// An update call may have been sent.
+    Updating,
+    /// A delete call may have been sent.
+    Deleting,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub region: String,
+    pub status: Status,
+    /// The resolved properties last sent to AWS.
+    pub properties: serde_json::Value,
+    /// What AWS returned: ids, ARNs, names, endpoints.
+    #[serde(default)]
+    pub outputs: serde_json::Map<String, serde_json::Value>,
+    /// Dependencies when it was applied, for deleting in reverse order.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// The run that created it (for `--rollback`).
+    #[serde(default)]
+    pub created_by: String,
+    /// The idempotency token of its create call, reused when a run resumes
+    /// an interrupted create so the call is not duplicated.
+    #[serde(default)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub blueprint: String,
+    pub environment: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    pub resources: BTreeMap<String, ResourceState>,
+    /// Values of the instances' exports at the end of the last run.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, serde_json::Value>,
+}
+
+impl State {
+    pub fn new(blueprint: &str, environment: &str) -> State {
+        State {
+            version: STATE_VERSION,
+            blueprint: blueprint.into(),
+            environment: environment.into(),
+            serial: 0,
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is corrupt: {message}; it was left untouched (restore it from {path}.bak if present)")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("state file {path} has version {found}, this platform reads version {STATE_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// Where the state of one blueprint and environment lives.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    pub dir: PathBuf,
+    pub blueprint: String,
+    pub environment: String,
+}
+
+impl StateStore {
+    /// `--state-dir`, else `$PLATFORM_STATE_DIR`, else `.platform` in the
+    /// current directory.
+    pub fn new(dir: Option<PathBuf>, blueprint: &str, environment: &str) -> StateStore {
+        let dir = dir
+            .or_else(|| std::env::var_os("PLATFORM_STATE_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(".platform"));
+        StateStore {
+            dir,
+            blueprint: blueprint.into(),
+            environment: environment.into(),
+        }
+    }
+
+    fn file(&self, suffix: &str) -> PathBuf {
+        self.dir
+            .join(format!("{}.{}.{suffix}", self.blueprint, self.environment))
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.file("state.json")
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.file("journal.jsonl")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.file("lock")
+    }
+
+    /// Take the exclusive lock for `command`.
+    pub fn lock(&self, command: &str) -> Result<Lock, StateError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| StateError::Io {
+            action: "create state directory",
+            path: self.dir.clone(),
+            source: e,
+        })?;
+        Ok(Lock::acquire(&self.lock_path(), command)?)
+    }
+
+    /// The state, or a new empty one when there is no file yet.
+    pub fn load(&self) -> Result<State, StateError> {
+        let path = self.state_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(State::new(&self.blueprint, &self.environment));
+            }
+            Err(e) => {
+                return Err(StateError::Io {
+                    action: "read",
+                    path,
+                    source: e,
+                });
+            }
+        };
+        let state: State = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if state.version != STATE_VERSION {
+            return Err(StateError::Version {
+                path,
+                found: state.version,
+            });
+        }
+        Ok(state)
+    }
+
+    /// Write the state atomically: temp file, fsync, rename, fsync the directory.
+    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        state.serial += 1;
+        let path = self.state_path();
+        let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+        write_atomic(&path, &bytes)
+    }
+
+    /// Append one event to the journal and fsync it.
+    ///
+    /// Failure injection for the crash tests: with
+    /// `PLATFORM_CRASH_AFTER_JOURNAL=N` the process aborts (as a kill -9
+    /// would stop it) right after its N-th journal event, that is between
+    /// recording an intent and sending the call it announces.
+    pub fn journal(&self, event: &serde_json::Value) -> Result<(), StateError> {
+        self.journal_event(event)?;
+        crash_point();
+        Ok(())
+    }
+
+    fn journal_event(&self, event: &serde_json::Value) -> Result<(), StateError> {
+        let path = self.journal_path();
+        let io = |source| StateError::Io {
+            action: "append to",
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let mut line = serde_json::to_vec(event).expect("event serializes");
+        line.push(b'\n');
+        file.write_all(&line).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+}
+
+fn crash_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static EVENTS: AtomicU64 = AtomicU64::new(0);
+    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("PLATFORM_CRASH_AFTER_JOURNAL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(limit) = limit
+        && EVENTS.fetch_add(1, Ordering::SeqCst) + 1 >= *limit
+    {
+        std::process::abort();
+    }
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
+    let io = |action, source| StateError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::create(&tmp).map_err(|e| io("create a temporary file for", e))?;
+    file.write_all(bytes).map_err(|e| io("write", e))?;
+    file.sync_all().map_err(|e| io("fsync", e))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| io("rename into", e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> StateStore {
+        let dir = std::env::temp_dir().join(format!("platform-state-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        StateStore::new(Some(dir), "bp", "dev")
+    }
+
+    #[test]
+    fn round_trip_and_serial() {
+        let s = store("round-trip");
+        std::fs::create_dir_all(&s.dir).unwrap();
+        let mut state = s.load().unwrap();
+        assert_eq!(state.serial, 0);
+        state.resources.insert(
+            "network.vpc".into(),
+            ResourceState {
+                kind: "aws.ec2.vpc".into(),
+                region: "us-east-1".into(),
+                status: Status::Creating,
+                properties: serde_json::json!({ "cidr_block": "10.0.0.0/16" }),
+                outputs: Default::default(),
+                depends_on: vec![],
+                created_by: "run-1".into(),
+                token: "t".into(),
+            },
+        );
+        s.save(&mut state).unwrap();
+        s.save(&mut state).unwrap();
+        let loaded = s.load().unwrap();
+        assert_eq!(loaded, state);
+        assert_eq!(loaded.serial, 2);
+        let text = std::fs::read_to_string(s.state_path()).unwrap();
+        assert!(text.contains("\"status\": \"creating\""), "{text}");
+    }
+
+    #[test]
+    fn corrupt_state_is_refused_not_overwritten() {
+        let s = store("corrupt");
+        std::fs::create_dir_all(&s.dir).unwrap();
+        std::fs::write(s.state_path(), "{ not json").unwrap();
+        let err = s.load().unwrap_err().to_string();
+        assert!(err.contains("is corrupt"), "{err}");
+        assert_eq!(std::fs::read_to_string(s.state_path()).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn journal_appends_lines() {
+        let s = store("journal");
+        std::fs::create_dir_all(&s.dir).unwrap();
+        s.journal(&serde_json::json!({ "n": 1 })).unwrap();
+        s.journal(&serde_json::json!({ "n": 2 })).unwrap();
+        let text = std::fs::read_to_string(s.journal_path()).unwrap();
+        assert_eq!(text, "{\"n\":1}\n{\"n\":2}\n");
+    }
+}

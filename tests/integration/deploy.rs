@@ -1,0 +1,363 @@
+//! `up`, `down` and `status` end to end against the AWS emulator.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::emulator::Moto;
+use crate::support::{cache_dir, root, scratch};
+
+fn platform(moto: &Moto, state: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
+    cmd.args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .current_dir(root())
+        .env("PLATFORM_CACHE_DIR", cache_dir());
+    moto.configure(&mut cmd);
+    cmd.output().expect("run platform")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn journal_lines(state: &Path, env: &str) -> usize {
+    std::fs::read_to_string(state.join(format!("ml-api.{env}.journal.jsonl"))).map_or(0, |t| t.lines().count())
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every resource in the emulator tagged for this blueprint, by region.
+fn tagged(moto: &Moto, regions: &[&str]) -> Vec<String> {
+    rt().block_on(async {
+        let mut arns = Vec::new();
+        for region in regions {
+            let client = aws_sdk_resourcegroupstagging::Client::new(&moto.sdk(region).await);
+            let out = client
+                .get_resources()
+                .tag_filters(
+                    aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                        .key("platform:blueprint")
+                        .values("ml-api")
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            arns.extend(
+                out.resource_tag_mapping_list()
+                    .iter()
+                    .filter_map(|m| m.resource_arn().map(str::to_string)),
+            );
+        }
+        arns
+    })
+}
+
+#[test]
+fn up_local_is_idempotent_and_down_leaves_nothing() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-local");
+    let up = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(up.status.success(), "up failed:\n{}", text(&up.stderr));
+    let out = text(&up.stdout);
+    assert!(out.contains("Outputs:\n"), "{out}");
+    assert!(out.contains("  api.url = http://ml-api-local-api-use1"), "{out}");
+    assert!(out.contains("  db.endpoint = "), "{out}");
+
+    // Independent checks with the SDK: the resources exist as planned.
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let tag = |id: &str| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:platform:id")
+                .values(id)
+                .build()
+        };
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(tag("network.vpc-us-east-1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(vpcs.vpcs().len(), 1);
+        assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
+        let subnets = ec2
+            .describe_subnets()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpcs.vpcs()[0].vpc_id().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), 4, "local: 2 AZs, public and private");
+        let rds = aws_sdk_rds::Client::new(&sdk);
+        let db = rds
+            .describe_db_instances()
+            .db_instance_identifier("ml-api-local-db")
+            .send()
+            .await
+            .unwrap();
+        let db = &db.db_instances()[0];
+        assert_eq!(db.multi_az(), Some(false));
+        assert_eq!(db.storage_encrypted(), Some(true));
+        assert_eq!(db.publicly_accessible(), Some(false));
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let svc = ecs
+            .describe_services()
+            .cluster("ml-api-local-api")
+            .services("api")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(svc.services()[0].desired_count(), 1);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let lbs = elb
+            .describe_load_balancers()
+            .names("ml-api-local-api-use1")
+            .send()
+            .await
+            .unwrap();
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(lbs.load_balancers()[0].load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let mut ports: Vec<i32> = listeners.listeners().iter().filter_map(|l| l.port()).collect();
+        ports.sort();
+        assert_eq!(ports, [80, 9001]);
+    });
+
+    // A second up changes nothing: no journal entry means no mutating call.
+    let before = journal_lines(&state, "local");
+    let again = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
+    assert_eq!(journal_lines(&state, "local"), before);
+
+    let status = platform(
+        &moto,
+        &state,
+        &["status", "blueprints/ml-api.toml", "--env", "local", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let resources = status["resources"].as_array().unwrap();
+    assert!(resources.iter().all(|r| r["status"] == "created"), "{status}");
+    assert!(status["outputs"]["api.url"].as_str().unwrap().starts_with("http://"));
+    // No secret value in the state.
+    let state_text = std::fs::read_to_string(state.join("ml-api.local.state.json")).unwrap();
+    assert!(!state_text.contains("\"password\""), "the state holds a password");
+
+    assert!(!tagged(&moto, &["us-east-1"]).is_empty());
+    let down = platform(
+        &moto,
+        &state,
+        &["down", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(down.status.success(), "down failed:\n{}", text(&down.stderr));
+    assert_eq!(
+        tagged(&moto, &["us-east-1"]),
+        Vec::<String>::new(),
+        "tagged resources left after down"
+    );
+    let roles = rt().block_on(async {
+        aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await)
+            .list_roles()
+            .send()
+            .await
+            .unwrap()
+    });
+    assert!(
+        roles.roles().iter().all(|r| !r.role_name().starts_with("ml-api-")),
+        "roles left after down"
+    );
+}
+
+#[test]
+fn a_second_run_waits_for_no_one_and_names_the_lock_holder() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-lock");
+    std::fs::create_dir_all(&state).unwrap();
+    let store = platform::state::StateStore::new(Some(state.clone()), "ml-api", "local");
+    let _held = store.lock("up").unwrap();
+    let out = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "error: the state is locked by `up` (pid {}",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(!state.join("ml-api.local.state.json").exists(), "nothing was written");
+}
+
+#[test]
+fn off_a_terminal_up_refuses_without_yes() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-no-yes");
+    let out = platform(&moto, &state, &["up", "blueprints/ml-api.toml", "--env", "local"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not on a terminal, so nothing was changed: pass --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(tagged(&moto, &["us-east-1"]).is_empty());
+}
+
+#[test]
+fn killed_runs_resume_without_duplicates_or_orphans() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-crash");
+    // Abort right after the Nth journal event (between an intent and its
+    // call, or after a result), several times, then finish.
+    for crash_after in [1, 6, 15, 40] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
+        cmd.args([
+            "up",
+            "blueprints/ml-api.toml",
+            "--env",
+            "local",
+            "--yes",
+            "--parallelism",
+            "4",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .current_dir(root())
+        .env("PLATFORM_CACHE_DIR", cache_dir())
+        .env("PLATFORM_CRASH_AFTER_JOURNAL", crash_after.to_string());
+        moto.configure(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            !out.status.success(),
+            "run with crash after {crash_after} events should have died"
+        );
+    }
+    let up = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(up.status.success(), "final up failed:\n{}", text(&up.stderr));
+    let status = platform(
+        &moto,
+        &state,
+        &["status", "blueprints/ml-api.toml", "--env", "local", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let in_state = status["resources"].as_array().unwrap().len();
+    // Every tagged resource in AWS is one the state knows: no orphans, no duplicates.
+    let arns = tagged(&moto, &["us-east-1"]);
+    let mut sorted = arns.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), arns.len());
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-1").await);
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:platform:blueprint")
+                    .values("ml-api")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(vpcs.vpcs().len(), 1, "exactly one VPC");
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:platform:blueprint")
+                    .values("ml-api")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sgs.security_groups().len(), 3, "exactly three security groups");
+    });
+    assert!(in_state >= 30, "{in_state} resources in state");
+    let down = platform(
+        &moto,
+        &state,
+        &["down", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(tagged(&moto, &["us-east-1"]).is_empty());
+}
+
+#[test]
+fn a_failed_create_stops_dependents_and_rollback_removes_what_the_run_made() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-fail");
+    // Someone else already owns the task role's name.
+    rt().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await);
+        iam.create_role()
+            .role_name("ml-api-local-api-task")
+            .assume_role_policy_document("{}")
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes", "--rollback"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("api.task-role (plugin instance `api`): iam:CreateRole failed with EntityAlreadyExists"),
+        "{err}"
+    );
+    assert!(err.contains("not started: "), "{err}");
+    assert!(
+        err.contains("api.task-us-east-1"),
+        "the task definition depends on the role: {err}"
+    );
+    assert!(err.contains("rolled back: "), "{err}");
+    // Rollback removed everything this run created; the foreign role stays.
+    assert!(
+        tagged(&moto, &["us-east-1"]).is_empty(),
+        "{:?}",
+        tagged(&moto, &["us-east-1"])
+    );
+    let roles = rt().block_on(async {
+        aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await)
+            .list_roles()
+            .send()
+            .await
+            .unwrap()
+    });
+    let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
+    assert_eq!(names, ["ml-api-local-api-task"]);
+}
