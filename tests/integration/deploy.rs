@@ -55,8 +55,61 @@ fn tagged(moto: &Moto, regions: &[&str]) -> Vec<String> {
                     .filter_map(|m| m.resource_arn().map(str::to_string)),
             );
         }
-        arns
+        let mut live = Vec::new();
+        for arn in arns {
+            if !gone(moto, &arn).await {
+                live.push(arn);
+            }
+        }
+        live
     })
+}
+
+/// Whether a resource the tagging API still lists is in a terminal state
+/// (AWS, and the emulator, keep deleted NAT gateways and inactive ECS
+/// clusters, services and task definitions visible for a while).
+async fn gone(moto: &Moto, arn: &str) -> bool {
+    let region = arn.split(':').nth(3).unwrap_or("us-east-1");
+    let sdk = moto.sdk(region).await;
+    let last = arn.rsplit('/').next().unwrap_or_default();
+    if arn.contains(":natgateway/") {
+        let out = aws_sdk_ec2::Client::new(&sdk)
+            .describe_nat_gateways()
+            .nat_gateway_ids(last)
+            .send()
+            .await
+            .unwrap();
+        return out
+            .nat_gateways()
+            .iter()
+            .all(|n| n.state().map(|s| s.as_str()) == Some("deleted"));
+    }
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    if arn.contains(":cluster/") {
+        let out = ecs.describe_clusters().clusters(arn).send().await.unwrap();
+        return out.clusters().iter().all(|c| c.status() == Some("INACTIVE"));
+    }
+    if arn.contains(":service/") {
+        let cluster = arn.split('/').nth(1).unwrap_or_default();
+        let out = ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(arn)
+            .send()
+            .await
+            .unwrap();
+        return out.services().iter().all(|s| s.status() == Some("INACTIVE"));
+    }
+    if arn.contains(":task-definition/") {
+        let out = ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .unwrap();
+        return out.task_definition().and_then(|t| t.status()).map(|s| s.as_str()) == Some("INACTIVE");
+    }
+    false
 }
 
 #[test]
