@@ -84,6 +84,18 @@ async fn gone(moto: &Moto, arn: &str) -> bool {
             .iter()
             .all(|n| n.state().map(|s| s.as_str()) == Some("deleted"));
     }
+    if arn.contains(":vpc-peering-connection/") {
+        let out = aws_sdk_ec2::Client::new(&sdk)
+            .describe_vpc_peering_connections()
+            .vpc_peering_connection_ids(last)
+            .send()
+            .await
+            .unwrap();
+        return out
+            .vpc_peering_connections()
+            .iter()
+            .all(|p| p.status().and_then(|s| s.code()).map(|c| c.as_str()) == Some("deleted"));
+    }
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     if arn.contains(":cluster/") {
         let out = ecs.describe_clusters().clusters(arn).send().await.unwrap();
@@ -413,4 +425,109 @@ fn a_failed_create_stops_dependents_and_rollback_removes_what_the_run_made() {
     });
     let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
     assert_eq!(names, ["ml-api-local-api-task"]);
+}
+
+#[test]
+fn dev_and_prod_deploy_across_their_regions_and_go_away() {
+    let moto = Moto::start(2);
+    let state = scratch("deploy-dev-prod");
+    for env in ["dev", "prod"] {
+        let up = platform(&moto, &state, &["up", "blueprints/ml-api.toml", "--env", env, "--yes"]);
+        assert!(up.status.success(), "up {env} failed:\n{}", text(&up.stderr));
+    }
+    rt().block_on(async {
+        // prod's replica lives in the second region, encrypted, not public.
+        let rds = aws_sdk_rds::Client::new(&moto.sdk("us-east-2").await);
+        let replica = rds
+            .describe_db_instances()
+            .db_instance_identifier("ml-api-prod-db-replica")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replica.db_instances()[0].publicly_accessible(), Some(false));
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
+        let zones = r53
+            .list_hosted_zones_by_name()
+            .dns_name("ml-api.example.com")
+            .send()
+            .await
+            .unwrap();
+        let zone = zones.hosted_zones()[0].id().to_string();
+        let records = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .unwrap();
+        let mut failover: Vec<String> = records
+            .resource_record_sets()
+            .iter()
+            .filter_map(|r| r.failover().map(|f| f.as_str().to_string()))
+            .collect();
+        failover.sort();
+        assert_eq!(failover, ["PRIMARY", "SECONDARY"]);
+    });
+    assert!(!tagged(&moto, &["us-east-1", "us-east-2"]).is_empty());
+    for env in ["dev", "prod"] {
+        let down = platform(
+            &moto,
+            &state,
+            &["down", "blueprints/ml-api.toml", "--env", env, "--yes"],
+        );
+        assert!(down.status.success(), "down {env} failed:\n{}", text(&down.stderr));
+    }
+    assert_eq!(tagged(&moto, &["us-east-1", "us-east-2"]), Vec::<String>::new());
+}
+
+#[test]
+fn a_changed_setting_is_updated_in_place() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-update");
+    let blueprint = state.join("ml-api.toml");
+    let original = std::fs::read_to_string(root().join("blueprints/ml-api.toml")).unwrap();
+    std::fs::write(&blueprint, &original).unwrap();
+    let bp = blueprint.to_str().unwrap();
+    let up = platform(&moto, &state, &["up", bp, "--env", "local", "--yes"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+
+    // Three tasks instead of one, and 14 days of logs instead of 30.
+    let changed = original.replace(
+        "[env.local.plugins.api.config]\ndesired_count = 1",
+        "[env.local.plugins.api.config]\ndesired_count = 3\nlog_retention_days = 14",
+    );
+    assert_ne!(changed, original);
+    std::fs::write(&blueprint, changed).unwrap();
+    let up = platform(&moto, &state, &["up", bp, "--env", "local", "--yes"]);
+    let err = text(&up.stderr);
+    assert!(up.status.success(), "{err}");
+    assert!(
+        err.contains("~ api.service-us-east-1  aws.ecs.service  (update in place)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("~ api.logs-us-east-1  aws.logs.log-group  (update in place)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("0 created, 0 adopted, 2 updated, 0 replaced, 0 deleted"),
+        "{err}"
+    );
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        let svc = aws_sdk_ecs::Client::new(&sdk)
+            .describe_services()
+            .cluster("ml-api-local-api")
+            .services("api")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(svc.services()[0].desired_count(), 3);
+        let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk)
+            .describe_log_groups()
+            .log_group_name_prefix("/platform/ml-api/local/api")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
+    });
 }
