@@ -11,6 +11,8 @@ pub mod providers;
 pub mod runtime;
 pub mod schema;
 pub mod state;
+#[doc(hidden)]
+pub mod testing;
 pub mod value;
 
 /// The built-in plugins, embedded by `build.rs`.

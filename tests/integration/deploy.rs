@@ -531,3 +531,97 @@ fn a_changed_setting_is_updated_in_place() {
         assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
     });
 }
+
+#[test]
+fn throttling_and_unavailable_errors_are_retried_without_duplicates() {
+    use platform::testing::{FaultProxy, Faults};
+    use std::sync::atomic::Ordering;
+    let moto = Moto::start(1);
+    let state = scratch("deploy-faults");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let backend = moto.endpoint.trim_start_matches("http://").to_string();
+    let faults = Faults {
+        throttle_every: 5,
+        unavailable_every: 7,
+        ..Faults::default()
+    };
+    let proxy = runtime.block_on(FaultProxy::start(backend, faults)).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
+        cmd.args(args)
+            .arg("--state-dir")
+            .arg(&state)
+            .current_dir(root())
+            .env("PLATFORM_CACHE_DIR", cache_dir());
+        moto.configure(&mut cmd);
+        cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        cmd.output().unwrap()
+    };
+    let up = run(&["up", "blueprints/ml-api.toml", "--env", "local", "--yes"]);
+    assert!(up.status.success(), "up through faults failed:\n{}", text(&up.stderr));
+    let (throttled, unavailable) = (
+        proxy.counters.throttled.load(Ordering::SeqCst),
+        proxy.counters.unavailable.load(Ordering::SeqCst),
+    );
+    assert!(
+        throttled >= 10 && unavailable >= 5,
+        "faults injected: {throttled} throttled, {unavailable} unavailable"
+    );
+    let again = run(&["up", "blueprints/ml-api.toml", "--env", "local", "--yes"]);
+    assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
+    // Straight to the emulator: everything exactly once.
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-1").await);
+        let ours = || {
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:platform:blueprint")
+                .values("ml-api")
+                .build()
+        };
+        assert_eq!(
+            ec2.describe_vpcs().filters(ours()).send().await.unwrap().vpcs().len(),
+            1
+        );
+        assert_eq!(
+            ec2.describe_subnets()
+                .filters(ours())
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .len(),
+            4
+        );
+        assert_eq!(
+            ec2.describe_security_groups()
+                .filters(ours())
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .len(),
+            3
+        );
+        assert_eq!(
+            ec2.describe_addresses()
+                .filters(ours())
+                .send()
+                .await
+                .unwrap()
+                .addresses()
+                .len(),
+            1
+        );
+    });
+    let status = platform(
+        &moto,
+        &state,
+        &["status", "blueprints/ml-api.toml", "--env", "local", "--json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["resources"].as_array().unwrap().len(), 43);
+}
