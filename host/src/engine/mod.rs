@@ -77,6 +77,8 @@ pub struct Report {
     /// Resources removed by `--rollback` after a failure.
     pub rolled_back: Vec<String>,
     pub outputs: BTreeMap<String, Json>,
+    /// How long each resource and apply step took.
+    pub durations: BTreeMap<String, Duration>,
 }
 
 impl Report {
@@ -95,6 +97,7 @@ pub struct Run {
     pub tags: Vec<(String, String)>,
     pub reporter: Reporter,
     changes: std::sync::Mutex<BTreeMap<String, Change>>,
+    durations: std::sync::Mutex<BTreeMap<String, Duration>>,
 }
 
 impl Run {
@@ -110,6 +113,7 @@ impl Run {
             tags,
             reporter,
             changes: std::sync::Mutex::new(BTreeMap::new()),
+            durations: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -175,6 +179,7 @@ impl Run {
         let outcome = schedule::run(&nodes, &deps, parallelism, |id| {
             let (run, plan) = (self.clone(), plan.clone());
             async move {
+                let started = std::time::Instant::now();
                 let result = match plan.resource(&id) {
                     Some(r) => run.apply_resource(r).await,
                     None => {
@@ -186,6 +191,10 @@ impl Run {
                         run.apply_step(step, &plan).await
                     }
                 };
+                run.durations
+                    .lock()
+                    .expect("durations lock")
+                    .insert(id.clone(), started.elapsed());
                 result.map_err(|e| (id.clone(), e))
             }
         })
@@ -260,6 +269,7 @@ impl Run {
             report.failed.extend(failed);
         }
         report.changes = self.changes.lock().expect("changes lock").clone();
+        report.durations = self.durations.lock().expect("durations lock").clone();
         report
     }
 

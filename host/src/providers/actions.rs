@@ -25,7 +25,7 @@ pub async fn run(
         match action {
             "ecs.wait-stable" => wait_stable(aws, region, &p).await,
             "rds.wait-available" => wait_rds(aws, region, &p).await,
-            "http.probe" => probe(&p).await,
+            "http.probe" => probe(aws, &p).await,
             other => Err(ProviderError::new(
                 "platform",
                 format!("this host has no action `{other}`"),
@@ -104,7 +104,7 @@ async fn wait_rds(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, Prov
 }
 
 /// GET a URL over plain HTTP and check the status code.
-async fn probe(p: &Props<'_>) -> Result<String, ProviderError> {
+async fn probe(aws: &Aws, p: &Props<'_>) -> Result<String, ProviderError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = p.str("url")?;
     let expect = p.opt_i64("expect_status").unwrap_or(200);
@@ -116,7 +116,7 @@ async fn probe(p: &Props<'_>) -> Result<String, ProviderError> {
         .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     // An emulator's load balancers have names under amazonaws.com that no
     // DNS server knows: there is nothing to probe.
-    if std::env::var_os("AWS_ENDPOINT_URL").is_some() && host.ends_with(".amazonaws.com") {
+    if aws.custom_endpoint && host.ends_with(".amazonaws.com") {
         return Ok("skipped: AWS_ENDPOINT_URL points at an emulator, whose load balancers have no DNS".into());
     }
     let addr = if host.contains(':') {

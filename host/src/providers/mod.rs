@@ -135,6 +135,8 @@ pub struct Aws {
     pub wait_timeout: Duration,
     /// Pause between waiter polls.
     pub poll: Duration,
+    /// Calls go to a custom endpoint (`AWS_ENDPOINT_URL`: an emulator).
+    pub custom_endpoint: bool,
 }
 
 pub struct Clients {
@@ -157,7 +159,15 @@ impl Aws {
     /// Load the AWS configuration once: credentials, `AWS_ENDPOINT_URL`,
     /// explicit retries (throttling and 5xx, with backoff) and timeouts.
     pub async fn load() -> Result<Aws, ProviderError> {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        Aws::load_with(|loader| loader).await
+    }
+
+    /// [`Aws::load`] with the loader adjusted first (benchmarks point it at
+    /// an endpoint and credentials of their own).
+    pub async fn load_with(
+        adjust: impl FnOnce(aws_config::ConfigLoader) -> aws_config::ConfigLoader,
+    ) -> Result<Aws, ProviderError> {
+        let loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(6)
@@ -171,9 +181,8 @@ impl Aws {
                     .build(),
             )
             // A region is set per client; this default only satisfies the loader.
-            .region(Region::new("us-east-1"))
-            .load()
-            .await;
+            .region(Region::new("us-east-1"));
+        let config = adjust(loader).load().await;
         // Tests against an emulator poll faster.
         let poll = std::env::var("PLATFORM_POLL_MS")
             .ok()
@@ -199,11 +208,13 @@ impl Aws {
                 ));
             }
         }
+        let custom_endpoint = config.endpoint_url().is_some();
         Ok(Aws {
             config,
             clients: Mutex::new(HashMap::new()),
             wait_timeout: Duration::from_secs(1800),
             poll,
+            custom_endpoint,
         })
     }
 
