@@ -9,6 +9,8 @@ fn platform(args: &[&str]) -> Output {
         .args(args)
         .current_dir(root())
         .env("PLATFORM_CACHE_DIR", cache_dir())
+        // No state: plans show only the deployment.
+        .env("PLATFORM_STATE_DIR", scratch("cli-no-state"))
         // Plans are offline: no AWS configuration must be needed.
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")

@@ -625,3 +625,86 @@ fn throttling_and_unavailable_errors_are_retried_without_duplicates() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["resources"].as_array().unwrap().len(), 43);
 }
+
+#[test]
+fn drift_is_shown_by_plan_and_repaired_by_up() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-drift");
+    let up = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    // Someone deletes the log group and scales the service by hand.
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        aws_sdk_cloudwatchlogs::Client::new(&sdk)
+            .delete_log_group()
+            .log_group_name("/platform/ml-api/local/api")
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_ecs::Client::new(&sdk)
+            .update_service()
+            .cluster("ml-api-local-api")
+            .service("api")
+            .desired_count(4)
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = platform(
+        &moto,
+        &state,
+        &["plan", "blueprints/ml-api.toml", "--env", "local", "--compact"],
+    );
+    let out = text(&plan.stdout);
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    assert!(
+        out.contains("  drift: api.logs-us-east-1: deleted outside platform; up will create it again\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "  drift: api.service-us-east-1: desired_count is 4 in AWS, 1 in the state; up will set it back\n"
+        ),
+        "{out}"
+    );
+    // The task definition names the log group, so it may change too (it will not: same name).
+    assert!(
+        out.contains("  up would: 1 create, 2 update, 0 replace, 0 delete;"),
+        "{out}"
+    );
+
+    let repair = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(repair.status.success(), "{}", text(&repair.stderr));
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        let svc = aws_sdk_ecs::Client::new(&sdk)
+            .describe_services()
+            .cluster("ml-api-local-api")
+            .services("api")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(svc.services()[0].desired_count(), 1);
+        let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk)
+            .describe_log_groups()
+            .log_group_name_prefix("/platform/ml-api/local/api")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(groups.log_groups().len(), 1);
+    });
+    let again = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
+}

@@ -1,9 +1,19 @@
-//! `platform plan`: compose the blueprint for one environment and show it.
+//! `platform plan`: compose the blueprint for one environment and show it;
+//! when the environment has a state, also what `up` would change and what
+//! drifted in AWS (if AWS can be reached).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use serde_json::json;
+
+use super::up::{StateArgs, runtime};
 use super::{Context, Failure};
 use crate::compose::compose;
+use crate::engine::drift::{self, Drift};
+use crate::engine::preview::{Action, preview};
+use crate::state::StateStore;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,20 +28,97 @@ pub struct Args {
     /// Leave out resource properties from the human output.
     #[arg(long)]
     pub compact: bool,
+    /// Do not contact AWS to look for drift.
+    #[arg(long)]
+    pub no_refresh: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
+
+/// How long `plan` gives AWS to answer before reporting drift as unchecked.
+const REFRESH_BUDGET: Duration = Duration::from_secs(30);
 
 impl Args {
     pub fn execute(self, ctx: &Context) -> Result<(), Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
-        let runtime = ctx.runtime(resolved.stack_bytes)?;
-        let plan = compose(&runtime, &resolved)?;
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&plan.to_json()).map_err(anyhow::Error::from)?
-            );
+        let runtime_wasm = ctx.runtime(resolved.stack_bytes)?;
+        let plan = compose(&runtime_wasm, &resolved)?;
+        let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
+        let mut state = store.load().map_err(anyhow::Error::from)?;
+        let against_state = if state.resources.is_empty() {
+            None
         } else {
-            print!("{}", plan.render(!self.compact));
+            let (found, note) = if self.no_refresh {
+                (Vec::new(), Some("not checked (--no-refresh)".to_string()))
+            } else {
+                let rt = runtime()?;
+                let state_ref = &state;
+                let outcome = rt.block_on(async {
+                    tokio::time::timeout(REFRESH_BUDGET, async {
+                        let aws = Arc::new(crate::providers::Aws::load().await?);
+                        Ok::<_, crate::providers::ProviderError>(drift::detect(aws, state_ref, 10).await)
+                    })
+                    .await
+                });
+                match outcome {
+                    Ok(Ok(found)) => (found, None),
+                    Ok(Err(e)) => (Vec::new(), Some(format!("not checked: {e}"))),
+                    Err(_) => (
+                        Vec::new(),
+                        Some(format!("not checked: AWS did not answer within {REFRESH_BUDGET:?}")),
+                    ),
+                }
+            };
+            drift::apply(&mut state, &found);
+            Some((found, note, preview(&plan, &state)))
+        };
+
+        if self.json {
+            let mut doc = plan.to_json();
+            if let Some((found, note, p)) = &against_state {
+                doc["against_state"] = json!({
+                    "state_serial": state.serial,
+                    "drift_checked": note.is_none(),
+                    "drift_note": note,
+                    "drift": found.iter().map(|(id, d)| match d {
+                        Drift::Gone => json!({ "id": id, "kind": "gone" }),
+                        Drift::Changed(diff) => json!({ "id": id, "kind": "changed", "properties": diff.iter().map(|(k, r, l)| json!({ "name": k, "state": r, "live": l })).collect::<Vec<_>>() }),
+                        Drift::Unreadable(e) => json!({ "id": id, "kind": "unreadable", "error": e }),
+                    }).collect::<Vec<_>>(),
+                    "changes": p.changes.iter().map(|(id, kind, a)| json!({ "id": id, "type": kind, "action": a.word() })).collect::<Vec<_>>(),
+                    "unchanged": p.unchanged,
+                });
+            }
+            println!("{}", serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?);
+            return Ok(());
+        }
+        print!("{}", plan.render(!self.compact));
+        if let Some((found, note, p)) = against_state {
+            println!(
+                "\nAgainst the state ({}, serial {}):",
+                store.state_path().display(),
+                state.serial
+            );
+            match note {
+                Some(n) => println!("  drift {n}"),
+                None if found.is_empty() => println!("  no drift"),
+                None => {
+                    for (id, d) in &found {
+                        println!("  drift: {}", drift::describe(id, d));
+                    }
+                }
+            }
+            for (id, kind, action) in &p.changes {
+                println!("  {:>3} {id}  {kind}  ({})", action.sign(), action.word());
+            }
+            println!(
+                "  up would: {} create, {} update, {} replace, {} delete; {} unchanged.",
+                p.count(Action::Create) + p.count(Action::Resume),
+                p.count(Action::Update) + p.count(Action::MaybeUpdate),
+                p.count(Action::Replace),
+                p.count(Action::Delete),
+                p.unchanged
+            );
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{Context, Failure};
 use crate::compose::compose;
 use crate::engine::preview::{Action, preview};
-use crate::engine::{Change, Reporter, Run};
+use crate::engine::{Change, Reporter, Run, drift};
 use crate::state::StateStore;
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +28,9 @@ pub struct Args {
     /// Keep what a failed run created even if the environment says `rollback = true`.
     #[arg(long, conflicts_with = "rollback")]
     pub no_rollback: bool,
+    /// Do not read the live resources first (drift goes unnoticed).
+    #[arg(long)]
+    pub no_refresh: bool,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -77,7 +80,23 @@ impl Args {
                 stale.command, stale.pid
             ));
         }
-        let state = store.load().map_err(anyhow::Error::from)?;
+        let mut state = store.load().map_err(anyhow::Error::from)?;
+        let rt = runtime()?;
+        let aws = Arc::new(
+            rt.block_on(crate::providers::Aws::load())
+                .map_err(anyhow::Error::from)?,
+        );
+        if !self.no_refresh && !state.resources.is_empty() {
+            let found = rt.block_on(drift::detect(aws.clone(), &state, self.parallelism.into()));
+            if !found.is_empty() {
+                ctx.status("Drift (changed outside platform):");
+                for (id, d) in &found {
+                    ctx.status(format!("  {}", drift::describe(id, d)));
+                }
+                drift::apply(&mut state, &found);
+                store.save(&mut state).map_err(anyhow::Error::from)?;
+            }
+        }
         let preview = preview(&plan, &state);
         if preview.is_empty() {
             ctx.status(format!(
@@ -111,9 +130,7 @@ impl Args {
         )?;
 
         let rollback = self.rollback || (resolved.rollback && !self.no_rollback);
-        let rt = runtime()?;
         let report = rt.block_on(async {
-            let aws = Arc::new(crate::providers::Aws::load().await.map_err(anyhow::Error::from)?);
             let tags = resolved.tags.clone();
             let run = Arc::new(Run::new(aws, store, state, tags, Reporter { quiet: ctx.quiet }));
             Ok::<_, anyhow::Error>(run.up(plan.clone(), self.parallelism.into(), rollback).await)

@@ -5,6 +5,7 @@
 //! Architecture invariant: the engine knows the plan, the state and the
 //! provider interface; it never names a resource type or calls an AWS SDK.
 
+pub mod drift;
 pub mod preview;
 mod report;
 pub mod resolve;

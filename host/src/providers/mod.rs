@@ -17,6 +17,7 @@ mod iam;
 mod logs;
 mod props;
 mod rds;
+pub mod read;
 mod route53;
 mod secrets;
 mod sns;
