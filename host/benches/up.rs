@@ -105,7 +105,7 @@ fn main() {
             store,
             State::new("ml-api", "prod"),
             resolved.tags.clone(),
-            Reporter { quiet: true },
+            Reporter::quiet(),
         ));
         let started = Instant::now();
         let report = rt.block_on(run.up(plan.clone(), 10, false));

@@ -708,3 +708,33 @@ fn drift_is_shown_by_plan_and_repaired_by_up() {
     );
     assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
 }
+
+#[test]
+fn down_finds_tagged_leftovers_the_state_lost() {
+    let moto = Moto::start(1);
+    let state = scratch("deploy-sweep");
+    let up = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    // The state forgets the alarm topic and a security group (a lost write, a bad edit).
+    let path = state.join("ml-api.local.state.json");
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let resources = doc["resources"].as_object_mut().unwrap();
+    assert!(resources.remove("observability.alarms-topic").is_some());
+    assert!(resources.remove("network.sg-db-us-east-1").is_some());
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+
+    let down = platform(
+        &moto,
+        &state,
+        &["down", "blueprints/ml-api.toml", "--env", "local", "--yes"],
+    );
+    let err = text(&down.stderr);
+    assert!(down.status.success(), "{err}");
+    assert!(err.contains(":sns:us-east-1:123456789012:ml-api-local-observability-alarms deleted (tagged for ml-api local, not in the state)"), "{err}");
+    assert!(err.contains(":security-group/sg-"), "{err}");
+    assert_eq!(tagged(&moto, &["us-east-1"]), Vec::<String>::new());
+}

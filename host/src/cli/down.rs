@@ -7,6 +7,7 @@ use super::up::{StateArgs, confirm, runtime};
 use super::{Context, Failure};
 use crate::blueprint::Blueprint;
 use crate::engine::{Reporter, Run};
+use crate::providers::{Aws, sweep};
 use crate::state::StateStore;
 
 #[derive(Debug, clap::Args)]
@@ -32,15 +33,8 @@ impl Args {
         let store = StateStore::new(self.state.state_dir.clone(), &blueprint.name, &env);
         let lock = store.lock("down").map_err(anyhow::Error::from)?;
         let state = store.load().map_err(anyhow::Error::from)?;
-        if state.resources.is_empty() {
-            ctx.status(format!(
-                "Nothing to delete: {} {} has no resources in its state.",
-                blueprint.name, env
-            ));
-            return Ok(());
-        }
         ctx.status(format!(
-            "{} resources of {} {} will be deleted.",
+            "{} resources of {} {} will be deleted, then anything else tagged for it.",
             state.resources.len(),
             blueprint.name,
             env
@@ -51,28 +45,83 @@ impl Args {
         )?;
         let ids: Vec<String> = state.resources.keys().cloned().collect();
         let rt = runtime()?;
-        let (failed, left) = rt.block_on(async {
+        let (failed, left, leftovers) = rt.block_on(async {
             let aws = Arc::new(crate::providers::Aws::load().await.map_err(anyhow::Error::from)?);
             let run = Arc::new(Run::new(
-                aws,
+                aws.clone(),
                 store,
                 state,
                 resolved.tags.clone(),
-                Reporter { quiet: ctx.quiet },
+                Reporter::new(ctx.quiet, ids.len()),
             ));
-            let failed = run.delete_all(&ids, self.parallelism.into()).await;
+            let mut failed = run.delete_all(&ids, self.parallelism.into()).await;
+            let leftovers = sweep(&aws, &run.reporter, &resolved.regions, &blueprint.name, &env).await?;
+            if !failed.is_empty() {
+                // A leftover may have been what blocked a deletion (a
+                // security group the state lost, still in its VPC): try once more.
+                let again: Vec<String> = run.state.lock().await.resources.keys().cloned().collect();
+                failed = run.delete_all(&again, self.parallelism.into()).await;
+            }
+            run.reporter.done();
             let left = run.state.lock().await.resources.len();
-            Ok::<_, anyhow::Error>((failed, left))
+            Ok::<_, anyhow::Error>((failed, left, leftovers))
         })?;
         drop(lock);
-        if failed.is_empty() {
+        if failed.is_empty() && leftovers.is_empty() {
             ctx.status(format!("Deleted {} resources.", ids.len()));
             return Ok(());
         }
-        let mut message = format!("down failed; {left} resources remain in the state:");
+        let mut message = if failed.is_empty() {
+            format!(
+                "down deleted the {} resources of its state, but these tagged resources remain:",
+                ids.len()
+            )
+        } else {
+            format!("down failed; {left} resources remain in the state:")
+        };
         for f in &failed {
             message.push_str(&format!("\n  {f}"));
         }
+        for (arn, why) in &leftovers {
+            message.push_str(&format!("\n  {arn}: {why}"));
+        }
         Err(anyhow::anyhow!(message).into())
     }
+}
+
+/// Delete what is still tagged for this environment but not in its state;
+/// returns what could not be deleted, with why.
+async fn sweep(
+    aws: &Aws,
+    reporter: &Reporter,
+    regions: &[String],
+    blueprint: &str,
+    env: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut remaining = Vec::new();
+    // Leftovers may depend on each other: a few passes let dependents go first.
+    for _ in 0..4 {
+        remaining.clear();
+        let mut progress = false;
+        for region in regions {
+            for arn in sweep::tagged(aws, region, blueprint, env).await? {
+                match sweep::from_arn(&arn) {
+                    Some((kind, outputs)) => match aws.delete(kind, region, &outputs, &serde_json::Value::Null).await {
+                        Ok(()) => {
+                            progress = true;
+                            reporter.line(format!(
+                                "- {arn} deleted (tagged for {blueprint} {env}, not in the state)"
+                            ));
+                        }
+                        Err(e) => remaining.push((arn, e.to_string())),
+                    },
+                    None => remaining.push((arn, "platform cannot delete this type by ARN; delete it by hand".into())),
+                }
+            }
+        }
+        if remaining.is_empty() || !progress {
+            break;
+        }
+    }
+    Ok(remaining)
 }

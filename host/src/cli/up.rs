@@ -132,7 +132,13 @@ impl Args {
         let rollback = self.rollback || (resolved.rollback && !self.no_rollback);
         let report = rt.block_on(async {
             let tags = resolved.tags.clone();
-            let run = Arc::new(Run::new(aws, store, state, tags, Reporter { quiet: ctx.quiet }));
+            let run = Arc::new(Run::new(
+                aws,
+                store,
+                state,
+                tags,
+                Reporter::new(ctx.quiet, plan.waves.iter().map(Vec::len).sum()),
+            ));
             Ok::<_, anyhow::Error>(run.up(plan.clone(), self.parallelism.into(), rollback).await)
         })?;
         drop(lock);

@@ -271,6 +271,7 @@ impl Run {
         }
         report.changes = self.changes.lock().expect("changes lock").clone();
         report.durations = self.durations.lock().expect("durations lock").clone();
+        self.reporter.done();
         report
     }
 
@@ -313,6 +314,7 @@ impl Run {
         let same_place = entry.kind == r.kind && entry.region == r.region;
         match entry.status {
             Status::Created if same_place && entry.properties == props => {
+                self.reporter.skip();
                 self.note(&r.id, Change::Unchanged);
                 Ok(())
             }
@@ -459,7 +461,7 @@ impl Run {
             .delete(&entry.kind, &entry.region, &Json::Object(outputs), &entry.properties)
             .await?;
         self.record(id, None, "deleted").await?;
-        self.reporter.line(format!("- {id} deleted"));
+        self.reporter.finish(id, format!("- {id} deleted"));
         Ok(())
     }
 
@@ -514,6 +516,7 @@ impl Run {
                 .iter()
                 .any(|d| changes.get(d).is_some_and(|c| !matches!(c, Change::Unchanged)));
             if !touched {
+                self.reporter.skip();
                 return Ok(());
             }
         }
@@ -537,12 +540,10 @@ impl Run {
             Duration::from_secs(step.timeout_seconds.into()),
         )
         .await?;
-        self.reporter.line(format!(
-            "> {} {} ({detail}, {:.1?})",
-            step.id,
-            step.action,
-            started.elapsed()
-        ));
+        self.reporter.finish(
+            &step.id,
+            format!("> {} {} ({detail}, {:.1?})", step.id, step.action, started.elapsed()),
+        );
         self.note(&step.id, Change::StepRan);
         Ok(())
     }

@@ -1,14 +1,26 @@
-//! Progress lines on stderr: timestamped, one per event, suitable for a
-//! terminal and for logs alike. `--quiet` silences them.
+//! Progress on stderr: one timestamped line per event, suitable for logs;
+//! on a terminal also a live last line with what is running and how much is
+//! done. `--quiet` silences both.
 
-use std::io::Write;
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Reporter {
-    pub quiet: bool,
+    quiet: bool,
+    /// Present on a terminal.
+    live: Option<Arc<Mutex<Live>>>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    running: BTreeSet<String>,
+    done: usize,
+    total: usize,
 }
 
 /// `HH:MM:SS` (UTC).
@@ -18,15 +30,94 @@ pub fn timestamp() -> String {
 }
 
 impl Reporter {
-    pub fn line(&self, message: impl std::fmt::Display) {
-        if !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "[{}] {message}", timestamp());
+    /// `total`: how many resources and steps the run may touch.
+    pub fn new(quiet: bool, total: usize) -> Reporter {
+        let live = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            Arc::new(Mutex::new(Live {
+                total,
+                ..Live::default()
+            }))
+        });
+        Reporter { quiet, live }
+    }
+
+    pub fn quiet() -> Reporter {
+        Reporter {
+            quiet: true,
+            live: None,
         }
     }
 
+    fn print(&self, line: Option<String>, update: impl FnOnce(&mut Live)) {
+        if self.quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        match &self.live {
+            None => {
+                if let Some(line) = line {
+                    let _ = writeln!(err, "[{}] {line}", timestamp());
+                }
+            }
+            Some(live) => {
+                let mut live = live.lock().expect("live view lock");
+                update(&mut live);
+                // Clear the status line, print the event, redraw the status.
+                let _ = write!(err, "\r\x1b[2K");
+                if let Some(line) = line {
+                    let _ = writeln!(err, "[{}] {line}", timestamp());
+                }
+                let names: Vec<&str> = live.running.iter().take(3).map(String::as_str).collect();
+                let more = live.running.len().saturating_sub(names.len());
+                let _ = write!(
+                    err,
+                    "{}/{} done, {} running: {}{}",
+                    live.done,
+                    live.total,
+                    live.running.len(),
+                    names.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                );
+                let _ = err.flush();
+            }
+        }
+    }
+
+    /// A line of its own.
+    pub fn line(&self, message: impl std::fmt::Display) {
+        self.print(Some(message.to_string()), |_| {});
+    }
+
+    /// Work on `id` started.
     pub fn start(&self, id: &str, what: &str) {
-        self.line(format!("  {id}: {what}..."));
+        let line = if self.live.is_some() {
+            None
+        } else {
+            Some(format!("  {id}: {what}..."))
+        };
+        self.print(line, |l| {
+            l.running.insert(id.to_string());
+        });
+    }
+
+    /// Work on `id` ended with `message`.
+    pub fn finish(&self, id: &str, message: impl std::fmt::Display) {
+        self.print(Some(message.to_string()), |l| {
+            if l.running.remove(id) {
+                l.done += 1;
+            }
+        });
+    }
+
+    /// `id` needed no work: counts as done, prints nothing.
+    pub fn skip(&self) {
+        if self.live.is_some() {
+            self.print(None, |l| l.done += 1);
+        }
     }
 
     /// A resource reached a state; shows its main id.
@@ -40,6 +131,15 @@ impl Reporter {
             "updated" => "~",
             _ => " ",
         };
-        self.line(format!("{sign} {id} {what} {main}"));
+        self.finish(id, format!("{sign} {id} {what} {main}"));
+    }
+
+    /// Clear the live line at the end of a run.
+    pub fn done(&self) {
+        if let Some(_live) = &self.live {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
     }
 }

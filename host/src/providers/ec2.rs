@@ -529,7 +529,24 @@ pub async fn delete(aws: &Aws, c: &Clients, kind: &str, o: &Props<'_>, p: &Props
         }
         "aws.ec2.internet-gateway" => {
             let igw = o.str("id")?;
-            if let Some(vpc) = p.opt_str("vpc_id") {
+            let mut vpcs: Vec<String> = p.opt_str("vpc_id").map(str::to_string).into_iter().collect();
+            if vpcs.is_empty() {
+                // Found by a sweep, without properties: ask what it is attached to.
+                let out = c
+                    .ec2
+                    .describe_internet_gateways()
+                    .internet_gateway_ids(igw)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("ec2:DescribeInternetGateways", e))?;
+                vpcs = out
+                    .internet_gateways()
+                    .iter()
+                    .flat_map(|g| g.attachments())
+                    .filter_map(|a| a.vpc_id().map(str::to_string))
+                    .collect();
+            }
+            for vpc in &vpcs {
                 let detached = c
                     .ec2
                     .detach_internet_gateway()

@@ -21,6 +21,7 @@ pub mod read;
 mod route53;
 mod secrets;
 mod sns;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
