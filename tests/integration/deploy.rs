@@ -512,24 +512,7 @@ fn a_changed_setting_is_updated_in_place() {
         err.contains("0 created, 0 adopted, 2 updated, 0 replaced, 0 deleted"),
         "{err}"
     );
-    rt().block_on(async {
-        let sdk = moto.sdk("us-east-1").await;
-        let svc = aws_sdk_ecs::Client::new(&sdk)
-            .describe_services()
-            .cluster("ml-api-local-api")
-            .services("api")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(svc.services()[0].desired_count(), 3);
-        let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk)
-            .describe_log_groups()
-            .log_group_name_prefix("/platform/ml-api/local/api")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(groups.log_groups()[0].retention_in_days(), Some(14));
-    });
+    assert_eq!(service_and_log_retention(&moto), (3, vec![Some(14)]));
 }
 
 #[test]
@@ -683,24 +666,8 @@ fn drift_is_shown_by_plan_and_repaired_by_up() {
         &["up", "blueprints/ml-api.toml", "--env", "local", "--yes"],
     );
     assert!(repair.status.success(), "{}", text(&repair.stderr));
-    rt().block_on(async {
-        let sdk = moto.sdk("us-east-1").await;
-        let svc = aws_sdk_ecs::Client::new(&sdk)
-            .describe_services()
-            .cluster("ml-api-local-api")
-            .services("api")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(svc.services()[0].desired_count(), 1);
-        let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk)
-            .describe_log_groups()
-            .log_group_name_prefix("/platform/ml-api/local/api")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(groups.log_groups().len(), 1);
-    });
+    let (desired, groups) = service_and_log_retention(&moto);
+    assert_eq!((desired, groups.len()), (1, 1));
     let again = platform(
         &moto,
         &state,
@@ -737,4 +704,29 @@ fn down_finds_tagged_leftovers_the_state_lost() {
     assert!(err.contains(":sns:us-east-1:123456789012:ml-api-local-observability-alarms deleted (tagged for ml-api local, not in the state)"), "{err}");
     assert!(err.contains(":security-group/sg-"), "{err}");
     assert_eq!(tagged(&moto, &["us-east-1"]), Vec::<String>::new());
+}
+
+/// The live desired count of the local `api` service and the retention of
+/// each of its log groups.
+fn service_and_log_retention(moto: &Moto) -> (i32, Vec<Option<i32>>) {
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        let svc = aws_sdk_ecs::Client::new(&sdk)
+            .describe_services()
+            .cluster("ml-api-local-api")
+            .services("api")
+            .send()
+            .await
+            .unwrap();
+        let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk)
+            .describe_log_groups()
+            .log_group_name_prefix("/platform/ml-api/local/api")
+            .send()
+            .await
+            .unwrap();
+        (
+            svc.services()[0].desired_count(),
+            groups.log_groups().iter().map(|g| g.retention_in_days()).collect(),
+        )
+    })
 }
