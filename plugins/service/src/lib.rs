@@ -47,6 +47,8 @@ struct Config {
     deployment: Deployment,
     #[serde(default = "d_true")]
     probe: bool,
+    #[serde(default)]
+    health_check_command: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +143,7 @@ fn schema() -> serde_json::Value {
             "cluster": { "type": "string", "description": "Another service instance whose ECS cluster to share" },
             "certificate_arn": { "type": "string", "description": "ACM certificate for an HTTPS listener on 443" },
             "log_retention_days": { "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], "default": 30 },
+            "health_check_command": { "type": "array", "items": { "type": "string" }, "minItems": 2, "description": "Container health check (default: curl the health check path)" },
             "probe": { "type": "boolean", "default": true, "description": "After a change, GET the health check path through the load balancer (verify phase)" },
             "autoscaling": {
                 "type": "object",
@@ -325,35 +328,42 @@ impl Plugin for Service {
                 environment.push(obj! { "name": "DATABASE_HOST", "value": endpoint });
                 secrets.push(obj! { "name": "DATABASE_SECRET", "value_from": secret });
             }
-            plan.resource(&id("task"), "aws.ecs.task-definition", obj! {
-                "family": family.as_str(),
-                "cpu": cfg.cpu.to_string(),
-                "memory": cfg.memory.to_string(),
-                "network_mode": "awsvpc",
-                "requires_compatibilities": vec!["FARGATE"],
-                "execution_role_arn": reference("execution-role", "arn"),
-                "task_role_arn": reference("task-role", "arn"),
-                "containers": vec![obj! {
-                    "name": "app",
-                    "image": cfg.image.as_str(),
-                    "essential": true,
-                    "port_mappings": vec![obj! { "container_port": cfg.port, "protocol": "tcp" }],
-                    "environment": environment,
-                    "secrets": secrets,
-                    "health_check": obj! {
-                        "command": vec!["CMD-SHELL".to_string(), format!("curl -fs http://localhost:{}{} || exit 1", cfg.port, cfg.health_check_path)],
-                        "interval": 30, "timeout": 5, "retries": 3, "start_period": 30,
-                    },
-                    "log_configuration": obj! {
-                        "log_driver": "awslogs",
-                        "options": obj! {
-                            "awslogs-group": reference(&id("logs"), "name"),
-                            "awslogs-region": region,
-                            "awslogs-stream-prefix": ctx.instance.as_str(),
+            plan.resource(
+                &id("task"),
+                "aws.ecs.task-definition",
+                obj! {
+                    "family": family.as_str(),
+                    "cpu": cfg.cpu.to_string(),
+                    "memory": cfg.memory.to_string(),
+                    "network_mode": "awsvpc",
+                    "requires_compatibilities": vec!["FARGATE"],
+                    "execution_role_arn": reference("execution-role", "arn"),
+                    "task_role_arn": reference("task-role", "arn"),
+                    "containers": vec![obj! {
+                        "name": "app",
+                        "image": cfg.image.as_str(),
+                        "essential": true,
+                        "port_mappings": vec![obj! { "container_port": cfg.port, "protocol": "tcp" }],
+                        "environment": environment,
+                        "secrets": secrets,
+                        "health_check": obj! {
+                            "command": cfg.health_check_command.clone().unwrap_or_else(|| vec![
+                                "CMD-SHELL".to_string(),
+                                format!("curl -fs http://localhost:{}{} || exit 1", cfg.port, cfg.health_check_path),
+                            ]),
+                            "interval": 30, "timeout": 5, "retries": 3, "start_period": 30,
                         },
-                    },
-                }],
-            })
+                        "log_configuration": obj! {
+                            "log_driver": "awslogs",
+                            "options": obj! {
+                                "awslogs-group": reference(&id("logs"), "name"),
+                                "awslogs-region": region,
+                                "awslogs-stream-prefix": ctx.instance.as_str(),
+                            },
+                        },
+                    }],
+                },
+            )
             .in_region(region);
 
             plan.resource(
