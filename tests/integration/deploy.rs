@@ -342,33 +342,12 @@ fn killed_runs_resume_without_duplicates_or_orphans() {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), arns.len());
-    rt().block_on(async {
-        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-1").await);
-        let vpcs = ec2
-            .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:platform:blueprint")
-                    .values("ml-api")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(vpcs.vpcs().len(), 1, "exactly one VPC");
-        let sgs = ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:platform:blueprint")
-                    .values("ml-api")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(sgs.security_groups().len(), 3, "exactly three security groups");
-    });
+    let counts = ec2_counts(&moto);
+    assert_eq!(
+        (counts.vpcs, counts.security_groups),
+        (1, 3),
+        "exactly one VPC and three security groups"
+    );
     assert!(in_state >= 30, "{in_state} resources in state");
     let down = platform(
         &moto,
@@ -557,49 +536,11 @@ fn throttling_and_unavailable_errors_are_retried_without_duplicates() {
     let again = run(&["up", "blueprints/ml-api.toml", "--env", "local", "--yes"]);
     assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
     // Straight to the emulator: everything exactly once.
-    rt().block_on(async {
-        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-1").await);
-        let ours = || {
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:platform:blueprint")
-                .values("ml-api")
-                .build()
-        };
-        assert_eq!(
-            ec2.describe_vpcs().filters(ours()).send().await.unwrap().vpcs().len(),
-            1
-        );
-        assert_eq!(
-            ec2.describe_subnets()
-                .filters(ours())
-                .send()
-                .await
-                .unwrap()
-                .subnets()
-                .len(),
-            4
-        );
-        assert_eq!(
-            ec2.describe_security_groups()
-                .filters(ours())
-                .send()
-                .await
-                .unwrap()
-                .security_groups()
-                .len(),
-            3
-        );
-        assert_eq!(
-            ec2.describe_addresses()
-                .filters(ours())
-                .send()
-                .await
-                .unwrap()
-                .addresses()
-                .len(),
-            1
-        );
-    });
+    let counts = ec2_counts(&moto);
+    assert_eq!(
+        (counts.vpcs, counts.subnets, counts.security_groups, counts.addresses),
+        (1, 4, 3, 1)
+    );
     let status = platform(
         &moto,
         &state,
@@ -728,5 +669,52 @@ fn service_and_log_retention(moto: &Moto) -> (i32, Vec<Option<i32>>) {
             svc.services()[0].desired_count(),
             groups.log_groups().iter().map(|g| g.retention_in_days()).collect(),
         )
+    })
+}
+
+/// How many EC2 resources of each kind are tagged for ml-api in us-east-1.
+struct Ec2Counts {
+    vpcs: usize,
+    subnets: usize,
+    security_groups: usize,
+    addresses: usize,
+}
+
+fn ec2_counts(moto: &Moto) -> Ec2Counts {
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-1").await);
+        let ours = || {
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:platform:blueprint")
+                .values("ml-api")
+                .build()
+        };
+        Ec2Counts {
+            vpcs: ec2.describe_vpcs().filters(ours()).send().await.unwrap().vpcs().len(),
+            subnets: ec2
+                .describe_subnets()
+                .filters(ours())
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .len(),
+            security_groups: ec2
+                .describe_security_groups()
+                .filters(ours())
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .len(),
+            addresses: ec2
+                .describe_addresses()
+                .filters(ours())
+                .send()
+                .await
+                .unwrap()
+                .addresses()
+                .len(),
+        }
     })
 }
