@@ -241,11 +241,21 @@ async fn real_socket_and_graceful_shutdown() {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = r#"{"features":[6.3,3.3,6.0,2.5]}"#;
     let head = format!(
-        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
+    // A first request, answered, proves the connection is being served.
+    stream.write_all(format!("{head}{body}").as_bytes()).await.unwrap();
+    let mut first = Vec::new();
+    while !String::from_utf8_lossy(&first).contains("virginica") {
+        let mut chunk = [0u8; 1024];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed early");
+        first.extend_from_slice(&chunk[..n]);
+    }
+    // The second request's head goes out, then shutdown begins, then its body.
     stream.write_all(head.as_bytes()).await.unwrap();
-    // Shutdown begins with the request half sent.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     stop.send(()).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     stream.write_all(body.as_bytes()).await.unwrap();

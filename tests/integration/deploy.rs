@@ -718,3 +718,35 @@ fn ec2_counts(moto: &Moto) -> Ec2Counts {
         }
     })
 }
+
+#[test]
+fn three_services_share_a_network_and_a_cluster() {
+    let moto = Moto::start(2);
+    let state = scratch("deploy-microservices");
+    for env in ["staging", "production"] {
+        let up = platform(
+            &moto,
+            &state,
+            &["up", "blueprints/microservices.toml", "--env", env, "--yes"],
+        );
+        assert!(up.status.success(), "up {env} failed:\n{}", text(&up.stderr));
+    }
+    rt().block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk("us-east-1").await);
+        let services = ecs
+            .list_services()
+            .cluster("microservices-production-api")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(services.service_arns().len(), 3, "{:?}", services.service_arns());
+    });
+    for env in ["staging", "production"] {
+        let down = platform(
+            &moto,
+            &state,
+            &["down", "blueprints/microservices.toml", "--env", env, "--yes"],
+        );
+        assert!(down.status.success(), "down {env} failed:\n{}", text(&down.stderr));
+    }
+}

@@ -184,15 +184,32 @@ impl Context {
     }
 
     /// A name for an AWS resource, unique per blueprint, environment and
-    /// instance: `<blueprint>-<env>-<instance>[-suffix]`, cut to `max` bytes.
+    /// instance: `<blueprint>-<env>-<instance>[-suffix]`. When that is longer
+    /// than `max` bytes, the blueprint and then the environment are left out
+    /// and a short hash of the whole name is appended, so long names stay
+    /// readable and distinct: `notification-b-use1-3fa9c2`.
     pub fn physical_name(&self, suffix: &str, max: usize) -> String {
-        let mut name = format!("{}-{}-{}", self.blueprint, self.env.name, self.instance);
-        if !suffix.is_empty() {
-            name.push('-');
-            name.push_str(suffix);
+        let tail = if suffix.is_empty() {
+            self.instance.clone()
+        } else {
+            format!("{}-{suffix}", self.instance)
+        };
+        let full = format!("{}-{}-{tail}", self.blueprint, self.env.name);
+        if full.len() <= max {
+            return full;
         }
-        name.truncate(max);
-        name.trim_end_matches('-').to_string()
+        // FNV-1a: stable across builds and platforms.
+        let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let tag = format!("-{:06x}", hash & 0xff_ffff);
+        for candidate in [format!("{}-{tail}", self.env.name), tail.clone()] {
+            if candidate.len() + tag.len() <= max {
+                return candidate + &tag;
+            }
+        }
+        let keep = max.saturating_sub(tag.len()).min(tail.len());
+        tail[..keep].trim_end_matches('-').to_string() + &tag
     }
 }
 
