@@ -247,3 +247,19 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Each built-in plugin's README shows what `plugin inspect` prints.
+#[test]
+fn plugin_readmes_match_inspect() {
+    for name in ["network", "service", "database", "dns-failover", "observability"] {
+        let out = platform(&["plugin", "inspect", name]);
+        let inspect = stdout(&out);
+        let readme = std::fs::read_to_string(root().join("plugins").join(name).join("README.md")).unwrap();
+        for line in inspect.lines().filter(|l| !l.trim_start().starts_with("sha256:")) {
+            assert!(
+                readme.lines().any(|r| r == line),
+                "plugins/{name}/README.md lacks `{line}`: regenerate it from `platform plugin inspect {name}`"
+            );
+        }
+    }
+}

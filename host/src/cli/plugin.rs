@@ -123,7 +123,9 @@ fn describe_text(p: &LoadedPlugin) -> String {
                     ""
                 };
                 let desc = s.get("description").and_then(|d| d.as_str()).unwrap_or("");
-                out.push_str(&format!("    {key:<26} {ty}{req}{default}  {desc}\n"));
+                let line = format!("    {key:<26} {ty}{req}{default}  {desc}");
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
         }
     }
