@@ -7,4 +7,5 @@ mod deploy;
 mod emulator;
 mod hostile;
 mod plans;
+mod rollout;
 mod support;

@@ -5,6 +5,7 @@ mod down;
 mod graph;
 mod plan;
 mod plugin;
+mod rollout;
 mod status;
 mod up;
 mod validate;
@@ -45,6 +46,12 @@ pub enum Command {
     Graph(graph::Args),
     /// Create or update everything the plan describes, in AWS.
     Up(up::Args),
+    /// `up` with a new container image: rolls it out as the service's strategy says.
+    Deploy(up::DeployArgs),
+    /// Approve a rollout waiting for approval (blue/green) and finish it.
+    Promote(rollout::Args),
+    /// Roll back the rollouts under way: production traffic to blue, green stopped.
+    Rollback(rollout::Args),
     /// Delete everything a blueprint environment created.
     Down(down::Args),
     /// Show the resources in the state and the outputs.
@@ -95,6 +102,9 @@ impl Cli {
             Command::Plan(args) => args.execute(&ctx),
             Command::Graph(args) => args.execute(&ctx),
             Command::Up(args) => args.execute(&ctx),
+            Command::Deploy(args) => args.up.execute_with(&ctx, &args.image),
+            Command::Promote(args) => args.promote(&ctx),
+            Command::Rollback(args) => args.rollback(&ctx),
             Command::Down(args) => args.execute(&ctx),
             Command::Status(args) => args.execute(&ctx),
             Command::Plugin(cmd) => cmd.execute(&ctx),

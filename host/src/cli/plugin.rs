@@ -105,29 +105,40 @@ fn describe_text(p: &LoadedPlugin) -> String {
     }
     out.push_str("  configuration:\n");
     if let Ok(schema) = serde_json::from_str::<serde_json::Value>(&i.config_schema) {
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        if let Some(props) = schema["properties"].as_object() {
-            for (key, s) in props {
-                let ty = s
-                    .get("type")
-                    .map(|t| t.to_string().trim_matches('"').to_string())
-                    .or_else(|| s.get("enum").map(|e| format!("one of {e}")))
-                    .unwrap_or_else(|| "any".into());
-                let default = s.get("default").map(|d| format!(" (default {d})")).unwrap_or_default();
-                let req = if required.contains(&key.as_str()) {
-                    " (required)"
-                } else {
-                    ""
-                };
-                let desc = s.get("description").and_then(|d| d.as_str()).unwrap_or("");
-                let line = format!("    {key:<26} {ty}{req}{default}  {desc}");
-                out.push_str(line.trim_end());
-                out.push('\n');
-            }
-        }
+        settings(&mut out, &schema, "");
     }
     out
+}
+
+/// One line per setting; the settings of a nested object follow it as
+/// `parent.key`.
+fn settings(out: &mut String, schema: &serde_json::Value, prefix: &str) {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let Some(props) = schema["properties"].as_object() else {
+        return;
+    };
+    for (key, s) in props {
+        let ty = s
+            .get("type")
+            .map(|t| t.to_string().trim_matches('"').to_string())
+            .or_else(|| s.get("enum").map(|e| format!("one of {e}")))
+            .unwrap_or_else(|| "any".into());
+        let default = s.get("default").map(|d| format!(" (default {d})")).unwrap_or_default();
+        let req = if required.contains(&key.as_str()) {
+            " (required)"
+        } else {
+            ""
+        };
+        let desc = s.get("description").and_then(|d| d.as_str()).unwrap_or("");
+        let name = format!("{prefix}{key}");
+        let line = format!("    {name:<30} {ty}{req}{default}  {desc}");
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if s.get("properties").is_some() {
+            settings(out, s, &format!("{name}."));
+        }
+    }
 }

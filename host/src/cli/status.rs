@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::up::{StateArgs, print_outputs};
 use super::{Context, Failure};
 use crate::blueprint::Blueprint;
-use crate::state::StateStore;
+use crate::state::{RolloutStatus, StateStore};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,7 +38,7 @@ impl Args {
                 .collect();
             let doc = serde_json::json!({
                 "blueprint": blueprint.name, "environment": env, "serial": state.serial,
-                "resources": resources, "outputs": state.outputs,
+                "resources": resources, "outputs": state.outputs, "rollouts": state.rollouts,
             });
             println!("{}", serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?);
             return Ok(());
@@ -61,7 +61,38 @@ impl Args {
                 .unwrap_or_default();
             println!("  {id:<44} {:<42} {:<10} {:<9} {main}", r.kind, r.region, status);
         }
+        if !state.rollouts.is_empty() {
+            println!("Rollouts:");
+            for (id, r) in &state.rollouts {
+                println!("  {}", describe_rollout(id, r));
+            }
+        }
         print_outputs(&state.outputs);
         Ok(())
     }
+}
+
+/// One line about a rollout: its stage and the production weights.
+pub fn describe_rollout(id: &str, r: &crate::state::Rollout) -> String {
+    let green = r.slots.get("green_percent").and_then(|v| v.as_u64()).unwrap_or(0);
+    let status = match r.status {
+        RolloutStatus::InProgress => format!("in progress, next step {} ({}/{} done)", r.next_step, r.done, r.total),
+        RolloutStatus::AwaitingApproval => format!(
+            "awaiting approval at {} (platform promote | platform rollback)",
+            r.next_step
+        ),
+        RolloutStatus::RolledBack => format!(
+            "rolled back: {}; the next `up` tries again",
+            r.reason.as_deref().unwrap_or("no reason recorded")
+        ),
+    };
+    let weights = if r.status == RolloutStatus::RolledBack {
+        "blue 100 / green 0".to_string()
+    } else {
+        format!("blue {} / green {green}", 100 - green.min(100))
+    };
+    format!(
+        "{id} [{}]: {status}; weights {weights}; started {}, updated {}",
+        r.region, r.started_at, r.updated_at
+    )
 }

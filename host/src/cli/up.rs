@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Context, Failure};
+use crate::blueprint::{Instance, Kind, Resolved, SValue};
 use crate::compose::compose;
 use crate::engine::preview::{Action, preview};
 use crate::engine::{Change, Reporter, Run, drift};
@@ -33,6 +34,88 @@ pub struct Args {
     pub no_refresh: bool,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub up: Args,
+    /// The image to roll out: `IMAGE` for the one service of the blueprint,
+    /// `INSTANCE=IMAGE` to name it (repeatable).
+    #[arg(long, required = true, value_name = "[INSTANCE=]IMAGE")]
+    pub image: Vec<String>,
+}
+
+/// Replace the `image` of service instances for this run.
+fn set_images(resolved: &mut Resolved, images: &[String]) -> Result<(), Failure> {
+    for spec in images {
+        let (target, image) = match spec.split_once('=') {
+            Some((name, image)) => (Some(name), image),
+            None => (None, spec.as_str()),
+        };
+        if image.trim().is_empty() {
+            return Err(anyhow::anyhow!("--image {spec}: the image is empty").into());
+        }
+        let has_image =
+            |i: &Instance| matches!(&i.config.kind, Kind::Table(t) if t.iter().any(|(k, _, _)| k == "image"));
+        let chosen: Vec<usize> = resolved
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| match target {
+                Some(name) => i.name == name,
+                None => has_image(i),
+            })
+            .map(|(n, _)| n)
+            .collect();
+        let with_image: Vec<&str> = resolved
+            .instances
+            .iter()
+            .filter(|i| has_image(i))
+            .map(|i| i.name.as_str())
+            .collect();
+        let index = match (chosen.as_slice(), target) {
+            ([one], _) => *one,
+            ([], Some(name)) => {
+                return Err(anyhow::anyhow!(
+                    "--image {spec}: this environment has no plugin instance `{name}` (instances with an image: {})",
+                    with_image.join(", ")
+                )
+                .into());
+            }
+            ([], None) => return Err(anyhow::anyhow!("--image {spec}: no plugin instance has an `image`").into()),
+            (_, _) => {
+                return Err(anyhow::anyhow!(
+                    "--image {spec}: several instances have an image ({}); name one: --image NAME={image}",
+                    with_image.join(", ")
+                )
+                .into());
+            }
+        };
+        let instance = &mut resolved.instances[index];
+        let span = instance.span.clone();
+        let Kind::Table(table) = &mut instance.config.kind else {
+            return Err(anyhow::anyhow!(
+                "--image {spec}: instance `{}` has no configuration table",
+                instance.name
+            )
+            .into());
+        };
+        let value = SValue {
+            span: span.clone(),
+            kind: Kind::Str(image.to_string()),
+        };
+        match table.iter_mut().find(|(k, _, _)| k == "image") {
+            Some(entry) => {
+                entry.2 = SValue {
+                    span: entry.2.span.clone(),
+                    ..value
+                }
+            }
+            None => table.push(("image".into(), span, value)),
+        }
+    }
+    Ok(())
 }
 
 /// Where state lives.
@@ -70,7 +153,13 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 impl Args {
     pub fn execute(self, ctx: &Context) -> Result<(), Failure> {
-        let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
+        self.execute_with(ctx, &[])
+    }
+
+    /// `up`, with the images of `deploy --image` put in first.
+    pub fn execute_with(self, ctx: &Context, images: &[String]) -> Result<(), Failure> {
+        let mut resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
+        set_images(&mut resolved, images)?;
         let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
         let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
         let lock = store.lock("up").map_err(anyhow::Error::from)?;
@@ -98,7 +187,13 @@ impl Args {
             }
         }
         let preview = preview(&plan, &state);
-        if preview.is_empty() {
+        if !state.rollouts.is_empty() {
+            ctx.status("Rollouts to resume or retry:");
+            for (id, r) in &state.rollouts {
+                ctx.status(format!("  {}", super::status::describe_rollout(id, r)));
+            }
+        }
+        if preview.is_empty() && state.rollouts.is_empty() {
             ctx.status(format!(
                 "No changes. {} resources of {} {} are up to date.",
                 preview.unchanged, resolved.blueprint, resolved.env
@@ -151,6 +246,12 @@ impl Args {
             report.count(Change::Deleted),
             report.count(Change::Unchanged)
         ));
+        for line in &report.rollouts {
+            ctx.status(format!("rollout {line}"));
+        }
+        for line in &report.paused {
+            ctx.status(format!("rollout {line}"));
+        }
         if report.failed.is_empty() {
             print_outputs(&report.outputs);
             return Ok(());

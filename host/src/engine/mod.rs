@@ -9,6 +9,7 @@ pub mod drift;
 pub mod preview;
 mod report;
 pub mod resolve;
+pub mod rollout;
 pub mod schedule;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -47,6 +48,8 @@ pub enum NodeError {
     Resolve(String),
     #[error("{0}")]
     State(String),
+    #[error("{0}")]
+    Rollout(String),
 }
 
 impl From<StateError> for NodeError {
@@ -80,6 +83,10 @@ pub struct Report {
     pub outputs: BTreeMap<String, Json>,
     /// How long each resource and apply step took.
     pub durations: BTreeMap<String, Duration>,
+    /// Rollouts that finished or had nothing to do, a line each.
+    pub rollouts: Vec<String>,
+    /// Rollouts waiting at an approval step.
+    pub paused: Vec<String>,
 }
 
 impl Report {
@@ -229,6 +236,12 @@ impl Run {
                 let failed = self.delete_all(&orphans, parallelism).await;
                 report.failed.extend(failed);
             }
+        }
+        if report.failed.is_empty() {
+            let outcome = self.rollouts(plan.clone(), |_| true).await;
+            report.rollouts = outcome.done;
+            report.paused = outcome.paused;
+            report.failed.extend(outcome.failed);
         }
         let anything_changed = self
             .changes
@@ -524,12 +537,7 @@ impl Run {
             let state = self.state.lock().await;
             resolve::resolve(&step.params, &state).map_err(NodeError::Resolve)?
         };
-        let region = step
-            .depends_on
-            .iter()
-            .chain(step.after.iter())
-            .find_map(|d| plan.resource(d).map(|r| r.region.clone()))
-            .unwrap_or_else(|| plan.regions[0].clone());
+        let region = rollout::step_region(step, plan);
         self.reporter.start(&step.id, &step.action);
         let started = std::time::Instant::now();
         let detail = actions::run(

@@ -104,7 +104,7 @@ async fn wait_rds(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, Prov
 }
 
 /// GET a URL over plain HTTP and check the status code.
-async fn probe(aws: &Aws, p: &Props<'_>) -> Result<String, ProviderError> {
+pub(super) async fn probe(aws: &Aws, p: &Props<'_>) -> Result<String, ProviderError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = p.str("url")?;
     let expect = p.opt_i64("expect_status").unwrap_or(200);

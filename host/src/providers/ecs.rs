@@ -2,9 +2,9 @@
 
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ClusterSetting, ClusterSettingName, Compatibility, ContainerDefinition,
-    DeploymentCircuitBreaker, DeploymentConfiguration, HealthCheck, KeyValuePair, LaunchType, LoadBalancer,
-    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, PropagateTags, Secret, Tag,
-    TransportProtocol,
+    DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController, DeploymentControllerType, HealthCheck,
+    KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
+    PortMapping, PropagateTags, Secret, Tag, TransportProtocol,
 };
 
 use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
@@ -157,7 +157,37 @@ pub async fn register_task_definition(c: &Clients, r: &Request<'_>) -> Result<Ou
     })
 }
 
-pub async fn deregister_task_definition(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+/// Deregister the revision in the outputs and every other active revision
+/// of its family (earlier rollouts may have left some).
+pub async fn delete_task_definition(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    let mut arns = vec![o.str("arn")?.to_string()];
+    if let Some(family) = o.opt_str("family") {
+        let out = c
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .map_err(|e| aws_err("ecs:ListTaskDefinitions", e))?;
+        // The prefix also matches longer family names: keep exact ones.
+        let exact = format!(":task-definition/{family}:");
+        arns.extend(
+            out.task_definition_arns()
+                .iter()
+                .filter(|a| a.contains(&exact) && !arns.contains(a))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
+    for arn in arns {
+        let o = serde_json::json!({ "arn": arn });
+        deregister_task_definition(c, &Props::new(&o, "aws.ecs.task-definition")).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn deregister_task_definition(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
     match c
         .ecs
         .deregister_task_definition()
@@ -180,29 +210,41 @@ pub async fn deregister_task_definition(c: &Clients, o: &Props<'_>) -> Result<()
 
 pub async fn create_service(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
-    let network = AwsVpcConfiguration::builder()
-        .set_subnets(Some(p.strs("subnets")?))
-        .set_security_groups(Some(p.strs("security_groups")?))
-        .assign_public_ip(if p.bool("assign_public_ip") == Some(true) {
-            AssignPublicIp::Enabled
-        } else {
-            AssignPublicIp::Disabled
-        })
-        .build()
-        .map_err(|e| ProviderError::property("ecs:CreateService", e.to_string()))?;
+    let external = p.opt_str("deployment_controller") == Some("EXTERNAL");
     let mut req = c
         .ecs
         .create_service()
         .cluster(p.str("cluster")?)
         .service_name(p.str("name")?)
-        .task_definition(p.str("task_definition")?)
+        .set_task_definition(p.opt_str("task_definition").map(str::to_string))
         .desired_count(p.i32("desired_count")?)
-        .launch_type(LaunchType::from(p.opt_str("launch_type").unwrap_or("FARGATE")))
-        .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
         .set_health_check_grace_period_seconds(p.opt_i32("health_check_grace_period_seconds"))
         .propagate_tags(PropagateTags::Service)
         .client_token(&r.token)
         .set_tags(Some(tags(r)));
+    if external {
+        // Task sets carry the task definition, network and load balancer.
+        req = req.deployment_controller(
+            DeploymentController::builder()
+                .r#type(DeploymentControllerType::External)
+                .build()
+                .map_err(|e| ProviderError::property("ecs:CreateService", e.to_string()))?,
+        );
+    } else {
+        let network = AwsVpcConfiguration::builder()
+            .set_subnets(Some(p.strs("subnets")?))
+            .set_security_groups(Some(p.strs("security_groups")?))
+            .assign_public_ip(if p.bool("assign_public_ip") == Some(true) {
+                AssignPublicIp::Enabled
+            } else {
+                AssignPublicIp::Disabled
+            })
+            .build()
+            .map_err(|e| ProviderError::property("ecs:CreateService", e.to_string()))?;
+        req = req
+            .launch_type(LaunchType::from(p.opt_str("launch_type").unwrap_or("FARGATE")))
+            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build());
+    }
     for lb in p.objs("load_balancers") {
         req = req.load_balancers(
             LoadBalancer::builder()
@@ -252,7 +294,7 @@ pub async fn update_service(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> 
         .update_service()
         .cluster(p.str("cluster")?)
         .service(p.str("name")?)
-        .task_definition(p.str("task_definition")?)
+        .set_task_definition(p.opt_str("task_definition").map(str::to_string))
         .desired_count(p.i32("desired_count")?)
         .set_health_check_grace_period_seconds(p.opt_i32("health_check_grace_period_seconds"))
         .send()
@@ -262,6 +304,27 @@ pub async fn update_service(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> 
 }
 
 pub async fn delete_service(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    // A service of the EXTERNAL controller may still have task sets.
+    if let Ok(out) = c
+        .ecs
+        .describe_task_sets()
+        .cluster(o.str("cluster")?)
+        .service(o.str("name")?)
+        .send()
+        .await
+    {
+        for set in out.task_sets() {
+            c.ecs
+                .delete_task_set()
+                .cluster(o.str("cluster")?)
+                .service(o.str("name")?)
+                .task_set(set.task_set_arn().unwrap_or_default())
+                .force(true)
+                .send()
+                .await
+                .map_err(|e| aws_err("ecs:DeleteTaskSet", e))?;
+        }
+    }
     c.ecs
         .delete_service()
         .cluster(o.str("cluster")?)

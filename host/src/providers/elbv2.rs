@@ -268,10 +268,37 @@ pub async fn find_listener(c: &Clients, r: &Request<'_>) -> Result<Option<Output
 pub async fn update_listener(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let arn = outputs.get("arn").and_then(|a| a.as_str()).unwrap_or_default();
+    // Weights between the same target groups belong to rollouts: keep the
+    // live ones (after a rollout, "blue" in the plan may be idle).
+    let mut action = forward(p)?;
+    let planned: std::collections::BTreeSet<String> = p
+        .obj("default_action")
+        .map(|a| a.objs("target_groups"))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t.opt_str("arn").map(str::to_string))
+        .collect();
+    let live = super::rollout::weights(c, arn).await?;
+    let live_set: std::collections::BTreeSet<String> = live.iter().map(|(tg, _)| tg.clone()).collect();
+    if planned.len() > 1 && planned == live_set {
+        let mut config = ForwardActionConfig::builder();
+        for (tg, w) in &live {
+            config = config.target_groups(
+                TargetGroupTuple::builder()
+                    .target_group_arn(tg)
+                    .weight(*w as i32)
+                    .build(),
+            );
+        }
+        action = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(config.build())
+            .build();
+    }
     c.elbv2
         .modify_listener()
         .listener_arn(arn)
-        .default_actions(forward(p)?)
+        .default_actions(action)
         .set_certificates(
             p.opt_str("certificate_arn")
                 .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]),

@@ -18,6 +18,7 @@ mod logs;
 mod props;
 mod rds;
 pub mod read;
+pub mod rollout;
 mod route53;
 mod secrets;
 mod sns;
@@ -352,6 +353,9 @@ impl Aws {
                 "failover",
             ]),
             "aws.logs.log-group" => only(&["retention_in_days"]),
+            // Task definitions are immutable: the update registers a new
+            // revision (the previous one stays until a rollout replaces it).
+            "aws.ecs.task-definition" => true,
             "aws.ecs.service" => only(&["desired_count", "task_definition", "health_check_grace_period_seconds"]),
             "aws.elbv2.listener" => only(&["default_action", "certificate_arn", "ssl_policy"]),
             "aws.iam.role" => only(&["inline_policy", "managed_policy_arns"]),
@@ -382,7 +386,7 @@ impl Aws {
             "aws.logs.log-group" => logs::delete(&c, &o).await,
             "aws.ecr.repository" => ecr::delete(&c, &o).await,
             "aws.ecs.cluster" => ecs::delete_cluster(&c, &o).await,
-            "aws.ecs.task-definition" => ecs::deregister_task_definition(&c, &o).await,
+            "aws.ecs.task-definition" => ecs::delete_task_definition(&c, &o).await,
             "aws.ecs.service" => ecs::delete_service(&c, &o).await,
             "aws.elbv2.load-balancer" => elbv2::delete_lb(self, &c, &o).await,
             "aws.elbv2.target-group" => elbv2::delete_tg(&c, &o).await,

@@ -69,6 +69,44 @@ pub struct State {
     /// Values of the instances' exports at the end of the last run.
     #[serde(default)]
     pub outputs: BTreeMap<String, serde_json::Value>,
+    /// Rollouts not finished, by the id of their first step.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollouts: BTreeMap<String, Rollout>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutStatus {
+    /// Under way (or cut short by a killed process): the next run resumes it.
+    InProgress,
+    /// Stopped at an approval step until `promote` or `rollback`.
+    AwaitingApproval,
+    /// Rolled back; the next `up` tries again unless the blueprint changed.
+    RolledBack,
+}
+
+/// A rollout that has started and not finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub instance: String,
+    pub region: String,
+    pub status: RolloutStatus,
+    /// The step to run next (or the approval step it waits at).
+    pub next_step: String,
+    /// Steps done, of how many.
+    pub done: usize,
+    pub total: usize,
+    /// Set by `promote`: the approval step passes.
+    #[serde(default)]
+    pub approved: bool,
+    pub started_at: String,
+    pub updated_at: String,
+    /// What the rollout primitives are working on (task sets, target
+    /// groups, listeners, weights).
+    pub slots: serde_json::Value,
+    /// Why it was rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl State {
@@ -80,6 +118,7 @@ impl State {
             serial: 0,
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            rollouts: BTreeMap::new(),
         }
     }
 }

@@ -80,6 +80,9 @@ struct Deployment {
     step_percent: u32,
     interval_seconds: u32,
     timeout_seconds: u32,
+    drain_seconds: u32,
+    alarm_gate: bool,
+    probe_path: Option<String>,
 }
 
 impl Default for Deployment {
@@ -91,6 +94,9 @@ impl Default for Deployment {
             step_percent: 25,
             interval_seconds: 60,
             timeout_seconds: 900,
+            drain_seconds: 30,
+            alarm_gate: true,
+            probe_path: None,
         }
     }
 }
@@ -159,12 +165,15 @@ fn schema() -> serde_json::Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "strategy": { "enum": ["all-at-once", "canary", "linear", "blue-green"], "default": "canary" },
-                    "canary_percent": { "type": "integer", "minimum": 1, "maximum": 99, "default": 10 },
-                    "bake_seconds": { "type": "integer", "minimum": 0, "default": 300 },
-                    "step_percent": { "type": "integer", "minimum": 1, "maximum": 99, "default": 25 },
-                    "interval_seconds": { "type": "integer", "minimum": 0, "default": 60 },
-                    "timeout_seconds": { "type": "integer", "minimum": 1, "default": 900 }
+                    "strategy": { "enum": ["all-at-once", "canary", "linear", "blue-green"], "default": "canary", "description": "How production traffic moves to a new version" },
+                    "canary_percent": { "type": "integer", "minimum": 1, "maximum": 99, "default": 10, "description": "canary: share of traffic on the new version during the bake" },
+                    "bake_seconds": { "type": "integer", "minimum": 0, "default": 300, "description": "canary: how long the gates watch the canary" },
+                    "step_percent": { "type": "integer", "minimum": 1, "maximum": 99, "default": 25, "description": "linear: traffic added per step" },
+                    "interval_seconds": { "type": "integer", "minimum": 0, "default": 60, "description": "linear: bake between steps" },
+                    "timeout_seconds": { "type": "integer", "minimum": 1, "default": 900, "description": "Longest wait for the new version's tasks to run and pass health checks" },
+                    "drain_seconds": { "type": "integer", "minimum": 0, "maximum": 3600, "default": 30, "description": "Deregistration delay: how long old tasks finish their requests before they stop" },
+                    "alarm_gate": { "type": "boolean", "default": true, "description": "A CloudWatch alarm of this service (name prefix) in ALARM during a bake fails the rollout" },
+                    "probe_path": { "type": "string", "description": "During bakes, GET this path through the test listener (9001); anything but 200 fails the rollout" }
                 }
             }
         }
@@ -199,7 +208,14 @@ impl Plugin for Service {
                 "aws.applicationautoscaling.scalable-target",
                 "aws.applicationautoscaling.scaling-policy",
             ])
-            .actions(&["ecs.wait-stable", "elbv2.wait-healthy", "http.probe", "traffic.shift", "bake", "approval"])
+            .actions(&[
+                "http.probe",
+                "rollout.begin",
+                "traffic.shift",
+                "rollout.bake",
+                "rollout.approval",
+                "rollout.finish",
+            ])
             .schema(schema())
             .export("url", "The service URL in the primary region")
             .export("regions", "Per region: alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, cluster_name, service_name, log_group")
@@ -392,7 +408,7 @@ impl Plugin for Service {
                         "health_check_interval_seconds": 15,
                         "healthy_threshold_count": 2,
                         "unhealthy_threshold_count": 3,
-                        "deregistration_delay_seconds": 30,
+                        "deregistration_delay_seconds": cfg.deployment.drain_seconds,
                     },
                 )
                 .in_region(region);
@@ -444,25 +460,17 @@ impl Plugin for Service {
             )
             .in_region(region);
 
+            // The EXTERNAL controller: rollouts start task sets behind the
+            // blue and green target groups and shift traffic between them.
             plan.resource(
                 &id("service"),
                 "aws.ecs.service",
                 obj! {
                     "name": ctx.instance.as_str(),
                     "cluster": &cluster,
-                    "task_definition": reference(&id("task"), "arn"),
                     "desired_count": cfg.desired_count,
-                    "launch_type": "FARGATE",
-                    "subnets": field("private_subnet_ids"),
-                    "security_groups": vec![field("service_security_group_id")],
-                    "assign_public_ip": false,
-                    "load_balancers": vec![obj! {
-                        "target_group_arn": reference(&id("tg-blue"), "arn"),
-                        "container_name": "app",
-                        "container_port": cfg.port,
-                    }],
+                    "deployment_controller": "EXTERNAL",
                     "health_check_grace_period_seconds": 60,
-                    "deployment_circuit_breaker": obj! { "enable": true, "rollback": true },
                 },
             )
             .in_region(region)
@@ -524,17 +532,6 @@ impl Plugin for Service {
             .in_region(region)
             .depends_on(&id("scaling-target"));
 
-            plan.step(
-                &id("stable"),
-                Phase::Apply,
-                "ecs.wait-stable",
-                obj! {
-                    "cluster": &cluster,
-                    "service": reference(&id("service"), "name"),
-                },
-            )
-            .after(&id("service"))
-            .timeout(cfg.deployment.timeout_seconds);
             if cfg.probe {
                 plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
                 "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(cfg.health_check_path.as_str())]),
@@ -543,7 +540,16 @@ impl Plugin for Service {
             .timeout(120);
             }
 
-            rollout_steps(&mut plan, &cfg.deployment, region, &alarm_prefix);
+            let rollout = Rollout {
+                region,
+                cluster: &cluster,
+                port: cfg.port,
+                https: cfg.certificate_arn.is_some(),
+                subnets: field("private_subnet_ids"),
+                security_group: field("service_security_group_id"),
+                alarm_prefix: &alarm_prefix,
+            };
+            rollout.steps(&mut plan, &cfg.deployment);
 
             exported_regions.push((region.to_string(), obj! {
                 "alb_dns_name": reference(&id("alb"), "dns_name"),
@@ -607,84 +613,137 @@ fn secrets_policy(cfg: &Config, db_secret: Option<&Value>) -> Value {
     }
 }
 
-/// The rollout stages of a deployment strategy, as host primitives.
-fn rollout_steps(plan: &mut Plan, d: &Deployment, region: &str, alarm_prefix: &str) {
-    let id = |what: &str| format!("{what}-{region}");
-    let listener = reference(&id("listener-http"), "arn");
-    let gates = || {
-        obj! {
-            "alarm_prefix": alarm_prefix,
-            "target_group_arn": reference(&id("tg-green"), "arn"),
+/// What the rollout steps of one region refer to.
+struct Rollout<'a> {
+    region: &'a str,
+    cluster: &'a Value,
+    port: u32,
+    https: bool,
+    subnets: Value,
+    security_group: Value,
+    alarm_prefix: &'a str,
+}
+
+impl Rollout<'_> {
+    fn id(&self, what: &str) -> String {
+        format!("{what}-{}", self.region)
+    }
+
+    /// The strategy as a chain of host primitives: begin (green up behind
+    /// the test listener), shifts of production traffic, bakes that watch
+    /// the gates, an approval for blue/green, and finish (green becomes blue).
+    fn steps(&self, plan: &mut Plan, d: &Deployment) {
+        let mut production = vec![reference(&self.id("listener-http"), "arn")];
+        if self.https {
+            production.push(reference(&self.id("listener-https"), "arn"));
         }
-    };
-    plan.step(
-        &id("rollout-start"),
-        Phase::Rollout,
-        "elbv2.wait-healthy",
-        obj! {
-            "target_group_arn": reference(&id("tg-green"), "arn"),
-            "via_listener": reference(&id("listener-test"), "arn"),
-        },
-    )
-    .timeout(d.timeout_seconds);
-    let shift = |plan: &mut Plan, n: u32, green: u32| {
-        plan.step(
-            &id(&format!("rollout-shift-{n}")),
-            Phase::Rollout,
-            "traffic.shift",
+        let mut chain: Vec<String> = Vec::new();
+        let mut add = |plan: &mut Plan, name: String, action: &str, params: Value, timeout: u32| {
+            let step = plan
+                .step(&self.id(&name), Phase::Rollout, action, params)
+                .timeout(timeout);
+            if let Some(prev) = chain.last() {
+                step.after(prev);
+            } else {
+                step.after(&self.id("service"));
+            }
+            chain.push(self.id(&name));
+        };
+        add(
+            plan,
+            "rollout-begin".into(),
+            "rollout.begin",
             obj! {
-                "listener_arn": &listener,
-                "weights": obj! {
-                    "blue": reference(&id("tg-blue"), "arn"),
-                    "green": reference(&id("tg-green"), "arn"),
-                    "green_percent": green,
-                },
+                "cluster": self.cluster,
+                "service": reference(&self.id("service"), "name"),
+                "task_definition": reference(&self.id("task"), "arn"),
+                "target_groups": vec![reference(&self.id("tg-blue"), "arn"), reference(&self.id("tg-green"), "arn")],
+                "production_listeners": production,
+                "test_listener": reference(&self.id("listener-test"), "arn"),
+                "container_name": "app",
+                "container_port": self.port,
+                "launch_type": "FARGATE",
+                "subnets": &self.subnets,
+                "security_groups": vec![self.security_group.clone()],
+                "assign_public_ip": false,
             },
-        )
-        .timeout(120);
-    };
-    let bake = |plan: &mut Plan, n: u32, seconds: u32| {
-        let mut params = gates();
-        params.insert("seconds", seconds);
-        plan.step(&id(&format!("rollout-bake-{n}")), Phase::Rollout, "bake", params)
-            .timeout(seconds + 60);
-    };
-    match d.strategy.as_str() {
-        "all-at-once" => shift(plan, 1, 100),
-        "canary" => {
-            shift(plan, 1, d.canary_percent);
-            bake(plan, 1, d.bake_seconds);
-            shift(plan, 2, 100);
-        }
-        "linear" => {
-            let mut green = 0;
-            let mut n = 0;
-            while green < 100 {
-                n += 1;
-                green = (green + d.step_percent).min(100);
-                shift(plan, n, green);
-                if green < 100 {
-                    bake(plan, n, d.interval_seconds);
+            d.timeout_seconds,
+        );
+        let shift = |green: u32| obj! { "green_percent": green };
+        let bake = |seconds: u32| {
+            let mut params = obj! { "seconds": seconds };
+            if d.alarm_gate {
+                params.insert("alarm_prefix", self.alarm_prefix);
+            }
+            if let Some(path) = &d.probe_path {
+                params.insert(
+                    "probe_url",
+                    concat(vec![
+                        Value::from("http://"),
+                        reference(&self.id("alb"), "dns_name"),
+                        Value::from(format!(":9001{path}")),
+                    ]),
+                );
+            }
+            params
+        };
+        match d.strategy.as_str() {
+            "all-at-once" => add(plan, "rollout-shift-1".into(), "traffic.shift", shift(100), 120),
+            "canary" => {
+                add(
+                    plan,
+                    "rollout-shift-1".into(),
+                    "traffic.shift",
+                    shift(d.canary_percent),
+                    120,
+                );
+                add(
+                    plan,
+                    "rollout-bake-1".into(),
+                    "rollout.bake",
+                    bake(d.bake_seconds),
+                    d.bake_seconds + 120,
+                );
+                add(plan, "rollout-shift-2".into(), "traffic.shift", shift(100), 120);
+            }
+            "linear" => {
+                let (mut green, mut n) = (0, 0);
+                while green < 100 {
+                    n += 1;
+                    green = (green + d.step_percent).min(100);
+                    add(plan, format!("rollout-shift-{n}"), "traffic.shift", shift(green), 120);
+                    if green < 100 {
+                        add(
+                            plan,
+                            format!("rollout-bake-{n}"),
+                            "rollout.bake",
+                            bake(d.interval_seconds),
+                            d.interval_seconds + 120,
+                        );
+                    }
                 }
             }
+            _ => {
+                add(
+                    plan,
+                    "rollout-approval".into(),
+                    "rollout.approval",
+                    obj! {
+                        "message": "green serves the test listener (port 9001); run `platform promote` to shift production to it, or `platform rollback`",
+                    },
+                    d.timeout_seconds,
+                );
+                add(plan, "rollout-shift-1".into(), "traffic.shift", shift(100), 120);
+            }
         }
-        _ => {
-            plan.step(
-                &id("rollout-approval"),
-                Phase::Rollout,
-                "approval",
-                obj! {
-                    "message": "green is serving the test listener; run `platform promote` or `platform rollback`",
-                },
-            )
-            .timeout(d.timeout_seconds);
-            shift(plan, 1, 100);
-        }
+        add(
+            plan,
+            "rollout-finish".into(),
+            "rollout.finish",
+            obj! { "drain_seconds": d.drain_seconds, "deregister_previous": true },
+            d.drain_seconds + 300,
+        );
     }
-    let mut params = gates();
-    params.insert("seconds", d.bake_seconds.min(60));
-    plan.step(&id("rollout-verify"), Phase::Rollout, "bake", params)
-        .timeout(d.bake_seconds.min(60) + 60);
 }
 
 export_plugin!(Service);
