@@ -20,8 +20,9 @@ const BUILTINS: &[(&str, &str)] = &[
     ("observability", "plugin-observability"),
 ];
 
-/// Plugins used only by the tests: built alongside, never embedded.
-const TEST_PLUGINS: &[&str] = &["hostile", "future-contract"];
+/// Plugins used only by the tests (and the example custom plugin): built
+/// alongside, never embedded.
+const TEST_PLUGINS: &[&str] = &["hostile", "future-contract", "plugin-budget-alarm"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");

@@ -55,9 +55,65 @@ pub fn load_plugins(
         }
     }
     if diags.is_empty() {
+        check_pins(resolved, &loaded, &mut diags);
+    }
+    if diags.is_empty() {
         Ok(loaded)
     } else {
         Err(Diagnostics(diags))
+    }
+}
+
+/// Plugins from files must match the `sha256` the blueprint gives them and
+/// the lock file beside the blueprint, if there is one.
+fn check_pins(resolved: &Resolved, loaded: &HashMap<PluginSource, Arc<LoadedPlugin>>, diags: &mut Vec<Diagnostic>) {
+    let blueprint = &resolved.source.path;
+    let lock = match crate::lockfile::read(blueprint) {
+        Ok(lock) => lock,
+        Err(e) => {
+            diags.push(Diagnostic::in_file(blueprint, e));
+            return;
+        }
+    };
+    for inst in &resolved.instances {
+        let PluginSource::Path(path) = &inst.source else {
+            continue;
+        };
+        let actual = &loaded[&inst.source].sha256;
+        if let Some((pinned, span)) = &inst.sha256
+            && pinned != actual
+        {
+            diags.push(Diagnostic::at(
+                &resolved.source,
+                span,
+                format!(
+                    "plugin instance `{}`: {} has sha256 {actual}, but the blueprint pins {pinned}",
+                    inst.name,
+                    path.display()
+                ),
+            ));
+        }
+        if let Some(lock) = &lock {
+            let key = crate::lockfile::key(blueprint, path);
+            let relock = format!(
+                "if the change is intended, run `platform plugin lock {}`",
+                blueprint.display()
+            );
+            let message = match lock.plugins.get(&key) {
+                Some(locked) if locked == actual => continue,
+                Some(locked) => format!(
+                    "{} has sha256 {actual}, but {} locks it to {locked}; {relock}",
+                    path.display(),
+                    lock.path.display()
+                ),
+                None => format!("`{key}` is not in {}; {relock}", lock.path.display()),
+            };
+            diags.push(Diagnostic::at(
+                &resolved.source,
+                &inst.source_span,
+                format!("plugin instance `{}`: {message}", inst.name),
+            ));
+        }
     }
 }
 
@@ -403,6 +459,15 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
 }
 
 /// Check one contribution and qualify its ids and references.
+/// Whether the blueprint's grants allow something; without grants a
+/// built-in may return what it declares and a plugin from a file nothing.
+fn granted(inst: &Instance, allows: impl Fn(&crate::blueprint::Grants) -> bool) -> bool {
+    match &inst.grants {
+        Some(g) => allows(g),
+        None => matches!(inst.source, PluginSource::Builtin(_)),
+    }
+}
+
 fn qualify(
     resolved: &Resolved,
     inst: &Instance,
@@ -467,6 +532,11 @@ fn qualify(
                 r.kind,
                 list(&info.resource_kinds)
             ));
+        } else if !granted(inst, |g| g.allows_resource(&r.kind)) {
+            err(format!(
+                "resource `{}` has type `{}`, which the blueprint does not grant this plugin; to allow it, add it to [plugins.{}.grants] resources",
+                r.id, r.kind, inst.name
+            ));
         }
         let region = r.region.clone().unwrap_or_else(|| resolved.regions[0].clone());
         if !resolved.regions.contains(&region) {
@@ -525,6 +595,11 @@ fn qualify(
                 s.id,
                 s.action,
                 list(&info.actions)
+            ));
+        } else if !granted(inst, |g| g.allows_action(&s.action)) {
+            err(format!(
+                "step `{}` uses action `{}`, which the blueprint does not grant this plugin; to allow it, add it to [plugins.{}.grants] actions",
+                s.id, s.action, inst.name
             ));
         }
         let mut params = match Value::decode(&s.params) {

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod compose;
 pub mod engine;
 pub mod graph;
+pub mod harness;
+pub mod lockfile;
 pub mod plan;
 pub mod providers;
 pub mod runtime;

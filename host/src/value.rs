@@ -131,6 +131,35 @@ impl Value {
         }
     }
 
+    /// The inverse of [`Value::to_json`]: `{"$ref": ...}` and `{"$concat": [...]}`
+    /// become references and concatenations.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Value::Num(n.as_f64().unwrap_or(0.0)), Value::Int),
+            J::String(s) => Value::Str(s.clone()),
+            J::Array(items) => Value::Array(items.iter().map(Value::from_json).collect()),
+            J::Object(map) => {
+                if map.len() == 1 {
+                    if let Some(r) = map.get("$ref") {
+                        return Value::Ref(Ref {
+                            resource: r["resource"].as_str().unwrap_or_default().to_string(),
+                            attribute: r["attribute"].as_str().unwrap_or_default().to_string(),
+                        });
+                    }
+                    if let Some(J::Array(parts)) = map.get("$concat") {
+                        return Value::Concat(parts.iter().map(Value::from_json).collect());
+                    }
+                }
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            }
+        }
+    }
+
     /// The human form used by `plan`: JSON-like, references as `${id.attribute}`.
     pub fn render(&self, out: &mut String, indent: usize) {
         let pad = |n: usize| "  ".repeat(n);

@@ -11,7 +11,7 @@ fn peers(pairs: &[(&str, Option<&str>)]) -> String {
     for (name, peer) in pairs {
         let peer = peer.map(|p| format!(", peer = {p:?}")).unwrap_or_default();
         text.push_str(&format!(
-            "\n[plugins.{name}]\npath = {:?}\nconfig = {{ mode = \"ok\"{peer} }}\n",
+            "\n[plugins.{name}]\npath = {:?}\ngrants = {{ resources = [\"*\"] }}\nconfig = {{ mode = \"ok\"{peer} }}\n",
             path.display().to_string()
         ));
     }

@@ -160,7 +160,7 @@ fn plugin_config_errors_point_at_the_value() {
     check(
         "invalid-config",
         "",
-        expect![[r#"test.toml:7:19: plugins.bad.config.mode: this mode is deliberately rejected"#]],
+        expect!["test.toml:8:19: plugins.bad.config.mode: this mode is deliberately rejected"],
     );
 }
 

@@ -3,9 +3,11 @@
 mod blueprint_errors;
 mod cli;
 mod compose_rules;
+mod custom_plugins;
 mod deploy;
 mod emulator;
 mod hostile;
 mod plans;
+mod plugin_harness;
 mod rollout;
 mod support;

@@ -66,7 +66,7 @@ pub fn hostile_blueprint(instances: &[(&str, &str)]) -> String {
     let mut text = String::from("[blueprint]\nname = \"t\"\nregions = [\"us-east-1\"]\n");
     for (name, mode) in instances {
         text.push_str(&format!(
-            "\n[plugins.{name}]\npath = {:?}\nconfig = {{ mode = {mode:?} }}\n",
+            "\n[plugins.{name}]\npath = {:?}\ngrants = {{ resources = [\"*\"], actions = [\"*\"] }}\nconfig = {{ mode = {mode:?} }}\n",
             path.display().to_string()
         ));
     }

@@ -51,6 +51,35 @@ pub struct PluginDecl {
     pub enabled: Option<bool>,
     pub sandbox: SandboxDecl,
     pub config: Option<SValue>,
+    /// `sha256 = "..."`: the component file must have this hash.
+    pub sha256: Option<(String, Range<usize>)>,
+    pub grants: Option<Grants>,
+}
+
+/// What a blueprint allows a plugin instance to return: resource types and
+/// step actions, each exact or ending in `*` (a prefix).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Grants {
+    pub resources: Vec<String>,
+    pub actions: Vec<String>,
+    pub span: Range<usize>,
+}
+
+impl Grants {
+    fn allows(patterns: &[String], name: &str) -> bool {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => p == name,
+        })
+    }
+
+    pub fn allows_resource(&self, kind: &str) -> bool {
+        Grants::allows(&self.resources, kind)
+    }
+
+    pub fn allows_action(&self, action: &str) -> bool {
+        Grants::allows(&self.actions, action)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +121,11 @@ pub struct Instance {
     pub source: PluginSource,
     /// Where the plugin source is named.
     pub source_span: Range<usize>,
+    /// The hash the blueprint pins the component file to.
+    pub sha256: Option<(String, Range<usize>)>,
+    /// What the blueprint grants it; `None`: the default (a built-in may
+    /// return what it declares, a plugin from a file nothing).
+    pub grants: Option<Grants>,
     /// Merged configuration (base, then environment), an empty table if none.
     pub config: SValue,
     pub limits: Limits,
@@ -100,7 +134,8 @@ pub struct Instance {
 const TOP_KEYS: &[&str] = &["blueprint", "sandbox", "plugins", "env"];
 const BLUEPRINT_KEYS: &[&str] = &["name", "description", "regions", "default_env", "tags"];
 const SANDBOX_KEYS: &[&str] = &["memory_mib", "timeout_ms", "stack_kib"];
-const PLUGIN_KEYS: &[&str] = &["plugin", "path", "enabled", "sandbox", "config"];
+const PLUGIN_KEYS: &[&str] = &["plugin", "path", "sha256", "grants", "enabled", "sandbox", "config"];
+const GRANT_KEYS: &[&str] = &["resources", "actions"];
 const ENV_KEYS: &[&str] = &["regions", "tags", "plugins", "rollback"];
 
 const MAX_MEMORY_MIB: u64 = 4096;
@@ -211,6 +246,10 @@ impl Blueprint {
                 Some(base) => {
                     if over.source.is_some() {
                         base.source = over.source.clone();
+                        base.sha256 = over.sha256.clone();
+                    }
+                    if over.grants.is_some() {
+                        base.grants = over.grants.clone();
                     }
                     if over.enabled.is_some() {
                         base.enabled = over.enabled;
@@ -254,6 +293,8 @@ impl Blueprint {
                 span: p.span.clone(),
                 source,
                 source_span,
+                sha256: p.sha256.clone(),
+                grants: p.grants.clone(),
                 config,
                 limits: Limits {
                     memory_bytes: (memory_mib as usize) << 20,
@@ -411,6 +452,8 @@ impl Parser<'_> {
             enabled: None,
             sandbox: SandboxDecl::default(),
             config: None,
+            sha256: None,
+            grants: None,
         };
         let entries = self.table(v, what, PLUGIN_KEYS);
         for (key, key_span, value) in entries {
@@ -436,6 +479,30 @@ impl Parser<'_> {
                         format!("enabled must be a boolean, not {}", value.type_name()),
                     ),
                 },
+                "sha256" => {
+                    if let Some(h) = self.string(value, key) {
+                        if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            decl.sha256 = Some((h.to_ascii_lowercase(), value.span.clone()));
+                        } else {
+                            self.error(&value.span, "sha256 must be 64 hexadecimal digits");
+                        }
+                    }
+                }
+                "grants" => {
+                    let mut grants = Grants {
+                        span: value.span.clone(),
+                        ..Grants::default()
+                    };
+                    for (k, _, v) in self.table(value, &format!("{what}.grants"), GRANT_KEYS) {
+                        let list = self.strings(v, &format!("grants.{k}"));
+                        match k.as_str() {
+                            "resources" => grants.resources = list,
+                            "actions" => grants.actions = list,
+                            _ => {}
+                        }
+                    }
+                    decl.grants = Some(grants);
+                }
                 "sandbox" => decl.sandbox = self.sandbox(value, &format!("{what}.sandbox"), false),
                 "config" => {
                     if value.as_table().is_none() {

@@ -1,4 +1,4 @@
-//! `platform plugin list|inspect`.
+//! `platform plugin list|inspect|new|lock`.
 
 use std::path::PathBuf;
 
@@ -21,6 +21,24 @@ pub enum Command {
         /// JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Create a plugin crate that builds with
+    /// `cargo build --release --target wasm32-wasip2`, with a blueprint using it.
+    New {
+        /// The plugin's name: lowercase letters, digits and `-`.
+        name: String,
+        /// Where to create it (default: ./<name>).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The plugin SDK crate (default: this platform's plugins/sdk).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Write the sha256 of every plugin file a blueprint uses (all
+    /// environments) to the lock file beside it (`x.toml` -> `x.lock`).
+    Lock {
+        /// The blueprint file.
+        blueprint: PathBuf,
     },
 }
 
@@ -62,9 +80,103 @@ impl Command {
                     print!("{}", describe_text(&p));
                 }
             }
+            Command::New { name, dir, sdk } => new_plugin(ctx, &name, dir, sdk)?,
+            Command::Lock { blueprint } => lock(ctx, &runtime, &blueprint)?,
         }
         Ok(())
     }
+}
+
+/// `platform plugin new`.
+fn new_plugin(ctx: &Context, name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<(), Failure> {
+    if !crate::blueprint::valid_name(name) || name.len() > 40 {
+        return Err(anyhow::anyhow!(
+            "`{name}` is not a valid plugin name: use lowercase letters, digits and `-` (at most 40), starting with a letter"
+        )
+        .into());
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(anyhow::anyhow!("{} exists and is not empty; nothing was written", dir.display()).into());
+    }
+    let sdk = sdk.unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk")));
+    let sdk = std::fs::canonicalize(&sdk).map_err(|e| {
+        anyhow::anyhow!(
+            "the plugin SDK is not at {} ({e}); pass --sdk with the path of plugins/sdk of a platform checkout",
+            sdk.display()
+        )
+    })?;
+    let krate = format!("plugin-{name}");
+    let type_name: String = name
+        .split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let fill = |t: &str| {
+        t.replace("{{crate}}", &krate)
+            .replace("{{name}}", name)
+            .replace("{{type}}", &type_name)
+            .replace("{{file}}", &krate.replace('-', "_"))
+            .replace("{{sdk}}", &sdk.display().to_string().replace('\\', "/"))
+    };
+    let files = [
+        ("Cargo.toml", fill(include_str!("scaffold/Cargo.toml.tmpl"))),
+        ("src/lib.rs", fill(include_str!("scaffold/lib.rs.tmpl"))),
+        ("blueprint.toml", fill(include_str!("scaffold/blueprint.toml.tmpl"))),
+        ("README.md", fill(include_str!("scaffold/README.md.tmpl"))),
+        (".gitignore", "/target\n".to_string()),
+    ];
+    for (rel, text) in &files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    ctx.status(format!(
+        "Created plugin `{name}` in {}. Next:\n  cd {}\n  cargo build --release --target wasm32-wasip2\n  platform plugin lock blueprint.toml\n  platform plan blueprint.toml",
+        dir.display(),
+        dir.display()
+    ));
+    Ok(())
+}
+
+/// `platform plugin lock`: hash every plugin file of every environment.
+fn lock(ctx: &Context, runtime: &Runtime, path: &std::path::Path) -> Result<(), Failure> {
+    let blueprint = crate::blueprint::Blueprint::load(path)?;
+    let mut envs: Vec<String> = blueprint.env_names().into_iter().map(str::to_string).collect();
+    if envs.is_empty() {
+        envs.push("default".into());
+    }
+    let mut entries = std::collections::BTreeMap::new();
+    for env in &envs {
+        let resolved = blueprint.resolve(env)?;
+        for inst in &resolved.instances {
+            let PluginSource::Path(file) = &inst.source else {
+                continue;
+            };
+            // Loading checks it is a plugin this host accepts.
+            let loaded = runtime
+                .load(&inst.source)
+                .map_err(|e| anyhow::anyhow!("plugin instance `{}` ({}): {e}", inst.name, file.display()))?;
+            entries.insert(crate::lockfile::key(&resolved.source.path, file), loaded.sha256.clone());
+        }
+    }
+    let written = crate::lockfile::write(path, &entries)
+        .map_err(|e| anyhow::anyhow!("cannot write the lock file of {}: {e}", path.display()))?;
+    ctx.status(format!(
+        "Locked {} plugin files in {}:",
+        entries.len(),
+        written.display()
+    ));
+    for (k, v) in &entries {
+        ctx.status(format!("  {k}  {v}"));
+    }
+    Ok(())
 }
 
 fn describe_json(p: &LoadedPlugin) -> serde_json::Value {

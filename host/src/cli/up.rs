@@ -161,6 +161,14 @@ impl Args {
         let mut resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         set_images(&mut resolved, images)?;
         let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
+        let unsupported = crate::providers::unsupported_in(&plan);
+        if !unsupported.is_empty() {
+            return Err(anyhow::anyhow!(
+                "nothing was changed: this plan needs what this platform cannot do:\n  {}",
+                unsupported.join("\n  ")
+            )
+            .into());
+        }
         let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
         let lock = store.lock("up").map_err(anyhow::Error::from)?;
         if let Some(stale) = &lock.replaced {

@@ -7,9 +7,19 @@ use serde_json::Value as Json;
 
 use super::{Aws, Props, ProviderError, aws_err};
 
-/// Whether the host implements `action` (for messages and plan checks).
+/// Whether the host implements `action` (here, or as a rollout primitive).
 pub fn known(action: &str) -> bool {
-    matches!(action, "ecs.wait-stable" | "rds.wait-available" | "http.probe")
+    matches!(
+        action,
+        "ecs.wait-stable"
+            | "rds.wait-available"
+            | "http.probe"
+            | "rollout.begin"
+            | "traffic.shift"
+            | "rollout.bake"
+            | "rollout.approval"
+            | "rollout.finish"
+    )
 }
 
 /// Run one step action in `region`, failing after `timeout`.

@@ -38,6 +38,64 @@ use serde_json::{Map, Value as Json};
 
 pub use props::Props;
 
+/// Every resource type the providers can create.
+pub const KINDS: &[&str] = &[
+    "aws.ec2.vpc",
+    "aws.ec2.subnet",
+    "aws.ec2.internet-gateway",
+    "aws.ec2.eip",
+    "aws.ec2.nat-gateway",
+    "aws.ec2.route-table",
+    "aws.ec2.route-table-association",
+    "aws.ec2.security-group",
+    "aws.ec2.flow-log",
+    "aws.ec2.vpc-peering-connection",
+    "aws.iam.role",
+    "aws.logs.log-group",
+    "aws.ecr.repository",
+    "aws.ecs.cluster",
+    "aws.ecs.task-definition",
+    "aws.ecs.service",
+    "aws.elbv2.load-balancer",
+    "aws.elbv2.target-group",
+    "aws.elbv2.listener",
+    "aws.secretsmanager.secret",
+    "aws.rds.db-subnet-group",
+    "aws.rds.db-instance",
+    "aws.sns.topic",
+    "aws.sns.subscription",
+    "aws.cloudwatch.dashboard",
+    "aws.cloudwatch.metric-alarm",
+    "aws.applicationautoscaling.scalable-target",
+    "aws.applicationautoscaling.scaling-policy",
+    "aws.route53.hosted-zone",
+    "aws.route53.health-check",
+    "aws.route53.record-set",
+];
+
+/// Resource types and step actions of a plan that this host cannot carry
+/// out, checked before `up` changes anything.
+pub fn unsupported_in(plan: &crate::plan::Plan) -> Vec<String> {
+    let mut missing: Vec<String> = plan
+        .resources
+        .iter()
+        .filter(|r| !KINDS.contains(&r.kind.as_str()))
+        .map(|r| {
+            format!(
+                "resource {} has type `{}`, which this host has no provider for",
+                r.id, r.kind
+            )
+        })
+        .collect();
+    missing.extend(plan.steps.iter().filter(|s| !actions::known(&s.action)).map(|s| {
+        format!(
+            "step {} uses action `{}`, which this host does not implement",
+            s.id, s.action
+        )
+    }));
+    missing
+}
+
 /// What a provider returns about a resource: ids, ARNs, names, endpoints.
 pub type Outputs = Map<String, Json>;
 
