@@ -20,6 +20,7 @@ fn main() -> ExitCode {
                         eprintln!("error: {d}");
                     }
                 }
+                platform::cli::Failure::Changes => {}
                 platform::cli::Failure::Other(e) => {
                     eprintln!("error: {e}");
                     for cause in e.chain().skip(1) {

@@ -69,6 +69,32 @@ pub struct PlannedStep {
     pub depends_on: Vec<String>,
 }
 
+impl Plan {
+    /// sha256 of the plan's JSON: equal digests, equal plans.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let bytes = serde_json::to_vec(&self.to_json()).expect("plan serializes");
+        Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What `plan --out` writes and `up --plan` applies.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedPlan {
+    pub format_version: u32,
+    pub blueprint: String,
+    pub environment: String,
+    /// The state serial the plan was made against (0: no state).
+    pub state_serial: u64,
+    /// Whether the live resources were found to differ from the state.
+    pub drift: bool,
+    /// [`Plan::digest`].
+    pub plan_sha256: String,
+    /// What `up` would change, as `plan` showed it.
+    pub changes: Vec<serde_json::Value>,
+    pub plan: serde_json::Value,
+}
+
 pub fn phase_name(p: Phase) -> &'static str {
     match p {
         Phase::Apply => "apply",

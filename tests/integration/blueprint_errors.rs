@@ -31,7 +31,7 @@ fn unknown_keys_are_errors_with_suggestions() {
         None,
         expect![[r#"
             test.toml:9:2: unknown key `sandbx` in the blueprint; did you mean `sandbox`? expected one of: blueprint, sandbox, plugins, env
-            test.toml:4:1: unknown key `region` in [blueprint]; did you mean `regions`? expected one of: name, description, regions, default_env, tags
+            test.toml:4:1: unknown key `region` in [blueprint]; did you mean `regions`? expected one of: name, description, regions, default_env, tags, backend
             test.toml:7:1: unknown key `plugn` in [plugins.network]; did you mean `plugin`? expected one of: plugin, path, sha256, grants, enabled, sandbox, config"#]],
     );
 }

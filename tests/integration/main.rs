@@ -9,5 +9,6 @@ mod emulator;
 mod hostile;
 mod plans;
 mod plugin_harness;
+mod remote_state;
 mod rollout;
 mod support;

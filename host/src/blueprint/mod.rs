@@ -28,6 +28,8 @@ pub struct Blueprint {
     pub regions: Vec<String>,
     pub default_env: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// Where the state lives (`s3://bucket/prefix`); default: local files.
+    pub backend: Option<String>,
     pub sandbox: SandboxDecl,
     pub plugins: Vec<PluginDecl>,
     pub envs: Vec<EnvDecl>,
@@ -97,6 +99,7 @@ pub struct EnvDecl {
     pub plugins: Vec<PluginDecl>,
     /// Remove what a failed `up` created (default false).
     pub rollback: Option<bool>,
+    pub backend: Option<String>,
 }
 
 /// A blueprint resolved for one environment: what the composer runs.
@@ -111,6 +114,8 @@ pub struct Resolved {
     pub instances: Vec<Instance>,
     /// The environment's default for `up --rollback`.
     pub rollback: bool,
+    /// Where its state lives (`s3://bucket/prefix`); `None`: local files.
+    pub backend: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,11 +137,11 @@ pub struct Instance {
 }
 
 const TOP_KEYS: &[&str] = &["blueprint", "sandbox", "plugins", "env"];
-const BLUEPRINT_KEYS: &[&str] = &["name", "description", "regions", "default_env", "tags"];
+const BLUEPRINT_KEYS: &[&str] = &["name", "description", "regions", "default_env", "tags", "backend"];
 const SANDBOX_KEYS: &[&str] = &["memory_mib", "timeout_ms", "stack_kib"];
 const PLUGIN_KEYS: &[&str] = &["plugin", "path", "sha256", "grants", "enabled", "sandbox", "config"];
 const GRANT_KEYS: &[&str] = &["resources", "actions"];
-const ENV_KEYS: &[&str] = &["regions", "tags", "plugins", "rollback"];
+const ENV_KEYS: &[&str] = &["regions", "tags", "plugins", "rollback", "backend"];
 
 const MAX_MEMORY_MIB: u64 = 4096;
 const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -320,7 +325,18 @@ impl Blueprint {
             stack_bytes: (self.sandbox.stack_kib.unwrap_or(512) as usize) << 10,
             instances,
             rollback: decl.and_then(|d| d.rollback).unwrap_or(false),
+            backend: self.backend_for(env),
         })
+    }
+
+    /// Where environment `env` keeps its state: its `backend`, else the
+    /// blueprint's, else `None` (local files).
+    pub fn backend_for(&self, env: &str) -> Option<String> {
+        self.envs
+            .iter()
+            .find(|e| e.name == env)
+            .and_then(|e| e.backend.clone())
+            .or_else(|| self.backend.clone())
     }
 }
 
@@ -542,6 +558,7 @@ impl Parser<'_> {
             regions: Vec::new(),
             default_env: None,
             tags: Vec::new(),
+            backend: None,
             sandbox: SandboxDecl::default(),
             plugins: Vec::new(),
             envs: Vec::new(),
@@ -561,6 +578,7 @@ impl Parser<'_> {
                 "description" => bp.description = self.string(value, "description"),
                 "regions" => bp.regions = self.strings(value, "regions"),
                 "default_env" => bp.default_env = self.string(value, "default_env"),
+                "backend" => bp.backend = self.string(value, "backend"),
                 "tags" => bp.tags = self.tags(value, "tags"),
                 _ => {}
             }
@@ -588,12 +606,14 @@ impl Parser<'_> {
                             tags: Vec::new(),
                             plugins: Vec::new(),
                             rollback: None,
+                            backend: None,
                         };
                         for (k, _, v) in self.table(env, &format!("[env.{env_name}]"), ENV_KEYS) {
                             match k.as_str() {
                                 "regions" => decl.regions = Some(self.strings(v, "regions")),
                                 "tags" => decl.tags = self.tags(v, "tags"),
                                 "plugins" => decl.plugins = self.plugins(v, &format!("env.{env_name}.plugins")),
+                                "backend" => decl.backend = self.string(v, "backend"),
                                 "rollback" => match v.kind {
                                     Kind::Bool(b) => decl.rollback = Some(b),
                                     _ => self

@@ -8,7 +8,6 @@ use super::{Context, Failure};
 use crate::blueprint::Blueprint;
 use crate::engine::{Reporter, Run};
 use crate::providers::{Aws, sweep};
-use crate::state::StateStore;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,7 +29,9 @@ impl Args {
         let blueprint = Blueprint::load(&self.blueprint)?;
         let env = blueprint.choose_env(self.env.as_deref())?;
         let resolved = blueprint.resolve(&env)?;
-        let store = StateStore::new(self.state.state_dir.clone(), &blueprint.name, &env);
+        let store = self
+            .state
+            .store(&blueprint.name, &env, blueprint.backend_for(&env).as_deref())?;
         let lock = store.lock("down").map_err(anyhow::Error::from)?;
         let state = store.load().map_err(anyhow::Error::from)?;
         ctx.status(format!(

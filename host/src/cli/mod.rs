@@ -6,6 +6,7 @@ mod graph;
 mod plan;
 mod plugin;
 mod rollout;
+mod state;
 mod status;
 mod up;
 mod validate;
@@ -59,6 +60,9 @@ pub enum Command {
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugin(plugin::Command),
+    /// Remote state: unlock, history, restore; move state between backends.
+    #[command(subcommand)]
+    State(state::Command),
 }
 
 /// Why a command failed; each kind has its own exit code.
@@ -70,6 +74,9 @@ pub enum Failure {
     /// Anything else: exit 1.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+    /// `plan --detailed-exitcode` found changes: exit 2, nothing printed.
+    #[error("the plan has changes")]
+    Changes,
 }
 
 impl From<Diagnostics> for Failure {
@@ -83,6 +90,7 @@ impl Failure {
         match self {
             Failure::Invalid(_) => ExitCode::from(3),
             Failure::Other(_) => ExitCode::from(1),
+            Failure::Changes => ExitCode::from(2),
         }
     }
 }
@@ -108,6 +116,7 @@ impl Cli {
             Command::Down(args) => args.execute(&ctx),
             Command::Status(args) => args.execute(&ctx),
             Command::Plugin(cmd) => cmd.execute(&ctx),
+            Command::State(cmd) => cmd.execute(&ctx),
         }
     }
 }

@@ -13,7 +13,6 @@ use super::{Context, Failure};
 use crate::compose::compose;
 use crate::engine::drift::{self, Drift};
 use crate::engine::preview::{Action, preview};
-use crate::state::StateStore;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +30,12 @@ pub struct Args {
     /// Do not contact AWS to look for drift.
     #[arg(long)]
     pub no_refresh: bool,
+    /// For CI: exit 0 when `up` would change nothing, 2 when it would, 1 on any error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to FILE; `up --plan FILE` applies it only if nothing changed since.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -40,10 +45,24 @@ const REFRESH_BUDGET: Duration = Duration::from_secs(30);
 
 impl Args {
     pub fn execute(self, ctx: &Context) -> Result<(), Failure> {
+        let detailed = self.detailed_exitcode;
+        match self.run(ctx) {
+            Ok(true) if detailed => Err(Failure::Changes),
+            Ok(_) => Ok(()),
+            // Everything that is not "changes" is 1 for CI.
+            Err(Failure::Invalid(d)) if detailed => Err(anyhow::anyhow!("{d}").into()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Show the plan; true if `up` would change something.
+    fn run(self, ctx: &Context) -> Result<bool, Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         let runtime_wasm = ctx.runtime(resolved.stack_bytes)?;
         let plan = compose(&runtime_wasm, &resolved)?;
-        let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
+        let store = self
+            .state
+            .store(&resolved.blueprint, &resolved.env, resolved.backend.as_deref())?;
         let mut state = store.load().map_err(anyhow::Error::from)?;
         let against_state = if state.resources.is_empty() {
             None
@@ -72,6 +91,43 @@ impl Args {
             drift::apply(&mut state, &found);
             Some((found, note, preview(&plan, &state)))
         };
+        let changes: Vec<serde_json::Value> = match &against_state {
+            None => plan
+                .resources
+                .iter()
+                .map(|r| json!({ "id": r.id, "type": r.kind, "action": "create" }))
+                .collect(),
+            Some((_, _, p)) => p
+                .changes
+                .iter()
+                .map(|(id, kind, a)| json!({ "id": id, "type": kind, "action": a.word() }))
+                .collect(),
+        };
+        let drifted = against_state.as_ref().is_some_and(|(found, _, _)| !found.is_empty());
+        let has_changes = !changes.is_empty() || drifted || !state.rollouts.is_empty();
+        if let Some(out) = &self.out {
+            let saved = crate::plan::SavedPlan {
+                format_version: crate::plan::JSON_FORMAT_VERSION,
+                blueprint: resolved.blueprint.clone(),
+                environment: resolved.env.clone(),
+                state_serial: state.serial,
+                drift: drifted,
+                plan_sha256: plan.digest(),
+                changes: changes.clone(),
+                plan: plan.to_json(),
+            };
+            let bytes = serde_json::to_vec_pretty(&saved).map_err(anyhow::Error::from)?;
+            std::fs::write(out, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            ctx.status(format!(
+                "Saved the plan to {} ({} changes, state serial {}); apply it with `platform up {} --env {} --plan {}`.",
+                out.display(),
+                changes.len(),
+                state.serial,
+                self.blueprint.display(),
+                resolved.env,
+                out.display()
+            ));
+        }
 
         if self.json {
             let mut doc = plan.to_json();
@@ -90,15 +146,11 @@ impl Args {
                 });
             }
             println!("{}", serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?);
-            return Ok(());
+            return Ok(has_changes);
         }
         print!("{}", plan.render(!self.compact));
         if let Some((found, note, p)) = against_state {
-            println!(
-                "\nAgainst the state ({}, serial {}):",
-                store.state_path().display(),
-                state.serial
-            );
+            println!("\nAgainst the state ({}, serial {}):", store.location(), state.serial);
             match note {
                 Some(n) => println!("  drift {n}"),
                 None if found.is_empty() => println!("  no drift"),
@@ -120,6 +172,6 @@ impl Args {
                 p.unchanged
             );
         }
-        Ok(())
+        Ok(has_changes)
     }
 }

@@ -8,7 +8,7 @@ use super::up::{StateArgs, runtime};
 use super::{Context, Failure};
 use crate::compose::compose;
 use crate::engine::{Reporter, Run};
-use crate::state::{RolloutStatus, StateStore};
+use crate::state::RolloutStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,7 +25,9 @@ impl Args {
     pub fn promote(self, ctx: &Context) -> Result<(), Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
-        let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
+        let store = self
+            .state
+            .store(&resolved.blueprint, &resolved.env, resolved.backend.as_deref())?;
         let lock = store.lock("promote").map_err(anyhow::Error::from)?;
         let mut state = store.load().map_err(anyhow::Error::from)?;
         let waiting: Vec<String> = state
@@ -80,7 +82,9 @@ impl Args {
     /// Put every rollout under way back on blue.
     pub fn rollback(self, ctx: &Context) -> Result<(), Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
-        let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
+        let store = self
+            .state
+            .store(&resolved.blueprint, &resolved.env, resolved.backend.as_deref())?;
         let lock = store.lock("rollback").map_err(anyhow::Error::from)?;
         let state = store.load().map_err(anyhow::Error::from)?;
         if state.rollouts.values().all(|r| r.status == RolloutStatus::RolledBack) {

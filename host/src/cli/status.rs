@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::up::{StateArgs, print_outputs};
 use super::{Context, Failure};
 use crate::blueprint::Blueprint;
-use crate::state::{RolloutStatus, StateStore};
+use crate::state::RolloutStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +24,9 @@ impl Args {
     pub fn execute(self, _ctx: &Context) -> Result<(), Failure> {
         let blueprint = Blueprint::load(&self.blueprint)?;
         let env = blueprint.choose_env(self.env.as_deref())?;
-        let store = StateStore::new(self.state.state_dir.clone(), &blueprint.name, &env);
+        let store = self
+            .state
+            .store(&blueprint.name, &env, blueprint.backend_for(&env).as_deref())?;
         let state = store.load().map_err(anyhow::Error::from)?;
         if self.json {
             let resources: Vec<serde_json::Value> = state

@@ -32,6 +32,13 @@ pub struct Args {
     /// Do not read the live resources first (drift goes unnoticed).
     #[arg(long)]
     pub no_refresh: bool,
+    /// Apply a plan saved by `plan --out FILE`, without asking; refused if the
+    /// blueprint, its plugins, the state or AWS changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Events as JSON on stdout, one object per line, for CI.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -124,6 +131,23 @@ pub struct StateArgs {
     /// Directory of state files (default: $PLATFORM_STATE_DIR, else ./.platform).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Remote state, `s3://bucket/prefix` (default: the blueprint's `backend`, else local files).
+    #[arg(long, env = "PLATFORM_BACKEND", value_name = "URL")]
+    pub backend: Option<String>,
+}
+
+impl StateArgs {
+    /// The state store: `--backend` / `$PLATFORM_BACKEND`, else the
+    /// blueprint environment's `backend`, else the local directory.
+    pub fn store(&self, blueprint: &str, env: &str, configured: Option<&str>) -> Result<StateStore, Failure> {
+        match self.backend.as_deref().or(configured) {
+            Some(url) => {
+                let objects = crate::providers::s3state::S3Objects::open(url).map_err(|e| anyhow::anyhow!(e))?;
+                Ok(StateStore::remote(std::sync::Arc::new(objects), blueprint, env))
+            }
+            None => Ok(StateStore::new(self.state_dir.clone(), blueprint, env)),
+        }
+    }
 }
 
 /// Ask before changing anything, unless `--yes`; refuse off a terminal.
@@ -161,6 +185,10 @@ impl Args {
         let mut resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         set_images(&mut resolved, images)?;
         let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
+        let saved = match &self.plan {
+            Some(file) => Some(read_saved(file, &resolved, &plan)?),
+            None => None,
+        };
         let unsupported = crate::providers::unsupported_in(&plan);
         if !unsupported.is_empty() {
             return Err(anyhow::anyhow!(
@@ -169,15 +197,25 @@ impl Args {
             )
             .into());
         }
-        let store = StateStore::new(self.state.state_dir.clone(), &resolved.blueprint, &resolved.env);
+        let store = self
+            .state
+            .store(&resolved.blueprint, &resolved.env, resolved.backend.as_deref())?;
         let lock = store.lock("up").map_err(anyhow::Error::from)?;
-        if let Some(stale) = &lock.replaced {
-            ctx.status(format!(
-                "note: removed a stale lock of `{}` (pid {} is gone)",
-                stale.command, stale.pid
-            ));
+        if let Some(note) = lock.replaced_note() {
+            ctx.status(format!("note: {note}"));
         }
         let mut state = store.load().map_err(anyhow::Error::from)?;
+        if let (Some(saved), Some(file)) = (&saved, &self.plan)
+            && saved.state_serial != state.serial
+        {
+            return Err(anyhow::anyhow!(
+                "the saved plan {} is stale: it was made against state serial {}, the state is now at serial {} (another run changed it); nothing was changed: make a new plan",
+                file.display(),
+                saved.state_serial,
+                state.serial
+            )
+            .into());
+        }
         let rt = runtime()?;
         let aws = Arc::new(
             rt.block_on(crate::providers::Aws::load())
@@ -185,6 +223,17 @@ impl Args {
         );
         if !self.no_refresh && !state.resources.is_empty() {
             let found = rt.block_on(drift::detect(aws.clone(), &state, self.parallelism.into()));
+            if !found.is_empty()
+                && let (Some(saved), Some(file)) = (&saved, &self.plan)
+                && !saved.drift
+            {
+                return Err(anyhow::anyhow!(
+                    "the saved plan {} is stale: resources changed in AWS since it was made ({}); nothing was changed: make a new plan",
+                    file.display(),
+                    found.iter().map(|(id, d)| drift::describe(id, d)).collect::<Vec<_>>().join("; ")
+                )
+                .into());
+            }
             if !found.is_empty() {
                 ctx.status("Drift (changed outside platform):");
                 for (id, d) in &found {
@@ -201,12 +250,22 @@ impl Args {
                 ctx.status(format!("  {}", super::status::describe_rollout(id, r)));
             }
         }
+        let reporter = if self.json {
+            Reporter::json()
+        } else {
+            Reporter::new(ctx.quiet, plan.waves.iter().map(Vec::len).sum())
+        };
         if preview.is_empty() && state.rollouts.is_empty() {
             ctx.status(format!(
                 "No changes. {} resources of {} {} are up to date.",
                 preview.unchanged, resolved.blueprint, resolved.env
             ));
-            print_outputs(&state.outputs);
+            if !reporter.event(
+                "summary",
+                serde_json::json!({ "ok": true, "changes": {}, "outputs": state.outputs }),
+            ) {
+                print_outputs(&state.outputs);
+            }
             return Ok(());
         }
         ctx.status(format!(
@@ -227,21 +286,16 @@ impl Args {
             preview.count(Action::Resume),
             preview.unchanged
         ));
+        // A saved plan was the approval.
         confirm(
-            self.yes,
+            self.yes || saved.is_some(),
             &format!("apply these changes to {} {}", resolved.blueprint, resolved.env),
         )?;
 
         let rollback = self.rollback || (resolved.rollback && !self.no_rollback);
         let report = rt.block_on(async {
             let tags = resolved.tags.clone();
-            let run = Arc::new(Run::new(
-                aws,
-                store,
-                state,
-                tags,
-                Reporter::new(ctx.quiet, plan.waves.iter().map(Vec::len).sum()),
-            ));
+            let run = Arc::new(Run::new(aws, store, state, tags, reporter.clone()));
             Ok::<_, anyhow::Error>(run.up(plan.clone(), self.parallelism.into(), rollback).await)
         })?;
         drop(lock);
@@ -254,6 +308,28 @@ impl Args {
             report.count(Change::Deleted),
             report.count(Change::Unchanged)
         ));
+        let counts: serde_json::Map<String, serde_json::Value> = [
+            ("created", Change::Created),
+            ("adopted", Change::Adopted),
+            ("updated", Change::Updated),
+            ("replaced", Change::Replaced),
+            ("deleted", Change::Deleted),
+            ("unchanged", Change::Unchanged),
+        ]
+        .iter()
+        .map(|(k, c)| (k.to_string(), report.count(*c).into()))
+        .collect();
+        reporter.event(
+            "summary",
+            serde_json::json!({
+                "ok": report.failed.is_empty(),
+                "changes": counts,
+                "failed": report.failed.iter().map(|f| serde_json::json!({ "id": f.id, "instance": f.instance, "error": f.error.to_string() })).collect::<Vec<_>>(),
+                "rollouts": report.rollouts,
+                "paused": report.paused,
+                "outputs": report.outputs,
+            }),
+        );
         for line in &report.rollouts {
             ctx.status(format!("rollout {line}"));
         }
@@ -261,7 +337,9 @@ impl Args {
             ctx.status(format!("rollout {line}"));
         }
         if report.failed.is_empty() {
-            print_outputs(&report.outputs);
+            if !self.json {
+                print_outputs(&report.outputs);
+            }
             return Ok(());
         }
         let mut message = String::from("up failed:");
@@ -283,6 +361,37 @@ impl Args {
         }
         Err(anyhow::anyhow!(message).into())
     }
+}
+
+/// Read a saved plan and check it is this blueprint environment's current plan.
+fn read_saved(
+    file: &std::path::Path,
+    resolved: &Resolved,
+    plan: &crate::plan::Plan,
+) -> Result<crate::plan::SavedPlan, Failure> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read the saved plan {}: {e}", file.display()))?;
+    let saved: crate::plan::SavedPlan = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a plan saved by `platform plan --out`: {e}", file.display()))?;
+    if saved.blueprint != resolved.blueprint || saved.environment != resolved.env {
+        return Err(anyhow::anyhow!(
+            "{} is a plan of {} {}, not of {} {}",
+            file.display(),
+            saved.blueprint,
+            saved.environment,
+            resolved.blueprint,
+            resolved.env
+        )
+        .into());
+    }
+    if saved.plan_sha256 != plan.digest() {
+        return Err(anyhow::anyhow!(
+            "the saved plan {} is stale: the blueprint, its plugins or their configuration changed since it was made; nothing was changed: make a new plan",
+            file.display()
+        )
+        .into());
+    }
+    Ok(saved)
 }
 
 pub fn print_outputs(outputs: &std::collections::BTreeMap<String, serde_json::Value>) {

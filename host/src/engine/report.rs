@@ -14,6 +14,8 @@ pub struct Reporter {
     quiet: bool,
     /// Present on a terminal.
     live: Option<Arc<Mutex<Live>>>,
+    /// One JSON object per event on stdout instead (`up --json`).
+    json: bool,
 }
 
 #[derive(Debug, Default)]
@@ -38,14 +40,43 @@ impl Reporter {
                 ..Live::default()
             }))
         });
-        Reporter { quiet, live }
+        Reporter {
+            quiet,
+            live,
+            json: false,
+        }
     }
 
     pub fn quiet() -> Reporter {
         Reporter {
             quiet: true,
             live: None,
+            json: false,
         }
+    }
+
+    /// Events as JSON lines on stdout: `{"at", "event", ...}`.
+    pub fn json() -> Reporter {
+        Reporter {
+            quiet: false,
+            live: None,
+            json: true,
+        }
+    }
+
+    /// Emit one JSON event (only in JSON mode); true if it did.
+    pub fn event(&self, event: &str, mut fields: Json) -> bool {
+        if !self.json {
+            return false;
+        }
+        if let Json::Object(map) = &mut fields {
+            map.insert("event".into(), event.into());
+            map.insert("at".into(), timestamp().into());
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{fields}");
+        let _ = out.flush();
+        true
     }
 
     fn print(&self, line: Option<String>, update: impl FnOnce(&mut Live)) {
@@ -89,11 +120,17 @@ impl Reporter {
 
     /// A line of its own.
     pub fn line(&self, message: impl std::fmt::Display) {
+        if self.event("message", serde_json::json!({ "message": message.to_string() })) {
+            return;
+        }
         self.print(Some(message.to_string()), |_| {});
     }
 
     /// Work on `id` started.
     pub fn start(&self, id: &str, what: &str) {
+        if self.event("start", serde_json::json!({ "id": id, "action": what })) {
+            return;
+        }
         let line = if self.live.is_some() {
             None
         } else {
@@ -106,6 +143,12 @@ impl Reporter {
 
     /// Work on `id` ended with `message`.
     pub fn finish(&self, id: &str, message: impl std::fmt::Display) {
+        if self.event(
+            "finish",
+            serde_json::json!({ "id": id, "message": message.to_string() }),
+        ) {
+            return;
+        }
         self.print(Some(message.to_string()), |l| {
             if l.running.remove(id) {
                 l.done += 1;
@@ -122,6 +165,12 @@ impl Reporter {
 
     /// A resource reached a state; shows its main id.
     pub fn resource(&self, id: &str, what: &str, outputs: &Map<String, Json>) {
+        if self.event(
+            "resource",
+            serde_json::json!({ "id": id, "change": what, "outputs": outputs }),
+        ) {
+            return;
+        }
         let main = ["id", "arn", "name", "identifier", "allocation_id"]
             .iter()
             .find_map(|k| outputs.get(*k).and_then(Json::as_str))

@@ -20,6 +20,7 @@ mod rds;
 pub mod read;
 pub mod rollout;
 mod route53;
+pub mod s3state;
 mod secrets;
 mod sns;
 pub mod sweep;

@@ -25,6 +25,17 @@ pub enum LockError {
     Held { path: PathBuf, info: LockInfo },
     #[error("cannot take the lock {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the state at {url} is locked by `{}` (lock id {}, pid {} on {}) since {} ago; its lease runs {left} more seconds and is renewed while the holder runs: wait for it to finish, or if the holder is gone, run `platform state unlock` with that lock id once the lease has expired",
+        .holder.command, .holder.id, .holder.pid, .holder.host, age(.holder.since)
+    )]
+    Leased {
+        url: String,
+        holder: Box<super::remote::Lease>,
+        left: u64,
+    },
+    #[error("cannot take the lock {url}: {message}")]
+    Remote { url: String, message: String },
 }
 
 /// Held until dropped.
@@ -33,11 +44,44 @@ pub struct Lock {
     path: PathBuf,
     /// A stale lock this one replaced, for the caller to report.
     pub replaced: Option<LockInfo>,
+    /// The remote lock, when the state is remote.
+    pub remote: Option<super::remote::RemoteLock>,
+}
+
+impl Lock {
+    pub fn remote(lock: super::remote::RemoteLock) -> Lock {
+        Lock {
+            path: PathBuf::new(),
+            replaced: None,
+            remote: Some(lock),
+        }
+    }
+
+    /// What this lock replaced, for a note to the user.
+    pub fn replaced_note(&self) -> Option<String> {
+        if let Some(stale) = &self.replaced {
+            return Some(format!(
+                "removed a stale lock of `{}` (pid {} is gone)",
+                stale.command, stale.pid
+            ));
+        }
+        let r = self.remote.as_ref()?.replaced.as_ref()?;
+        Some(format!(
+            "took over lock {} of `{}` (pid {} on {}), whose lease expired {} ago",
+            r.id,
+            r.command,
+            r.pid,
+            r.host,
+            age(r.expires)
+        ))
+    }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.remote.is_none() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -88,6 +132,7 @@ impl Lock {
                     return Ok(Lock {
                         path: path.to_path_buf(),
                         replaced,
+                        remote: None,
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

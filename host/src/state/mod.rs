@@ -12,14 +12,18 @@
 //! secret value (secrets live in Secrets Manager and are referenced by ARN).
 
 mod lock;
+pub mod remote;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 pub use lock::{Lock, LockError, LockInfo};
+use remote::{Cond, ObjectStore, RemoteError, RemoteLock};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -137,6 +141,16 @@ pub enum StateError {
     Version { path: PathBuf, found: u32 },
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("remote state {url}: {message}")]
+    Remote { url: String, message: String },
+    #[error(
+        "the state at {url} was changed by another run since this one read it (this run's lock lease must have expired); nothing more was written: run the command again"
+    )]
+    Conflict { url: String },
+    #[error(
+        "this run lost its lock on {url} (its lease could not be renewed and another run took it); nothing more was written"
+    )]
+    LockLost { url: String },
 }
 
 /// Where the state of one blueprint and environment lives.
@@ -145,6 +159,20 @@ pub struct StateStore {
     pub dir: PathBuf,
     pub blueprint: String,
     pub environment: String,
+    /// Set when the state is remote (S3); `dir` is then unused.
+    pub remote: Option<Arc<RemoteState>>,
+}
+
+/// A remote state's objects and what this process knows of them.
+#[derive(Debug)]
+pub struct RemoteState {
+    pub objects: Arc<dyn ObjectStore>,
+    /// ETag of the state object as this process last read or wrote it.
+    etag: Mutex<Option<String>>,
+    /// This run's journal, rewritten whole on each event.
+    journal: Mutex<Vec<u8>>,
+    run: String,
+    lost: Arc<AtomicBool>,
 }
 
 impl StateStore {
@@ -158,6 +186,37 @@ impl StateStore {
             dir,
             blueprint: blueprint.into(),
             environment: environment.into(),
+            remote: None,
+        }
+    }
+
+    /// State kept in `objects` (a bucket and prefix).
+    pub fn remote(objects: Arc<dyn ObjectStore>, blueprint: &str, environment: &str) -> StateStore {
+        let run = format!("{}-{}", remote::now(), std::process::id());
+        StateStore {
+            dir: PathBuf::new(),
+            blueprint: blueprint.into(),
+            environment: environment.into(),
+            remote: Some(Arc::new(RemoteState {
+                objects,
+                etag: Mutex::new(None),
+                journal: Mutex::new(Vec::new()),
+                run,
+                lost: Arc::new(AtomicBool::new(false)),
+            })),
+        }
+    }
+
+    /// Object names of a remote state.
+    pub fn object(&self, suffix: &str) -> String {
+        format!("{}.{}.{suffix}", self.blueprint, self.environment)
+    }
+
+    /// Where the state is, for messages.
+    pub fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => r.objects.url(&self.object("state.json")),
+            None => self.state_path().display().to_string(),
         }
     }
 
@@ -180,6 +239,10 @@ impl StateStore {
 
     /// Take the exclusive lock for `command`.
     pub fn lock(&self, command: &str) -> Result<Lock, StateError> {
+        if let Some(r) = &self.remote {
+            let lock = RemoteLock::acquire(r.objects.clone(), &self.object("lock"), command, r.lost.clone())?;
+            return Ok(Lock::remote(lock));
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| StateError::Io {
             action: "create state directory",
             path: self.dir.clone(),
@@ -190,6 +253,20 @@ impl StateStore {
 
     /// The state, or a new empty one when there is no file yet.
     pub fn load(&self) -> Result<State, StateError> {
+        if let Some(r) = &self.remote {
+            let name = self.object("state.json");
+            let url = r.objects.url(&name);
+            let got = r.objects.get(&name).map_err(|e| StateError::Remote {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+            let Some((bytes, etag)) = got else {
+                *r.etag.lock().expect("etag lock") = None;
+                return Ok(State::new(&self.blueprint, &self.environment));
+            };
+            *r.etag.lock().expect("etag lock") = Some(etag);
+            return parse_state(&bytes, PathBuf::from(url));
+        }
         let path = self.state_path();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -204,21 +281,36 @@ impl StateStore {
                 });
             }
         };
-        let state: State = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        if state.version != STATE_VERSION {
-            return Err(StateError::Version {
-                path,
-                found: state.version,
-            });
-        }
-        Ok(state)
+        parse_state(text.as_bytes(), path)
     }
 
     /// Write the state atomically: temp file, fsync, rename, fsync the directory.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        if let Some(r) = &self.remote {
+            let name = self.object("state.json");
+            let url = r.objects.url(&name);
+            if r.lost.load(Ordering::SeqCst) {
+                return Err(StateError::LockLost { url });
+            }
+            state.serial += 1;
+            let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+            let mut etag = r.etag.lock().expect("etag lock");
+            let cond = match etag.as_deref() {
+                Some(e) => Cond::IfMatch(e),
+                None => Cond::IfAbsent,
+            };
+            return match r.objects.put(&name, bytes, cond) {
+                Ok(new) => {
+                    *etag = Some(new);
+                    Ok(())
+                }
+                Err(RemoteError::Precondition) => Err(StateError::Conflict { url }),
+                Err(e) => Err(StateError::Remote {
+                    url,
+                    message: e.to_string(),
+                }),
+            };
+        }
         state.serial += 1;
         let path = self.state_path();
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
@@ -238,6 +330,20 @@ impl StateStore {
     }
 
     fn journal_event(&self, event: &serde_json::Value) -> Result<(), StateError> {
+        if let Some(r) = &self.remote {
+            let name = self.object(&format!("journal/{}.jsonl", r.run));
+            let mut journal = r.journal.lock().expect("journal lock");
+            journal.extend(serde_json::to_vec(event).expect("event serializes"));
+            journal.push(b'\n');
+            return r
+                .objects
+                .put(&name, journal.clone(), Cond::Always)
+                .map(|_| ())
+                .map_err(|e| StateError::Remote {
+                    url: r.objects.url(&name),
+                    message: e.to_string(),
+                });
+        }
         let path = self.journal_path();
         let io = |source| StateError::Io {
             action: "append to",
@@ -254,6 +360,20 @@ impl StateStore {
         file.write_all(&line).map_err(io)?;
         file.sync_data().map_err(io)
     }
+}
+
+fn parse_state(bytes: &[u8], path: PathBuf) -> Result<State, StateError> {
+    let state: State = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if state.version != STATE_VERSION {
+        return Err(StateError::Version {
+            path,
+            found: state.version,
+        });
+    }
+    Ok(state)
 }
 
 fn crash_point() {
@@ -341,6 +461,30 @@ mod tests {
         let err = s.load().unwrap_err().to_string();
         assert!(err.contains("is corrupt"), "{err}");
         assert_eq!(std::fs::read_to_string(s.state_path()).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn remote_state_writes_are_conditional_on_what_this_run_read() {
+        let objects: Arc<dyn ObjectStore> = Arc::new(remote::fake::Memory::default());
+        let a = StateStore::remote(objects.clone(), "bp", "dev");
+        let b = StateStore::remote(objects.clone(), "bp", "dev");
+        let mut sa = a.load().unwrap();
+        let mut sb = b.load().unwrap();
+        a.save(&mut sa).unwrap();
+        // b read before a wrote: its write is refused, not lost over a's.
+        let err = b.save(&mut sb).unwrap_err().to_string();
+        assert!(err.contains("was changed by another run"), "{err}");
+        let mut sb = b.load().unwrap();
+        assert_eq!(sb.serial, 1);
+        b.save(&mut sb).unwrap();
+        a.journal(&serde_json::json!({ "n": 1 })).unwrap();
+        a.journal(&serde_json::json!({ "n": 2 })).unwrap();
+        let r = a.remote.as_ref().unwrap();
+        let (journal, _) = objects
+            .get(&a.object(&format!("journal/{}.jsonl", r.run)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(journal, b"{\"n\":1}\n{\"n\":2}\n");
     }
 
     #[test]
