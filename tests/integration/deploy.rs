@@ -445,7 +445,49 @@ fn dev_and_prod_deploy_across_their_regions_and_go_away() {
             .collect();
         failover.sort();
         assert_eq!(failover, ["PRIMARY", "SECONDARY"]);
+        // Private subnets reach the other region over the peering.
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-2").await);
+        let tables = ec2.describe_route_tables().send().await.unwrap();
+        let peered = tables
+            .route_tables()
+            .iter()
+            .filter(|t| {
+                t.routes().iter().any(|r| {
+                    r.destination_cidr_block() == Some("10.0.0.0/16") && r.vpc_peering_connection_id().is_some()
+                })
+            })
+            .count();
+        assert_eq!(peered, 3, "each private route table of us-east-2 routes to us-east-1");
     });
+    // Turning peering off changes the route tables in place and removes it.
+    let blueprint = state.join("ml-api.toml");
+    let text_bp = std::fs::read_to_string(root().join("blueprints/ml-api.toml"))
+        .unwrap()
+        .replace(
+            "[env.prod.plugins.db.config]",
+            "[env.prod.plugins.network.config]\npeering = false\n\n[env.prod.plugins.db.config]",
+        );
+    std::fs::write(&blueprint, text_bp).unwrap();
+    let up = platform(
+        &moto,
+        &state,
+        &["up", blueprint.to_str().unwrap(), "--env", "prod", "--yes"],
+    );
+    let err = text(&up.stderr);
+    assert!(up.status.success(), "{err}");
+    assert!(
+        err.contains("~ network.private-a-us-east-2-rt  aws.ec2.route-table  (update in place)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("- network.peering-us-east-2  aws.ec2.vpc-peering-connection  (delete)"),
+        "{err}"
+    );
+    assert!(
+        tagged(&moto, &["us-east-1", "us-east-2"])
+            .iter()
+            .all(|a| !a.contains("vpc-peering-connection"))
+    );
     assert!(!tagged(&moto, &["us-east-1", "us-east-2"]).is_empty());
     for env in ["dev", "prod"] {
         let down = platform(

@@ -197,3 +197,89 @@ fn database_is_private_encrypted_and_keeps_its_password_out_of_the_plan() {
         "a password property in the plan"
     );
 }
+
+#[test]
+fn service_can_run_an_opentelemetry_collector_beside_the_app() {
+    let plan = Harness::builtin("service")
+        .unwrap()
+        .plan(
+            &Case::new(json!({ "image": "ghcr.io/example/api:1", "otel_collector": true }))
+                .instance("api")
+                .env("prod", &["us-east-1"])
+                .import("network", "network", "regions", network_regions(&["us-east-1"])),
+        )
+        .unwrap();
+    let containers = plan.resource("task-us-east-1").properties["containers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["app", "otel-collector"]);
+    assert_eq!(
+        containers[1]["essential"], false,
+        "the app keeps running if the collector stops"
+    );
+    assert!(
+        containers[0]["environment"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://localhost:4317" }))
+    );
+    let policy = &plan.resource("task-role").properties["inline_policy"];
+    assert!(policy.to_string().contains("xray:PutTraceSegments"), "{policy}");
+    // Off by default: one container and no task-role policy.
+    let plain = Harness::builtin("service")
+        .unwrap()
+        .plan(&Case::new(json!({ "image": "x" })).import(
+            "network",
+            "network",
+            "regions",
+            network_regions(&["us-east-1"]),
+        ))
+        .unwrap();
+    assert_eq!(
+        plain.resource("task-us-east-1").properties["containers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(plain.resource("task-role").properties.get("inline_policy").is_none());
+}
+
+#[test]
+fn peered_regions_route_private_traffic_over_the_peering() {
+    let plan = Harness::builtin("network")
+        .unwrap()
+        .plan(&Case::new(json!({ "az_count": 2 })).env("prod", &["us-east-1", "us-east-2"]))
+        .unwrap();
+    let peering = reference("peering-us-east-2", "id");
+    let route_to = |table: &str, cidr: &str| {
+        plan.resource(table).properties["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["destination_cidr_block"] == cidr && r["vpc_peering_connection_id"] == peering)
+    };
+    for az in ["a", "b"] {
+        assert!(
+            route_to(&format!("private-{az}-us-east-1-rt"), "10.1.0.0/16"),
+            "primary -> peer ({az})"
+        );
+        assert!(
+            route_to(&format!("private-{az}-us-east-2-rt"), "10.0.0.0/16"),
+            "peer -> primary ({az})"
+        );
+    }
+    let single = Harness::builtin("network")
+        .unwrap()
+        .plan(&Case::new(json!({ "az_count": 2, "peering": false })).env("prod", &["us-east-1", "us-east-2"]))
+        .unwrap();
+    assert!(single.resources_of_type("aws.ec2.vpc-peering-connection").is_empty());
+    assert!(
+        !single
+            .resources
+            .iter()
+            .any(|r| r.properties.to_string().contains("vpc_peering_connection_id"))
+    );
+}

@@ -231,17 +231,57 @@ pub async fn create_route_table(c: &Clients, r: &Request<'_>) -> Result<Outputs,
         .ok_or_else(|| missing("ec2:CreateRouteTable", "route table id"))?
         .to_string();
     for route in p.objs("routes") {
-        c.ec2
-            .create_route()
-            .route_table_id(&id)
-            .destination_cidr_block(route.str("destination_cidr_block")?)
-            .set_gateway_id(route.opt_str("gateway_id").map(str::to_string))
-            .set_nat_gateway_id(route.opt_str("nat_gateway_id").map(str::to_string))
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:CreateRoute", e))?;
+        create_route(c, &id, &route).await?;
     }
     Ok(outputs! { "id" => id })
+}
+
+async fn create_route(c: &Clients, table: &str, route: &Props<'_>) -> Result<(), ProviderError> {
+    c.ec2
+        .create_route()
+        .route_table_id(table)
+        .destination_cidr_block(route.str("destination_cidr_block")?)
+        .set_gateway_id(route.opt_str("gateway_id").map(str::to_string))
+        .set_nat_gateway_id(route.opt_str("nat_gateway_id").map(str::to_string))
+        .set_vpc_peering_connection_id(route.opt_str("vpc_peering_connection_id").map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| aws_err("ec2:CreateRoute", e))?;
+    Ok(())
+}
+
+/// Change a route table's routes in place: remove the routes no longer
+/// planned (or planned differently), add the new ones.
+pub async fn update_route_table(
+    c: &Clients,
+    r: &Request<'_>,
+    old: &serde_json::Value,
+    outputs: &Outputs,
+) -> Result<Outputs, ProviderError> {
+    let table = outputs.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let old = Props::new(old, r.kind);
+    let before = old.objs("routes");
+    let after = r.props.objs("routes");
+    let same = |a: &Props<'_>, b: &Props<'_>| a.raw() == b.raw();
+    for route in before.iter().filter(|o| !after.iter().any(|n| same(o, n))) {
+        let result = c
+            .ec2
+            .delete_route()
+            .route_table_id(table)
+            .destination_cidr_block(route.str("destination_cidr_block")?)
+            .send()
+            .await;
+        if let Err(e) = result {
+            let e = aws_err("ec2:DeleteRoute", e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+    }
+    for route in after.iter().filter(|n| !before.iter().any(|o| same(o, n))) {
+        create_route(c, table, route).await?;
+    }
+    Ok(outputs.clone())
 }
 
 pub async fn create_rta(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {

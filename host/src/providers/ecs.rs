@@ -71,7 +71,8 @@ fn container(p: &Props<'_>) -> Result<ContainerDefinition, ProviderError> {
     let mut def = ContainerDefinition::builder()
         .name(p.str("name")?)
         .image(p.str("image")?)
-        .essential(p.bool("essential").unwrap_or(true));
+        .essential(p.bool("essential").unwrap_or(true))
+        .set_command(p.get("command").and_then(|_| p.strs("command").ok()));
     for m in p.objs("port_mappings") {
         def = def.port_mappings(
             PortMapping::builder()

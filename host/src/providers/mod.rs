@@ -412,6 +412,7 @@ impl Aws {
                 "failover",
             ]),
             "aws.logs.log-group" => only(&["retention_in_days"]),
+            "aws.ec2.route-table" => only(&["routes"]),
             // Task definitions are immutable: the update registers a new
             // revision (the previous one stays until a rollout replaces it).
             "aws.ecs.task-definition" => true,
@@ -430,6 +431,7 @@ impl Aws {
             "aws.ecs.service" => ecs::update_service(&c, r, outputs).await,
             "aws.elbv2.listener" => elbv2::update_listener(&c, r, outputs).await,
             "aws.iam.role" => iam::update_role(&c, r, old).await,
+            "aws.ec2.route-table" => ec2::update_route_table(&c, r, old, outputs).await,
             _ => self.create(r).await,
         }
     }

@@ -132,6 +132,7 @@ impl Plugin for Network {
             );
         }
 
+        let peered = cfg.peering && regions.len() > 1;
         for (ri, region) in regions.iter().enumerate() {
             let region = region.as_str();
             let octet = b + ri as u8;
@@ -239,6 +240,21 @@ impl Plugin for Network {
                         "nat_gateway_id": reference(&id(&format!("nat-{nat_letter}")), "id"),
                     });
                 }
+                // Private traffic between peered regions goes over the peering
+                // (the primary peers with each other region).
+                if peered {
+                    for (pi, other) in regions.iter().enumerate() {
+                        let linked = if ri == 0 { pi != 0 } else { pi == 0 };
+                        if !linked {
+                            continue;
+                        }
+                        let peering = if ri == 0 { other.as_str() } else { region };
+                        routes.push(obj! {
+                            "destination_cidr_block": format!("{a}.{}.0.0/16", b + pi as u8),
+                            "vpc_peering_connection_id": reference(&format!("peering-{peering}"), "id"),
+                        });
+                    }
+                }
                 plan.resource(&rt, "aws.ec2.route-table", obj! { "vpc_id": &vpc, "routes": routes })
                     .in_region(region);
                 plan.resource(
@@ -335,7 +351,7 @@ impl Plugin for Network {
             ));
         }
 
-        if cfg.peering && regions.len() > 1 {
+        if peered {
             let primary = regions[0].as_str();
             for peer in &regions[1..] {
                 plan.resource(

@@ -49,6 +49,14 @@ struct Config {
     probe: bool,
     #[serde(default)]
     health_check_command: Option<Vec<String>>,
+    #[serde(default)]
+    otel_collector: bool,
+    #[serde(default = "d_otel_image")]
+    otel_image: String,
+}
+
+fn d_otel_image() -> String {
+    "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1".into()
 }
 
 #[derive(Deserialize)]
@@ -150,6 +158,8 @@ fn schema() -> serde_json::Value {
             "certificate_arn": { "type": "string", "description": "ACM certificate for an HTTPS listener on 443" },
             "log_retention_days": { "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], "default": 30 },
             "health_check_command": { "type": "array", "items": { "type": "string" }, "minItems": 2, "description": "Container health check (default: curl the health check path)" },
+            "otel_collector": { "type": "boolean", "default": false, "description": "Run an OpenTelemetry collector sidecar (traces to X-Ray, metrics to CloudWatch); the app gets OTEL_EXPORTER_OTLP_ENDPOINT" },
+            "otel_image": { "type": "string", "default": "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1", "description": "The collector's image" },
             "probe": { "type": "boolean", "default": true, "description": "After a change, GET the health check path through the load balancer (verify phase)" },
             "autoscaling": {
                 "type": "object",
@@ -265,14 +275,29 @@ impl Plugin for Service {
                 "inline_policy": secrets_policy(&cfg, database.as_ref().map(|d| &d.1)),
             },
         );
-        plan.resource(
-            "task-role",
-            "aws.iam.role",
-            obj! {
-                "name": ctx.physical_name("task", 64),
-                "assume_role_service": "ecs-tasks.amazonaws.com",
-            },
-        );
+        let mut task_role = obj! {
+            "name": ctx.physical_name("task", 64),
+            "assume_role_service": "ecs-tasks.amazonaws.com",
+        };
+        if cfg.otel_collector {
+            // What the collector's default ECS configuration sends.
+            task_role.insert(
+                "inline_policy",
+                Value::from(json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Action": [
+                            "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                            "xray:GetSamplingTargets", "cloudwatch:PutMetricData", "logs:PutLogEvents",
+                            "logs:CreateLogStream", "logs:DescribeLogStreams"
+                        ],
+                        "Resource": "*"
+                    }]
+                })),
+            );
+        }
+        plan.resource("task-role", "aws.iam.role", task_role);
         plan.resource(
             "repository",
             "aws.ecr.repository",
@@ -344,6 +369,32 @@ impl Plugin for Service {
                 environment.push(obj! { "name": "DATABASE_HOST", "value": endpoint });
                 secrets.push(obj! { "name": "DATABASE_SECRET", "value_from": secret });
             }
+            let logging = |prefix: &str| {
+                obj! {
+                    "log_driver": "awslogs",
+                    "options": obj! {
+                        "awslogs-group": reference(&id("logs"), "name"),
+                        "awslogs-region": region,
+                        "awslogs-stream-prefix": prefix,
+                    },
+                }
+            };
+            let mut sidecars = Vec::new();
+            if cfg.otel_collector {
+                environment.push(obj! { "name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://localhost:4317" });
+                environment.push(obj! { "name": "OTEL_SERVICE_NAME", "value": ctx.instance.as_str() });
+                environment.push(obj! {
+                    "name": "OTEL_RESOURCE_ATTRIBUTES",
+                    "value": format!("deployment.environment={}", ctx.env.name),
+                });
+                sidecars.push(obj! {
+                    "name": "otel-collector",
+                    "image": cfg.otel_image.as_str(),
+                    "essential": false,
+                    "command": vec!["--config=/etc/ecs/ecs-cloudwatch-xray.yaml"],
+                    "log_configuration": logging("otel"),
+                });
+            }
             plan.resource(
                 &id("task"),
                 "aws.ecs.task-definition",
@@ -369,15 +420,8 @@ impl Plugin for Service {
                             ]),
                             "interval": 30, "timeout": 5, "retries": 3, "start_period": 30,
                         },
-                        "log_configuration": obj! {
-                            "log_driver": "awslogs",
-                            "options": obj! {
-                                "awslogs-group": reference(&id("logs"), "name"),
-                                "awslogs-region": region,
-                                "awslogs-stream-prefix": ctx.instance.as_str(),
-                            },
-                        },
-                    }],
+                        "log_configuration": logging(ctx.instance.as_str()),
+                    }].into_iter().chain(sidecars).collect::<Vec<Value>>(),
                 },
             )
             .in_region(region);
