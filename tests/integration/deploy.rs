@@ -589,7 +589,7 @@ fn throttling_and_unavailable_errors_are_retried_without_duplicates() {
         &["status", "blueprints/ml-api.toml", "--env", "local", "--json"],
     );
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(status["resources"].as_array().unwrap().len(), 43);
+    assert_eq!(status["resources"].as_array().unwrap().len(), 45);
 }
 
 #[test]
@@ -782,6 +782,33 @@ fn three_services_share_a_network_and_a_cluster() {
             .await
             .unwrap();
         assert_eq!(services.service_arns().len(), 3, "{:?}", services.service_arns());
+        // Each registers its tasks in the environment's Cloud Map namespace,
+        // so the services reach each other as <name>.production.microservices.internal.
+        let sd = aws_sdk_servicediscovery::Client::new(&moto.sdk("us-east-1").await);
+        let namespaces = sd.list_namespaces().send().await.unwrap();
+        let ns = namespaces
+            .namespaces()
+            .iter()
+            .find(|n| n.name() == Some("production.microservices.internal"))
+            .expect("the production namespace");
+        let registered = sd.list_services().send().await.unwrap();
+        let mut names = Vec::new();
+        for s in registered.services() {
+            let full = sd.get_service().id(s.id().unwrap()).send().await.unwrap();
+            if full.service().unwrap().namespace_id() == ns.id() {
+                names.push(s.name().unwrap().to_string());
+            }
+        }
+        names.sort();
+        assert_eq!(names, ["api", "auth", "notification"]);
+        let sets = ecs
+            .describe_task_sets()
+            .cluster("microservices-production-api")
+            .service("auth")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sets.task_sets()[0].service_registries().len(), 1, "{sets:?}");
     });
     for env in ["staging", "production"] {
         let down = platform(
@@ -791,4 +818,10 @@ fn three_services_share_a_network_and_a_cluster() {
         );
         assert!(down.status.success(), "down {env} failed:\n{}", text(&down.stderr));
     }
+    let left = rt().block_on(async {
+        let sd = aws_sdk_servicediscovery::Client::new(&moto.sdk("us-east-1").await);
+        let n = sd.list_namespaces().send().await.unwrap().namespaces().len();
+        n + sd.list_services().send().await.unwrap().services().len()
+    });
+    assert_eq!(left, 0, "down removes the namespaces and their services");
 }

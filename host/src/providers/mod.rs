@@ -22,6 +22,7 @@ pub mod rollout;
 mod route53;
 pub mod s3state;
 mod secrets;
+mod servicediscovery;
 mod sns;
 pub mod sweep;
 
@@ -72,6 +73,8 @@ pub const KINDS: &[&str] = &[
     "aws.route53.hosted-zone",
     "aws.route53.health-check",
     "aws.route53.record-set",
+    "aws.servicediscovery.private-dns-namespace",
+    "aws.servicediscovery.service",
 ];
 
 /// Resource types and step actions of a plan that this host cannot carry
@@ -215,6 +218,7 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub servicediscovery: aws_sdk_servicediscovery::Client,
 }
 
 impl Aws {
@@ -301,6 +305,7 @@ impl Aws {
                     ecr: aws_sdk_ecr::Client::new(&c),
                     autoscaling: aws_sdk_applicationautoscaling::Client::new(&c),
                     tagging: aws_sdk_resourcegroupstagging::Client::new(&c),
+                    servicediscovery: aws_sdk_servicediscovery::Client::new(&c),
                 })
             })
             .clone()
@@ -341,6 +346,8 @@ impl Aws {
             "aws.route53.hosted-zone" => route53::create_zone(&c, r).await,
             "aws.route53.health-check" => route53::create_health_check(&c, r).await,
             "aws.route53.record-set" => route53::upsert_record(&c, r).await,
+            "aws.servicediscovery.private-dns-namespace" => servicediscovery::create_namespace(self, &c, r).await,
+            "aws.servicediscovery.service" => servicediscovery::create_service(&c, r).await,
             other => Err(unsupported(other)),
         }
     }
@@ -364,6 +371,8 @@ impl Aws {
             "aws.rds.db-instance" => rds::find_instance(&c, r).await,
             "aws.route53.hosted-zone" => route53::find_zone(&c, r).await,
             "aws.route53.health-check" => route53::find_health_check(&c, r).await,
+            "aws.servicediscovery.private-dns-namespace" => servicediscovery::find_namespace(&c, r).await,
+            "aws.servicediscovery.service" => servicediscovery::find_service(&c, r).await,
             // Idempotent by name or by nature: creating again is the lookup.
             "aws.ecs.task-definition"
             | "aws.sns.topic"
@@ -464,6 +473,8 @@ impl Aws {
             "aws.route53.hosted-zone" => route53::delete_zone(&c, &o).await,
             "aws.route53.health-check" => route53::delete_health_check(&c, &o).await,
             "aws.route53.record-set" => route53::delete_record(&c, &p).await,
+            "aws.servicediscovery.private-dns-namespace" => servicediscovery::delete_namespace(self, &c, &o).await,
+            "aws.servicediscovery.service" => servicediscovery::delete_service(&c, &o).await,
             other => Err(unsupported(other)),
         };
         match result {

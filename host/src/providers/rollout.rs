@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, Scale, ScaleUnit,
-    StabilityStatus, TaskSet,
+    ServiceRegistry, StabilityStatus, TaskSet,
 };
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple};
 use serde::{Deserialize, Serialize};
@@ -299,7 +299,14 @@ pub async fn begin(aws: &Aws, region: &str, p: &Props<'_>, resume: Option<Slots>
                         .container_name(p.str("container_name")?)
                         .container_port(p.i32("container_port")?)
                         .build(),
-                ),
+                )
+                .set_service_registries(Some(
+                    p.strs("service_registries")
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|arn| ServiceRegistry::builder().registry_arn(arn).build())
+                        .collect(),
+                )),
         )
     };
     // The scale is set apart from the create call: the emulator cannot start

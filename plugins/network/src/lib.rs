@@ -20,6 +20,8 @@ struct Config {
     service_port: u32,
     database_port: u32,
     peering: bool,
+    namespace: Option<String>,
+    service_discovery: bool,
 }
 
 impl Default for Config {
@@ -34,6 +36,8 @@ impl Default for Config {
             service_port: 8000,
             database_port: 5432,
             peering: true,
+            namespace: None,
+            service_discovery: true,
         }
     }
 }
@@ -51,7 +55,9 @@ fn schema() -> serde_json::Value {
             "flow_log_retention_days": { "type": "integer", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], "default": 30 },
             "service_port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 8000, "description": "Port the load balancer reaches the services on" },
             "database_port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 5432, "description": "Port the services reach the database on" },
-            "peering": { "type": "boolean", "default": true, "description": "Peer the VPCs of a multi-region environment" }
+            "peering": { "type": "boolean", "default": true, "description": "Peer the VPCs of a multi-region environment" },
+            "service_discovery": { "type": "boolean", "default": true, "description": "A Cloud Map private DNS namespace per VPC, where services register by name" },
+            "namespace": { "type": "string", "minLength": 1, "description": "The namespace's DNS name (default: <env>.<blueprint>.internal)" }
         }
     })
 }
@@ -83,11 +89,12 @@ impl Plugin for Network {
                 "aws.ec2.security-group",
                 "aws.ec2.flow-log",
                 "aws.ec2.vpc-peering-connection",
+                "aws.servicediscovery.private-dns-namespace",
                 "aws.logs.log-group",
                 "aws.iam.role",
             ])
             .schema(schema())
-            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, db_security_group_id")
+            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, db_security_group_id, namespace_id and namespace_name (with service discovery)")
             .export("primary_region", "The region of the primary VPC")
     }
 
@@ -315,6 +322,18 @@ impl Plugin for Network {
             )
             .in_region(region);
 
+            let namespace_name = cfg
+                .namespace
+                .clone()
+                .unwrap_or_else(|| format!("{}.{}.internal", ctx.env.name, ctx.blueprint));
+            if cfg.service_discovery {
+                plan.resource(
+                    &id("namespace"),
+                    "aws.servicediscovery.private-dns-namespace",
+                    obj! { "name": namespace_name.as_str(), "vpc_id": &vpc },
+                )
+                .in_region(region);
+            }
             if cfg.flow_logs {
                 plan.resource(&id("flow-log-group"), "aws.logs.log-group", obj! {
                     "name": format!("/platform/{}/{}/{}/flow-logs/{region}", ctx.blueprint, ctx.env.name, ctx.instance),
@@ -337,18 +356,20 @@ impl Plugin for Network {
             }
 
             let private_ids: Vec<Value> = private_subnets.iter().map(|(_, p)| reference(p, "id")).collect();
-            exported.push((
-                region.to_string(),
-                obj! {
-                    "vpc_id": &vpc,
-                    "cidr": cidr.as_str(),
-                    "public_subnet_ids": public_subnets,
-                    "private_subnet_ids": private_ids,
-                    "lb_security_group_id": reference(&id("sg-lb"), "id"),
-                    "service_security_group_id": reference(&id("sg-service"), "id"),
-                    "db_security_group_id": reference(&id("sg-db"), "id"),
-                },
-            ));
+            let mut facts = obj! {
+                "vpc_id": &vpc,
+                "cidr": cidr.as_str(),
+                "public_subnet_ids": public_subnets,
+                "private_subnet_ids": private_ids,
+                "lb_security_group_id": reference(&id("sg-lb"), "id"),
+                "service_security_group_id": reference(&id("sg-service"), "id"),
+                "db_security_group_id": reference(&id("sg-db"), "id"),
+            };
+            if cfg.service_discovery {
+                facts.insert("namespace_id", reference(&id("namespace"), "id"));
+                facts.insert("namespace_name", namespace_name.as_str());
+            }
+            exported.push((region.to_string(), facts));
         }
 
         if peered {

@@ -217,6 +217,7 @@ impl Plugin for Service {
                 "aws.elbv2.listener",
                 "aws.applicationautoscaling.scalable-target",
                 "aws.applicationautoscaling.scaling-policy",
+                "aws.servicediscovery.service",
             ])
             .actions(&[
                 "http.probe",
@@ -228,7 +229,7 @@ impl Plugin for Service {
             ])
             .schema(schema())
             .export("url", "The service URL in the primary region")
-            .export("regions", "Per region: alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, cluster_name, service_name, log_group")
+            .export("regions", "Per region: alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, cluster_name, service_name, log_group, discovery_name (`<instance>.<namespace>`, with service discovery)")
             .export("cluster", "Per region: the ECS cluster name, for services that share it")
             .export("alarm_prefix", "Name prefix of alarms that gate this service's rollouts")
     }
@@ -353,6 +354,19 @@ impl Plugin for Service {
             )
             .in_region(region);
 
+            // Registered in the network's Cloud Map namespace, when it has one.
+            let namespace = net.get("namespace_id").cloned().filter(|v| !matches!(v, Value::Null));
+            let discovery_name = net
+                .get("namespace_name")
+                .and_then(|v| v.as_str().map(|n| format!("{}.{n}", ctx.instance)));
+            if let Some(namespace_id) = &namespace {
+                plan.resource(
+                    &id("discovery"),
+                    "aws.servicediscovery.service",
+                    obj! { "name": ctx.instance.as_str(), "namespace_id": namespace_id, "dns_ttl": 10 },
+                )
+                .in_region(region);
+            }
             let mut environment: Vec<Value> = cfg
                 .environment
                 .iter()
@@ -592,6 +606,7 @@ impl Plugin for Service {
                 subnets: field("private_subnet_ids"),
                 security_group: field("service_security_group_id"),
                 alarm_prefix: &alarm_prefix,
+                discovery: namespace.is_some(),
             };
             rollout.steps(&mut plan, &cfg.deployment);
 
@@ -603,6 +618,7 @@ impl Plugin for Service {
                 "cluster_name": &cluster,
                 "service_name": reference(&id("service"), "name"),
                 "log_group": reference(&id("logs"), "name"),
+                "discovery_name": discovery_name.as_deref().map_or(Value::Null, Value::from),
             }));
         }
 
@@ -666,6 +682,8 @@ struct Rollout<'a> {
     subnets: Value,
     security_group: Value,
     alarm_prefix: &'a str,
+    /// Register the tasks in the Cloud Map service `discovery-<region>`.
+    discovery: bool,
 }
 
 impl Rollout<'_> {
@@ -710,6 +728,11 @@ impl Rollout<'_> {
                 "subnets": &self.subnets,
                 "security_groups": vec![self.security_group.clone()],
                 "assign_public_ip": false,
+                "service_registries": if self.discovery {
+                    vec![reference(&self.id("discovery"), "arn")]
+                } else {
+                    Vec::new()
+                },
             },
             d.timeout_seconds,
         );
