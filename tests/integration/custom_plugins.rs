@@ -213,18 +213,14 @@ fn a_scaffolded_plugin_builds_locks_plans_deploys_and_goes_away() {
         cmd.output().unwrap()
     };
     let topics = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let sns = aws_sdk_sns::Client::new(&moto.sdk("us-east-1").await);
-                let out = sns.list_topics().send().await.unwrap();
-                out.topics()
-                    .iter()
-                    .filter_map(|t| t.topic_arn().map(str::to_string))
-                    .collect::<Vec<_>>()
-            })
+        crate::support::rt().block_on(async {
+            let sns = aws_sdk_sns::Client::new(&moto.sdk("us-east-1").await);
+            let out = sns.list_topics().send().await.unwrap();
+            out.topics()
+                .iter()
+                .filter_map(|t| t.topic_arn().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
     };
     let up = run(&["up", "blueprint.toml", "--yes"]);
     assert!(up.status.success(), "{}", text(&up.stderr));

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::emulator::Moto;
-use crate::support::{cache_dir, root, scratch};
+use crate::support::{cache_dir, root, rt, scratch};
 
 fn platform(moto: &Moto, state: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
@@ -23,13 +23,6 @@ fn text(b: &[u8]) -> String {
 
 fn journal_lines(state: &Path, env: &str) -> usize {
     std::fs::read_to_string(state.join(format!("ml-api.{env}.journal.jsonl"))).map_or(0, |t| t.lines().count())
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Every resource in the emulator tagged for this blueprint, by region.

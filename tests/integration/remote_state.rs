@@ -9,16 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use crate::emulator::Moto;
-use crate::support::{cache_dir, root, scratch, test_plugin};
+use crate::support::{cache_dir, root, rt, scratch, test_plugin};
 
 const BUCKET: &str = "platform-state";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

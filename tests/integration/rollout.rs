@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use crate::emulator::Moto;
-use crate::support::{cache_dir, root, scratch};
+use crate::support::{cache_dir, root, rt, scratch};
 
 const REGION: &str = "us-east-1";
 
@@ -185,13 +185,6 @@ impl Env {
         }
         (seen, child.wait_with_output().unwrap())
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {

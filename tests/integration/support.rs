@@ -72,3 +72,11 @@ pub fn hostile_blueprint(instances: &[(&str, &str)]) -> String {
     }
     text
 }
+
+/// A small tokio runtime for the tests' own AWS SDK checks.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}

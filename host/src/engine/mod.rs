@@ -160,15 +160,18 @@ impl Run {
                 state.resources.remove(id);
             }
         }
-        self.store.save(&mut state)?;
-        self.store.journal(&json!({
-            "run": self.run_id,
-            "event": event,
-            "id": id,
-            "status": status,
-            "serial": state.serial,
-            "at": report::timestamp(),
-        }))?;
+        self.commit(&mut state, json!({ "event": event, "id": id, "status": status }))
+    }
+
+    /// Save the state, then journal `event` with the run, serial and time.
+    fn commit(&self, state: &mut State, mut event: Json) -> Result<(), NodeError> {
+        self.store.save(state)?;
+        if let Json::Object(map) = &mut event {
+            map.insert("run".into(), self.run_id.clone().into());
+            map.insert("serial".into(), state.serial.into());
+            map.insert("at".into(), report::timestamp().into());
+        }
+        self.store.journal(&event)?;
         Ok(())
     }
 

@@ -102,16 +102,7 @@ impl Run {
                 state.rollouts.remove(id);
             }
         }
-        self.store.save(&mut state)?;
-        self.store.journal(&json!({
-            "run": self.run_id,
-            "event": event,
-            "rollout": id,
-            "status": status,
-            "serial": state.serial,
-            "at": report::timestamp(),
-        }))?;
-        Ok(())
+        self.commit(&mut state, json!({ "event": event, "rollout": id, "status": status }))
     }
 
     /// Run the plan's rollouts that `pick` selects (given the state's record
