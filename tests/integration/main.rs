@@ -1,5 +1,6 @@
 //! The one integration-test binary (one link of the whole host).
 
+mod aws_behaviour;
 mod blueprint_errors;
 mod cli;
 mod compose_rules;

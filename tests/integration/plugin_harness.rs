@@ -20,8 +20,14 @@ fn network_regions(regions: &[&str]) -> Json {
             json!({
                 "vpc_id": reference(&format!("network.vpc-{r}"), "id"),
                 "cidr": "10.0.0.0/16",
-                "public_subnet_ids": [reference(&format!("network.public-a-{r}"), "id")],
-                "private_subnet_ids": [reference(&format!("network.private-a-{r}"), "id")],
+                "public_subnet_ids": [
+                    reference(&format!("network.public-a-{r}"), "id"),
+                    reference(&format!("network.public-b-{r}"), "id"),
+                ],
+                "private_subnet_ids": [
+                    reference(&format!("network.private-a-{r}"), "id"),
+                    reference(&format!("network.private-b-{r}"), "id"),
+                ],
                 "lb_security_group_id": reference(&format!("network.sg-lb-{r}"), "id"),
                 "service_security_group_id": reference(&format!("network.sg-service-{r}"), "id"),
                 "db_security_group_id": reference(&format!("network.sg-db-{r}"), "id"),
@@ -134,12 +140,18 @@ fn service_keeps_tasks_private_and_rolls_out_as_its_strategy_says() {
     assert_eq!(begin.params["assign_public_ip"], false);
     assert_eq!(
         begin.params["subnets"],
-        json!([reference("network.private-a-us-east-2", "id")]),
+        json!([
+            reference("network.private-a-us-east-2", "id"),
+            reference("network.private-b-us-east-2", "id")
+        ]),
         "tasks run in the private subnets"
     );
     assert!(plan.has_resource(
         "aws.elbv2.load-balancer",
-        &json!({ "scheme": "internet-facing", "subnets": [reference("network.public-a-us-east-1", "id")] })
+        &json!({ "scheme": "internet-facing", "subnets": [
+            reference("network.public-a-us-east-1", "id"),
+            reference("network.public-b-us-east-1", "id")
+        ] })
     ));
     let chain: Vec<(&str, Json)> = plan
         .steps

@@ -27,9 +27,14 @@ pub struct Args {
     /// Leave out resource properties from the human output.
     #[arg(long)]
     pub compact: bool,
-    /// Do not contact AWS to look for drift.
+    /// Do not contact AWS to look for drift (nor for preflight problems).
     #[arg(long)]
     pub no_refresh: bool,
+    /// Ask AWS whether what would be created can be (engine versions, zones,
+    /// quotas, KMS keys, hosted zones), as `up` does before changing
+    /// anything; on by default when the environment has a state.
+    #[arg(long, conflicts_with = "no_refresh")]
+    pub preflight: bool,
     /// For CI: exit 0 when `up` would change nothing, 2 when it would, 1 on any error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -91,6 +96,36 @@ impl Args {
             drift::apply(&mut state, &found);
             Some((found, note, preview(&plan, &state)))
         };
+        if self.preflight || (!self.no_refresh && against_state.is_some()) {
+            let creating: std::collections::BTreeSet<String> = match &against_state {
+                None => plan.resources.iter().map(|r| r.id.clone()).collect(),
+                Some((_, _, p)) => p
+                    .changes
+                    .iter()
+                    .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace))
+                    .map(|(id, _, _)| id.clone())
+                    .collect(),
+            };
+            if !creating.is_empty() {
+                let rt = runtime()?;
+                let outcome = rt.block_on(async {
+                    tokio::time::timeout(REFRESH_BUDGET, async {
+                        let aws = Arc::new(crate::providers::Aws::load().await?);
+                        Ok::<_, crate::providers::ProviderError>(
+                            crate::providers::preflight::check(aws, &plan, &creating).await,
+                        )
+                    })
+                    .await
+                });
+                match outcome {
+                    Ok(Ok(outcome)) => super::up::preflight_verdict(ctx, &resolved, &outcome)?,
+                    Ok(Err(e)) => ctx.status(format!("note: preflight not run: {e}")),
+                    Err(_) => ctx.status(format!(
+                        "note: preflight not run: AWS did not answer within {REFRESH_BUDGET:?}"
+                    )),
+                }
+            }
+        }
         let changes: Vec<serde_json::Value> = match &against_state {
             None => plan
                 .resources

@@ -125,6 +125,54 @@ fn set_images(resolved: &mut Resolved, images: &[String]) -> Result<(), Failure>
     Ok(())
 }
 
+/// Report what preflight found: skipped checks as notes; problems as
+/// errors at the blueprint line that sets the property at fault (else the
+/// plugin instance), all at once, with nothing changed.
+pub fn preflight_verdict(
+    ctx: &Context,
+    resolved: &Resolved,
+    outcome: &crate::providers::preflight::Outcome,
+) -> Result<(), Failure> {
+    use crate::blueprint::{Diagnostic, Diagnostics};
+    for note in &outcome.skipped {
+        ctx.status(format!("note: preflight: {note}"));
+    }
+    if outcome.problems.is_empty() {
+        return Ok(());
+    }
+    let diagnostics = outcome
+        .problems
+        .iter()
+        .map(|p| {
+            let message = format!(
+                "preflight: {} (plugin instance `{}`): {}",
+                p.resource, p.instance, p.message
+            );
+            let Some(instance) = resolved.instances.iter().find(|i| i.name == p.instance) else {
+                return Diagnostic::bare(message);
+            };
+            // The configuration key that sets the property: the same name,
+            // or one ending in it (`replica_kms_key_id` for `kms_key_id`).
+            let key_span = match (&instance.config.kind, &p.property) {
+                (Kind::Table(table), Some(property)) => table
+                    .iter()
+                    .find(|(k, _, _)| k == property || k.ends_with(&format!("_{property}")))
+                    .map(|(_, span, _)| span.clone()),
+                _ => None,
+            };
+            Diagnostic::at(
+                &resolved.source,
+                &key_span.unwrap_or_else(|| instance.span.clone()),
+                message,
+            )
+        })
+        .chain(std::iter::once(Diagnostic::bare(
+            "nothing was changed: AWS would refuse the above; fix them and run again",
+        )))
+        .collect();
+    Err(Failure::Invalid(Diagnostics(diagnostics)))
+}
+
 /// Where state lives.
 #[derive(Debug, clap::Args)]
 pub struct StateArgs {
@@ -286,6 +334,16 @@ impl Args {
             preview.count(Action::Resume),
             preview.unchanged
         ));
+        let creating: std::collections::BTreeSet<String> = preview
+            .changes
+            .iter()
+            .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace))
+            .map(|(id, _, _)| id.clone())
+            .collect();
+        if !creating.is_empty() {
+            let outcome = rt.block_on(crate::providers::preflight::check(aws.clone(), &plan, &creating));
+            preflight_verdict(ctx, &resolved, &outcome)?;
+        }
         // A saved plan was the approval.
         confirm(
             self.yes || saved.is_some(),

@@ -8,7 +8,9 @@ use aws_sdk_ec2::types::{
     ResourceType, Tag, TagSpecification, TrafficType, UserIdGroupPair,
 };
 
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, wait_for};
+use super::{
+    Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while, role_not_ready, wait_for, wait_within,
+};
 use crate::outputs;
 
 fn tag_spec(r: &Request<'_>, resource_type: ResourceType) -> TagSpecification {
@@ -33,11 +35,66 @@ fn missing(op: &str, what: &str) -> ProviderError {
     ProviderError::new(op, format!("the response has no {what}"))
 }
 
+/// EC2 is eventually consistent: an id it has just returned (a VPC, subnet,
+/// gateway, group, table, address) may be unknown to the next call for a
+/// moment, which then fails with `Invalid...ID.NotFound`. Calls that take
+/// such ids retry that for the consistency limit.
+async fn settled<T, F, Fut>(aws: &Aws, call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, call).await
+}
+
+/// Deleting a subnet, group or VPC, or detaching a gateway, fails with
+/// `DependencyViolation` while network interfaces of a deleted load
+/// balancer or of stopped tasks linger (minutes on AWS). Retry for the
+/// dependency limit, then name the interfaces still there.
+async fn once_free<F, Fut>(aws: &Aws, c: &Clients, blocker: Filter, call: F) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ProviderError>>,
+{
+    match retry_while(aws, aws.dependency_timeout, |e| e.is_code("DependencyViolation"), call).await {
+        Err(e) if e.is_code("DependencyViolation") => {
+            let enis = match c.ec2.describe_network_interfaces().filters(blocker).send().await {
+                Ok(out) => out
+                    .network_interfaces()
+                    .iter()
+                    .map(|n| {
+                        format!(
+                            "{} ({})",
+                            n.network_interface_id().unwrap_or("?"),
+                            n.description().filter(|d| !d.is_empty()).unwrap_or("no description")
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                Err(_) => Vec::new(),
+            };
+            let blocking = if enis.is_empty() {
+                "no network interface is listed any more; run down again".to_string()
+            } else {
+                format!("network interfaces still there: {}", enis.join(", "))
+            };
+            Err(ProviderError {
+                message: format!("{}; {blocking}", e.message),
+                ..e
+            })
+        }
+        other => other,
+    }
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
 fn by_tag(r: &Request<'_>) -> Filter {
     Filter::builder().name("tag:platform:id").values(r.id).build()
 }
 
-pub async fn create_vpc(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+pub async fn create_vpc(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let out = c
         .ec2
@@ -52,63 +109,99 @@ pub async fn create_vpc(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provide
         .and_then(|v| v.vpc_id())
         .ok_or_else(|| missing("ec2:CreateVpc", "vpc id"))?
         .to_string();
-    set_vpc_attributes(c, &id, p).await?;
+    set_vpc_attributes(aws, c, &id, p).await?;
     Ok(outputs! { "id" => id, "cidr_block" => p.str("cidr_block")? })
 }
 
-async fn set_vpc_attributes(c: &Clients, id: &str, p: &Props<'_>) -> Result<(), ProviderError> {
+async fn set_vpc_attributes(aws: &Aws, c: &Clients, id: &str, p: &Props<'_>) -> Result<(), ProviderError> {
     let yes = |b: bool| AttributeBooleanValue::builder().value(b).build();
     if let Some(b) = p.bool("enable_dns_support") {
-        c.ec2
-            .modify_vpc_attribute()
-            .vpc_id(id)
-            .enable_dns_support(yes(b))
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:ModifyVpcAttribute", e))?;
+        settled(aws, || async {
+            c.ec2
+                .modify_vpc_attribute()
+                .vpc_id(id)
+                .enable_dns_support(yes(b))
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifyVpcAttribute", e))
+        })
+        .await?;
     }
     if let Some(b) = p.bool("enable_dns_hostnames") {
-        c.ec2
-            .modify_vpc_attribute()
-            .vpc_id(id)
-            .enable_dns_hostnames(yes(b))
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:ModifyVpcAttribute", e))?;
+        settled(aws, || async {
+            c.ec2
+                .modify_vpc_attribute()
+                .vpc_id(id)
+                .enable_dns_hostnames(yes(b))
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifyVpcAttribute", e))
+        })
+        .await?;
     }
     Ok(())
 }
 
-pub async fn create_subnet(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+pub async fn create_subnet(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
-    let out = c
-        .ec2
-        .create_subnet()
-        .vpc_id(p.str("vpc_id")?)
-        .cidr_block(p.str("cidr_block")?)
-        .set_availability_zone(p.opt_str("availability_zone").map(str::to_string))
-        .tag_specifications(tag_spec(r, ResourceType::Subnet))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateSubnet", e))?;
+    let (vpc, cidr) = (p.str("vpc_id")?, p.str("cidr_block")?);
+    let zone = match (p.opt_str("availability_zone"), p.opt_i64("availability_zone_index")) {
+        (Some(name), _) => Some(name.to_string()),
+        (None, Some(index)) => {
+            let zones = aws.zones(r.region).await?;
+            Some(zones.get(index as usize).cloned().ok_or_else(|| {
+                ProviderError::property(
+                    "ec2:CreateSubnet",
+                    format!(
+                        "{} has {} availability zones available to this account ({}), so it has no zone number {}; lower az_count",
+                        r.region,
+                        zones.len(),
+                        zones.join(", "),
+                        index + 1
+                    ),
+                )
+            })?)
+        }
+        (None, None) => None,
+    };
+    let out = settled(aws, || async {
+        c.ec2
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .set_availability_zone(zone.clone())
+            .tag_specifications(tag_spec(r, ResourceType::Subnet))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateSubnet", e))
+    })
+    .await?;
     let id = out
         .subnet()
         .and_then(|s| s.subnet_id())
         .ok_or_else(|| missing("ec2:CreateSubnet", "subnet id"))?
         .to_string();
+    let zone = out
+        .subnet()
+        .and_then(|s| s.availability_zone())
+        .unwrap_or_default()
+        .to_string();
     if p.bool("map_public_ip_on_launch") == Some(true) {
-        c.ec2
-            .modify_subnet_attribute()
-            .subnet_id(&id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:ModifySubnetAttribute", e))?;
+        settled(aws, || async {
+            c.ec2
+                .modify_subnet_attribute()
+                .subnet_id(&id)
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:ModifySubnetAttribute", e))
+        })
+        .await?;
     }
-    Ok(outputs! { "id" => id })
+    Ok(outputs! { "id" => id, "availability_zone" => zone })
 }
 
-pub async fn create_igw(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+pub async fn create_igw(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let out = c
         .ec2
         .create_internet_gateway()
@@ -121,29 +214,26 @@ pub async fn create_igw(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provide
         .and_then(|g| g.internet_gateway_id())
         .ok_or_else(|| missing("ec2:CreateInternetGateway", "gateway id"))?
         .to_string();
-    attach_igw(c, &id, r.props.str("vpc_id")?).await?;
+    attach_igw(aws, c, &id, r.props.str("vpc_id")?).await?;
     Ok(outputs! { "id" => id })
 }
 
-async fn attach_igw(c: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError> {
-    match c
-        .ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(id)
-        .vpc_id(vpc)
-        .send()
-        .await
-    {
+async fn attach_igw(aws: &Aws, c: &Clients, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    let attached = settled(aws, || async {
+        c.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:AttachInternetGateway", e))
+    })
+    .await;
+    match attached {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let e = aws_err("ec2:AttachInternetGateway", e);
-            // Attached already (a resumed run): fine.
-            if e.code.as_deref() == Some("Resource.AlreadyAssociated") {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }
+        // Attached already (a resumed run): fine.
+        Err(e) if e.is_code("Resource.AlreadyAssociated") => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -164,16 +254,19 @@ pub async fn create_eip(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provide
 
 pub async fn create_nat(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
-    let out = c
-        .ec2
-        .create_nat_gateway()
-        .subnet_id(p.str("subnet_id")?)
-        .allocation_id(p.str("allocation_id")?)
-        .client_token(&r.token)
-        .tag_specifications(tag_spec(r, ResourceType::Natgateway))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateNatGateway", e))?;
+    let (subnet, allocation) = (p.str("subnet_id")?, p.str("allocation_id")?);
+    let out = settled(aws, || async {
+        c.ec2
+            .create_nat_gateway()
+            .subnet_id(subnet)
+            .allocation_id(allocation)
+            .client_token(&r.token)
+            .tag_specifications(tag_spec(r, ResourceType::Natgateway))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateNatGateway", e))
+    })
+    .await?;
     let id = out
         .nat_gateway()
         .and_then(|n| n.nat_gateway_id())
@@ -215,44 +308,52 @@ async fn wait_nat(aws: &Aws, c: &Clients, id: &str, state: &str) -> Result<(), P
     .await
 }
 
-pub async fn create_route_table(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+pub async fn create_route_table(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
-    let out = c
-        .ec2
-        .create_route_table()
-        .vpc_id(p.str("vpc_id")?)
-        .tag_specifications(tag_spec(r, ResourceType::RouteTable))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateRouteTable", e))?;
+    let vpc = p.str("vpc_id")?;
+    let out = settled(aws, || async {
+        c.ec2
+            .create_route_table()
+            .vpc_id(vpc)
+            .tag_specifications(tag_spec(r, ResourceType::RouteTable))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateRouteTable", e))
+    })
+    .await?;
     let id = out
         .route_table()
         .and_then(|t| t.route_table_id())
         .ok_or_else(|| missing("ec2:CreateRouteTable", "route table id"))?
         .to_string();
     for route in p.objs("routes") {
-        create_route(c, &id, &route).await?;
+        create_route(aws, c, &id, &route).await?;
     }
     Ok(outputs! { "id" => id })
 }
 
-async fn create_route(c: &Clients, table: &str, route: &Props<'_>) -> Result<(), ProviderError> {
-    c.ec2
-        .create_route()
-        .route_table_id(table)
-        .destination_cidr_block(route.str("destination_cidr_block")?)
-        .set_gateway_id(route.opt_str("gateway_id").map(str::to_string))
-        .set_nat_gateway_id(route.opt_str("nat_gateway_id").map(str::to_string))
-        .set_vpc_peering_connection_id(route.opt_str("vpc_peering_connection_id").map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateRoute", e))?;
+async fn create_route(aws: &Aws, c: &Clients, table: &str, route: &Props<'_>) -> Result<(), ProviderError> {
+    let destination = route.str("destination_cidr_block")?;
+    settled(aws, || async {
+        c.ec2
+            .create_route()
+            .route_table_id(table)
+            .destination_cidr_block(destination)
+            .set_gateway_id(route.opt_str("gateway_id").map(str::to_string))
+            .set_nat_gateway_id(route.opt_str("nat_gateway_id").map(str::to_string))
+            .set_vpc_peering_connection_id(route.opt_str("vpc_peering_connection_id").map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateRoute", e))
+    })
+    .await?;
     Ok(())
 }
 
 /// Change a route table's routes in place: remove the routes no longer
 /// planned (or planned differently), add the new ones.
 pub async fn update_route_table(
+    aws: &Aws,
     c: &Clients,
     r: &Request<'_>,
     old: &serde_json::Value,
@@ -279,120 +380,287 @@ pub async fn update_route_table(
         }
     }
     for route in after.iter().filter(|n| !before.iter().any(|o| same(o, n))) {
-        create_route(c, table, route).await?;
+        create_route(aws, c, table, route).await?;
     }
     Ok(outputs.clone())
 }
 
-pub async fn create_rta(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
-    let out = c
-        .ec2
-        .associate_route_table()
-        .route_table_id(r.props.str("route_table_id")?)
-        .subnet_id(r.props.str("subnet_id")?)
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:AssociateRouteTable", e))?;
+pub async fn create_rta(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    let (table, subnet) = (r.props.str("route_table_id")?, r.props.str("subnet_id")?);
+    let out = settled(aws, || async {
+        c.ec2
+            .associate_route_table()
+            .route_table_id(table)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:AssociateRouteTable", e))
+    })
+    .await?;
     Ok(outputs! { "id" => out.association_id().ok_or_else(|| missing("ec2:AssociateRouteTable", "association id"))? })
 }
 
-pub async fn create_sg(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+pub async fn create_sg(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
-    let out = c
-        .ec2
-        .create_security_group()
-        .group_name(p.str("group_name")?)
-        .description(p.str("description")?)
-        .vpc_id(p.str("vpc_id")?)
-        .tag_specifications(tag_spec(r, ResourceType::SecurityGroup))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateSecurityGroup", e))?;
+    let (name, description, vpc) = (p.str("group_name")?, p.str("description")?, p.str("vpc_id")?);
+    let out = settled(aws, || async {
+        c.ec2
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .vpc_id(vpc)
+            .tag_specifications(tag_spec(r, ResourceType::SecurityGroup))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateSecurityGroup", e))
+    })
+    .await?;
     let id = out
         .group_id()
         .ok_or_else(|| missing("ec2:CreateSecurityGroup", "group id"))?
         .to_string();
-    let mut permissions = Vec::new();
-    for rule in p.objs("ingress") {
-        let mut perm = IpPermission::builder()
-            .ip_protocol(rule.str("protocol")?)
-            .from_port(rule.i32("from_port")?)
-            .to_port(rule.i32("to_port")?);
-        if let Some(cidr) = rule.opt_str("cidr_ipv4") {
-            perm = perm.ip_ranges(IpRange::builder().cidr_ip(cidr).build());
-        }
-        if let Some(source) = rule.opt_str("source_security_group_id") {
-            perm = perm.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build());
-        }
-        permissions.push(perm.build());
-    }
+    let permissions = p
+        .objs("ingress")
+        .iter()
+        .map(permission)
+        .collect::<Result<Vec<_>, _>>()?;
     if !permissions.is_empty() {
-        c.ec2
-            .authorize_security_group_ingress()
-            .group_id(&id)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:AuthorizeSecurityGroupIngress", e))?;
+        settled(aws, || async {
+            c.ec2
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .set_ip_permissions(Some(permissions.clone()))
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:AuthorizeSecurityGroupIngress", e))
+        })
+        .await?;
     }
     Ok(outputs! { "id" => id })
 }
 
-pub async fn create_flow_log(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+fn permission(rule: &Props<'_>) -> Result<IpPermission, ProviderError> {
+    let mut perm = IpPermission::builder()
+        .ip_protocol(rule.str("protocol")?)
+        .from_port(rule.i32("from_port")?)
+        .to_port(rule.i32("to_port")?);
+    if let Some(cidr) = rule.opt_str("cidr_ipv4") {
+        perm = perm.ip_ranges(IpRange::builder().cidr_ip(cidr).build());
+    }
+    if let Some(source) = rule.opt_str("source_security_group_id") {
+        perm = perm.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build());
+    }
+    Ok(perm.build())
+}
+
+/// Change a security group's ingress in place: authorize the new rules
+/// first, then revoke the ones no longer planned, so traffic that stays
+/// allowed is never cut (replacing a group in use by a database or a load
+/// balancer is not possible anyway).
+pub async fn update_sg(
+    aws: &Aws,
+    c: &Clients,
+    r: &Request<'_>,
+    old: &serde_json::Value,
+    outputs: &Outputs,
+) -> Result<Outputs, ProviderError> {
+    let group = outputs.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let old = Props::new(old, r.kind);
+    let (before, after) = (old.objs("ingress"), r.props.objs("ingress"));
+    let added = after
+        .iter()
+        .filter(|n| !before.iter().any(|o| o.raw() == n.raw()))
+        .map(permission)
+        .collect::<Result<Vec<_>, _>>()?;
+    let removed = before
+        .iter()
+        .filter(|o| !after.iter().any(|n| o.raw() == n.raw()))
+        .map(permission)
+        .collect::<Result<Vec<_>, _>>()?;
+    // One rule per call: AWS refuses a whole request when one of its rules
+    // exists already (a resumed update), which would drop the others.
+    for rule in added {
+        let result = settled(aws, || async {
+            c.ec2
+                .authorize_security_group_ingress()
+                .group_id(group)
+                .ip_permissions(rule.clone())
+                .send()
+                .await
+                .map_err(|e| aws_err("ec2:AuthorizeSecurityGroupIngress", e))
+        })
+        .await;
+        match result {
+            Err(e) if e.is_code("InvalidPermission.Duplicate") => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    if !removed.is_empty() {
+        let result = c
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(Some(removed))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:RevokeSecurityGroupIngress", e));
+        match result {
+            Err(e) if e.is_code("InvalidPermission.NotFound") => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(outputs.clone())
+}
+
+/// CreateFlowLogs fails outright (`InvalidParameter`) or answers 200 with a
+/// failure per resource in `Unsuccessful`; a role created moments ago is
+/// the usual cause ("Unable to assume given IAM role"), retried like the
+/// other IAM propagation errors. A failed attempt made nothing, so the next
+/// one takes a new client token (EC2 would otherwise answer the cached
+/// failure); a lost answer to a successful one is found by `find` (tag).
+pub async fn create_flow_log(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
-    let out = c
-        .ec2
-        .create_flow_logs()
-        .resource_ids(p.str("resource_id")?)
-        .resource_type(FlowLogsResourceType::Vpc)
-        .traffic_type(TrafficType::from(p.opt_str("traffic_type").unwrap_or("ALL")))
-        .log_destination_type(LogDestinationType::CloudWatchLogs)
-        .log_group_name(p.str("log_group_name")?)
-        .deliver_logs_permission_arn(p.str("deliver_logs_permission_arn")?)
-        .client_token(&r.token)
-        .tag_specifications(tag_spec(r, ResourceType::VpcFlowLog))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateFlowLogs", e))?;
-    let id = out
-        .flow_log_ids()
-        .first()
-        .ok_or_else(|| missing("ec2:CreateFlowLogs", "flow log id"))?;
-    Ok(outputs! { "id" => id.as_str() })
+    let (resource, group, role) = (
+        p.str("resource_id")?,
+        p.str("log_group_name")?,
+        p.str("deliver_logs_permission_arn")?,
+    );
+    let transient = |e: &ProviderError| role_not_ready(e) || e.is_not_found();
+    let attempt = std::sync::atomic::AtomicU32::new(0);
+    retry_while(aws, aws.consistency_timeout, transient, || async {
+        let token = match attempt.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => r.token.clone(),
+            n => format!("{}-{n}", r.token),
+        };
+        let out = c
+            .ec2
+            .create_flow_logs()
+            .resource_ids(resource)
+            .resource_type(FlowLogsResourceType::Vpc)
+            .traffic_type(TrafficType::from(p.opt_str("traffic_type").unwrap_or("ALL")))
+            .log_destination_type(LogDestinationType::CloudWatchLogs)
+            .log_group_name(group)
+            .deliver_logs_permission_arn(role)
+            .client_token(token)
+            .tag_specifications(tag_spec(r, ResourceType::VpcFlowLog))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateFlowLogs", e))?;
+        if let Some(id) = out.flow_log_ids().first() {
+            return Ok(outputs! { "id" => id.as_str() });
+        }
+        let failure = out.unsuccessful().first().and_then(|u| u.error());
+        Err(ProviderError {
+            code: failure.and_then(|f| f.code()).map(str::to_string),
+            ..ProviderError::new(
+                "ec2:CreateFlowLogs",
+                failure.and_then(|f| f.message()).map_or_else(
+                    || "the response has no flow log id and no error".to_string(),
+                    str::to_string,
+                ),
+            )
+        })
+    })
+    .await
 }
 
 pub async fn create_peering(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let peer_region = p.str("peer_region")?;
-    let out = c
-        .ec2
-        .create_vpc_peering_connection()
-        .vpc_id(p.str("vpc_id")?)
-        .peer_vpc_id(p.str("peer_vpc_id")?)
-        .peer_region(peer_region)
-        .tag_specifications(tag_spec(r, ResourceType::VpcPeeringConnection))
-        .send()
-        .await
-        .map_err(|e| aws_err("ec2:CreateVpcPeeringConnection", e))?;
+    let (vpc, peer_vpc) = (p.str("vpc_id")?, p.str("peer_vpc_id")?);
+    let out = settled(aws, || async {
+        c.ec2
+            .create_vpc_peering_connection()
+            .vpc_id(vpc)
+            .peer_vpc_id(peer_vpc)
+            .peer_region(peer_region)
+            .tag_specifications(tag_spec(r, ResourceType::VpcPeeringConnection))
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:CreateVpcPeeringConnection", e))
+    })
+    .await?;
     let id = out
         .vpc_peering_connection()
         .and_then(|v| v.vpc_peering_connection_id())
         .ok_or_else(|| missing("ec2:CreateVpcPeeringConnection", "peering id"))?
         .to_string();
     if p.bool("auto_accept") == Some(true) {
-        aws.region(peer_region)
-            .ec2
-            .accept_vpc_peering_connection()
-            .vpc_peering_connection_id(&id)
-            .send()
-            .await
-            .map_err(|e| aws_err("ec2:AcceptVpcPeeringConnection", e))?;
+        accept_peering(aws, c, peer_region, &id).await?;
     }
     Ok(outputs! { "id" => id })
 }
 
+/// The status code of a peering as `client`'s region sees it; `None` while
+/// that region does not know it yet.
+async fn peering_status(client: &aws_sdk_ec2::Client, id: &str) -> Result<Option<String>, ProviderError> {
+    match client
+        .describe_vpc_peering_connections()
+        .vpc_peering_connection_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .vpc_peering_connections()
+            .first()
+            .and_then(|v| v.status())
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())),
+        Err(e) => {
+            let e = aws_err("ec2:DescribeVpcPeeringConnections", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Accept a peering in its peer region and wait until it is active. A
+/// cross-region request starts as `initiating-request` and reaches the peer
+/// region only when it becomes `pending-acceptance`; accepting before then
+/// fails, and routes naming a peering that is never accepted carry nothing.
+async fn accept_peering(aws: &Aws, c: &Clients, peer_region: &str, id: &str) -> Result<(), ProviderError> {
+    let peer = aws.region(peer_region);
+    let limit = aws.consistency_timeout.max(std::time::Duration::from_secs(300));
+    let what = format!("VPC peering {id} becoming active");
+    wait_within(aws, limit, &what, "ec2:AcceptVpcPeeringConnection", || async {
+        match peering_status(&peer.ec2, id).await?.as_deref() {
+            Some("active") => Ok(Some(())),
+            Some("pending-acceptance") => {
+                match peer
+                    .ec2
+                    .accept_vpc_peering_connection()
+                    .vpc_peering_connection_id(id)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {}
+                    // Not yet visible to the accepter after all: wait.
+                    Err(e) => {
+                        let e = aws_err("ec2:AcceptVpcPeeringConnection", e);
+                        if !e.is_not_found() && !e.is_code("InvalidStateTransition") {
+                            return Err(e);
+                        }
+                    }
+                }
+                // The requester's side says active once the accept landed.
+                Ok((peering_status(&c.ec2, id).await?.as_deref() == Some("active")).then_some(()))
+            }
+            Some(s @ ("failed" | "rejected" | "expired" | "deleted" | "deleting")) => Err(ProviderError {
+                code: Some(format!("PeeringConnection.{s}")),
+                ..ProviderError::new("ec2:AcceptVpcPeeringConnection", format!("VPC peering {id} is {s}"))
+            }),
+            // initiating-request, provisioning, or not visible yet.
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
 /// Look for a resource an interrupted run created, by its `platform:id` tag.
-pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
     let id = |s: Option<&str>| s.map(|s| outputs! { "id" => s });
     Ok(match r.kind {
         "aws.ec2.vpc" => {
@@ -406,7 +674,7 @@ pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, Provi
             match out.vpcs().first().and_then(|v| v.vpc_id()) {
                 Some(vpc) => {
                     // The attributes may not have been set before the interruption.
-                    set_vpc_attributes(c, vpc, &r.props).await?;
+                    set_vpc_attributes(aws, c, vpc, &r.props).await?;
                     Some(outputs! { "id" => vpc, "cidr_block" => r.props.str("cidr_block")? })
                 }
                 None => None,
@@ -432,7 +700,7 @@ pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, Provi
                 .map_err(|e| aws_err("ec2:DescribeInternetGateways", e))?;
             match out.internet_gateways().first().and_then(|g| g.internet_gateway_id()) {
                 Some(igw) => {
-                    attach_igw(c, igw, r.props.str("vpc_id")?).await?;
+                    attach_igw(aws, c, igw, r.props.str("vpc_id")?).await?;
                     id(Some(igw))
                 }
                 None => None,
@@ -540,10 +808,24 @@ pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, Provi
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeVpcPeeringConnections", e))?;
-            id(out
-                .vpc_peering_connections()
-                .first()
-                .and_then(|v| v.vpc_peering_connection_id()))
+            // Peerings that are gone stay visible for a while: skip them.
+            let live = out.vpc_peering_connections().iter().find(|v| {
+                !matches!(
+                    v.status().and_then(|s| s.code()).map(|c| c.as_str()),
+                    Some("deleted" | "deleting" | "failed" | "rejected" | "expired")
+                )
+            });
+            match live.and_then(|v| v.vpc_peering_connection_id()) {
+                Some(pcx) => {
+                    // Interrupted between request and acceptance: finish it,
+                    // never leave it pending with routes pointing at it.
+                    if r.props.bool("auto_accept") == Some(true) {
+                        accept_peering(aws, c, r.props.str("peer_region")?, pcx).await?;
+                    }
+                    id(Some(pcx))
+                }
+                None => None,
+            }
         }
         other => return Err(ProviderError::new("platform", format!("no EC2 provider for `{other}`"))),
     })
@@ -552,20 +834,30 @@ pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, Provi
 pub async fn delete(aws: &Aws, c: &Clients, kind: &str, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
     match kind {
         "aws.ec2.vpc" => {
-            c.ec2
-                .delete_vpc()
-                .vpc_id(o.str("id")?)
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:DeleteVpc", e))?;
+            let vpc = o.str("id")?;
+            once_free(aws, c, filter("vpc-id", vpc), || async {
+                c.ec2
+                    .delete_vpc()
+                    .vpc_id(vpc)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_err("ec2:DeleteVpc", e))
+            })
+            .await?;
         }
         "aws.ec2.subnet" => {
-            c.ec2
-                .delete_subnet()
-                .subnet_id(o.str("id")?)
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:DeleteSubnet", e))?;
+            let subnet = o.str("id")?;
+            once_free(aws, c, filter("subnet-id", subnet), || async {
+                c.ec2
+                    .delete_subnet()
+                    .subnet_id(subnet)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_err("ec2:DeleteSubnet", e))
+            })
+            .await?;
         }
         "aws.ec2.internet-gateway" => {
             let igw = o.str("id")?;
@@ -587,18 +879,24 @@ pub async fn delete(aws: &Aws, c: &Clients, kind: &str, o: &Props<'_>, p: &Props
                     .collect();
             }
             for vpc in &vpcs {
-                let detached = c
-                    .ec2
-                    .detach_internet_gateway()
-                    .internet_gateway_id(igw)
-                    .vpc_id(vpc)
-                    .send()
-                    .await;
-                if let Err(e) = detached {
-                    let e = aws_err("ec2:DetachInternetGateway", e);
-                    if !e.is_not_found() && e.code.as_deref() != Some("Gateway.NotAttached") {
-                        return Err(e);
-                    }
+                // "Mapped public addresses" (a load balancer's or NAT's
+                // interfaces still there) is a DependencyViolation too.
+                let detached = once_free(aws, c, filter("vpc-id", vpc), || async {
+                    c.ec2
+                        .detach_internet_gateway()
+                        .internet_gateway_id(igw)
+                        .vpc_id(vpc)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| aws_err("ec2:DetachInternetGateway", e))
+                })
+                .await;
+                if let Err(e) = detached
+                    && !e.is_not_found()
+                    && !e.is_code("Gateway.NotAttached")
+                {
+                    return Err(e);
                 }
             }
             c.ec2
@@ -643,12 +941,17 @@ pub async fn delete(aws: &Aws, c: &Clients, kind: &str, o: &Props<'_>, p: &Props
                 .map_err(|e| aws_err("ec2:DisassociateRouteTable", e))?;
         }
         "aws.ec2.security-group" => {
-            c.ec2
-                .delete_security_group()
-                .group_id(o.str("id")?)
-                .send()
-                .await
-                .map_err(|e| aws_err("ec2:DeleteSecurityGroup", e))?;
+            let group = o.str("id")?;
+            once_free(aws, c, filter("group-id", group), || async {
+                c.ec2
+                    .delete_security_group()
+                    .group_id(group)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_err("ec2:DeleteSecurityGroup", e))
+            })
+            .await?;
         }
         "aws.ec2.flow-log" => {
             c.ec2

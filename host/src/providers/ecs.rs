@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{
     PortMapping, PropagateTags, Secret, Tag, TransportProtocol,
 };
 
-use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while, role_not_ready, wait_within};
 use crate::outputs;
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
@@ -57,14 +57,22 @@ pub async fn find_cluster(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs
         .map(|cl| outputs! { "name" => name, "arn" => cl.cluster_arn().unwrap_or_default() }))
 }
 
-pub async fn delete_cluster(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
-    c.ecs
-        .delete_cluster()
-        .cluster(o.str("name")?)
-        .send()
-        .await
-        .map_err(|e| aws_err("ecs:DeleteCluster", e))?;
-    Ok(())
+/// A cluster cannot go while a service of it drains or its tasks stop
+/// (`ClusterContainsServicesException`, `ClusterContainsTasksException`):
+/// retried for the dependency limit.
+pub async fn delete_cluster(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    let name = o.str("name")?;
+    let busy = |e: &ProviderError| e.code.as_deref().is_some_and(|c| c.starts_with("ClusterContains"));
+    retry_while(aws, aws.dependency_timeout, busy, || async {
+        c.ecs
+            .delete_cluster()
+            .cluster(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_err("ecs:DeleteCluster", e))
+    })
+    .await
 }
 
 fn container(p: &Props<'_>) -> Result<ContainerDefinition, ProviderError> {
@@ -123,33 +131,38 @@ fn container(p: &Props<'_>) -> Result<ContainerDefinition, ProviderError> {
     Ok(def.build())
 }
 
-pub async fn register_task_definition(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+/// The task and execution roles are usually created moments before: ECS
+/// refuses a role IAM has not propagated yet, so that is retried.
+pub async fn register_task_definition(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let containers = p
         .objs("containers")
         .iter()
         .map(container)
         .collect::<Result<Vec<_>, _>>()?;
-    let out = c
-        .ecs
-        .register_task_definition()
-        .family(p.str("family")?)
-        .cpu(p.str("cpu")?)
-        .memory(p.str("memory")?)
-        .network_mode(NetworkMode::from(p.opt_str("network_mode").unwrap_or("awsvpc")))
-        .set_requires_compatibilities(Some(
-            p.strs("requires_compatibilities")?
-                .iter()
-                .map(|c| Compatibility::from(c.as_str()))
-                .collect(),
-        ))
-        .set_execution_role_arn(p.opt_str("execution_role_arn").map(str::to_string))
-        .set_task_role_arn(p.opt_str("task_role_arn").map(str::to_string))
-        .set_container_definitions(Some(containers))
-        .set_tags(Some(tags(r)))
-        .send()
-        .await
-        .map_err(|e| aws_err("ecs:RegisterTaskDefinition", e))?;
+    let (family, cpu, memory) = (p.str("family")?, p.str("cpu")?, p.str("memory")?);
+    let compatibilities: Vec<Compatibility> = p
+        .strs("requires_compatibilities")?
+        .iter()
+        .map(|c| Compatibility::from(c.as_str()))
+        .collect();
+    let out = retry_while(aws, aws.consistency_timeout, role_not_ready, || async {
+        c.ecs
+            .register_task_definition()
+            .family(family)
+            .cpu(cpu)
+            .memory(memory)
+            .network_mode(NetworkMode::from(p.opt_str("network_mode").unwrap_or("awsvpc")))
+            .set_requires_compatibilities(Some(compatibilities.clone()))
+            .set_execution_role_arn(p.opt_str("execution_role_arn").map(str::to_string))
+            .set_task_role_arn(p.opt_str("task_role_arn").map(str::to_string))
+            .set_container_definitions(Some(containers.clone()))
+            .set_tags(Some(tags(r)))
+            .send()
+            .await
+            .map_err(|e| aws_err("ecs:RegisterTaskDefinition", e))
+    })
+    .await?;
     let td = out.task_definition();
     Ok(outputs! {
         "arn" => td.and_then(|t| t.task_definition_arn()).unwrap_or_default(),
@@ -209,7 +222,7 @@ pub(super) async fn deregister_task_definition(c: &Clients, o: &Props<'_>) -> Re
     }
 }
 
-pub async fn create_service(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+pub async fn create_service(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let external = p.opt_str("deployment_controller") == Some("EXTERNAL");
     let mut req = c
@@ -266,7 +279,12 @@ pub async fn create_service(c: &Clients, r: &Request<'_>) -> Result<Outputs, Pro
                 .build(),
         );
     }
-    let out = req.send().await.map_err(|e| aws_err("ecs:CreateService", e))?;
+    // The same client token on every attempt: a retry cannot make a second service.
+    let out = retry_while(aws, aws.consistency_timeout, super::ecs_not_ready, || {
+        let req = req.clone();
+        async move { req.send().await.map_err(|e| aws_err("ecs:CreateService", e)) }
+    })
+    .await?;
     Ok(outputs! {
         "name" => p.str("name")?,
         "arn" => out.service().and_then(|s| s.service_arn()).unwrap_or_default(),
@@ -289,14 +307,35 @@ pub async fn find_service(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs
     }))
 }
 
+/// Whether Application Auto Scaling manages the service's desired count:
+/// then the live count is autoscaling's business, never drift to set back.
+pub async fn autoscaled(c: &Clients, cluster: &str, service: &str) -> Result<bool, ProviderError> {
+    let out = c
+        .autoscaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids(format!("service/{cluster}/{service}"))
+        .send()
+        .await
+        .map_err(|e| aws_err("application-autoscaling:DescribeScalableTargets", e))?;
+    Ok(!out.scalable_targets().is_empty())
+}
+
 pub async fn update_service(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> Result<Outputs, ProviderError> {
     let p = &r.props;
+    let (cluster, name) = (p.str("cluster")?, p.str("name")?);
+    // Sending the planned count would cut a service autoscaling scaled out.
+    let desired = if autoscaled(c, cluster, name).await? {
+        None
+    } else {
+        Some(p.i32("desired_count")?)
+    };
     c.ecs
         .update_service()
-        .cluster(p.str("cluster")?)
-        .service(p.str("name")?)
+        .cluster(cluster)
+        .service(name)
         .set_task_definition(p.opt_str("task_definition").map(str::to_string))
-        .desired_count(p.i32("desired_count")?)
+        .set_desired_count(desired)
         .set_health_check_grace_period_seconds(p.opt_i32("health_check_grace_period_seconds"))
         .send()
         .await
@@ -304,7 +343,10 @@ pub async fn update_service(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> 
     Ok(outputs.clone())
 }
 
-pub async fn delete_service(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+/// Deleted with `force`, a service drains (DRAINING) until its tasks have
+/// stopped; its cluster, Cloud Map service and network cannot go before.
+/// Wait until it is INACTIVE.
+pub async fn delete_service(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
     // A service of the EXTERNAL controller may still have task sets.
     if let Ok(out) = c
         .ecs
@@ -326,13 +368,30 @@ pub async fn delete_service(c: &Clients, o: &Props<'_>) -> Result<(), ProviderEr
                 .map_err(|e| aws_err("ecs:DeleteTaskSet", e))?;
         }
     }
+    let (cluster, name) = (o.str("cluster")?, o.str("name")?);
     c.ecs
         .delete_service()
-        .cluster(o.str("cluster")?)
-        .service(o.str("name")?)
+        .cluster(cluster)
+        .service(name)
         .force(true)
         .send()
         .await
         .map_err(|e| aws_err("ecs:DeleteService", e))?;
-    Ok(())
+    let what = format!("ECS service {name} draining (becoming INACTIVE)");
+    wait_within(aws, aws.dependency_timeout, &what, "ecs:DescribeServices", || async {
+        let out = c
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .send()
+            .await
+            .map_err(|e| aws_err("ecs:DescribeServices", e))?;
+        Ok(out
+            .services()
+            .iter()
+            .all(|s| s.status() == Some("INACTIVE"))
+            .then_some(()))
+    })
+    .await
 }

@@ -15,6 +15,7 @@ mod ecs;
 mod elbv2;
 mod iam;
 mod logs;
+pub mod preflight;
 mod props;
 mod rds;
 pub mod read;
@@ -196,8 +197,21 @@ pub struct Request<'a> {
 pub struct Aws {
     config: SdkConfig,
     clients: Mutex<HashMap<String, std::sync::Arc<Clients>>>,
-    /// How long waiters wait (NAT available, DB available, ...).
+    /// Availability zone names per region, as this account sees them.
+    zones: Mutex<HashMap<String, Vec<String>>>,
+    /// How long waiters wait (NAT available, load balancer active, ...);
+    /// some resource types wait longer (see [`Aws::wait_limit`]).
     pub wait_timeout: Duration,
+    /// How long calls are retried while AWS has not yet caught up with a
+    /// change it acknowledged (a new role, a new subnet id, a secret name
+    /// still being freed): `PLATFORM_CONSISTENCY_TIMEOUT_SECS`, 5 minutes
+    /// (AWS advises backing off for "a few minutes" on EC2).
+    pub consistency_timeout: Duration,
+    /// How long deletions are retried while something AWS removes on its
+    /// own blocks them (network interfaces of a deleted load balancer or of
+    /// stopped tasks, a draining service): `PLATFORM_DEPENDENCY_TIMEOUT_SECS`,
+    /// 20 minutes.
+    pub dependency_timeout: Duration,
     /// Pause between waiter polls.
     pub poll: Duration,
     /// Calls go to a custom endpoint (`AWS_ENDPOINT_URL`: an emulator).
@@ -219,6 +233,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub servicediscovery: aws_sdk_servicediscovery::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
 }
 
 impl Aws {
@@ -275,10 +291,16 @@ impl Aws {
             }
         }
         let custom_endpoint = config.endpoint_url().is_some();
+        let secs = |var: &str, default: u64| {
+            Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+        };
         Ok(Aws {
             config,
             clients: Mutex::new(HashMap::new()),
+            zones: Mutex::new(HashMap::new()),
             wait_timeout: Duration::from_secs(1800),
+            consistency_timeout: secs("PLATFORM_CONSISTENCY_TIMEOUT_SECS", 300),
+            dependency_timeout: secs("PLATFORM_DEPENDENCY_TIMEOUT_SECS", 1200),
             poll,
             custom_endpoint,
         })
@@ -306,35 +328,70 @@ impl Aws {
                     autoscaling: aws_sdk_applicationautoscaling::Client::new(&c),
                     tagging: aws_sdk_resourcegroupstagging::Client::new(&c),
                     servicediscovery: aws_sdk_servicediscovery::Client::new(&c),
+                    kms: aws_sdk_kms::Client::new(&c),
+                    quotas: aws_sdk_servicequotas::Client::new(&c),
                 })
             })
             .clone()
+    }
+
+    /// The availability zones of `region` this account can use, in name
+    /// order. Zone letters differ by account and region (us-west-1 offers two
+    /// of a, b, c), so plans name "the region's Nth zone" and this resolves it.
+    pub async fn zones(&self, region: &str) -> Result<Vec<String>, ProviderError> {
+        if let Some(z) = self.zones.lock().expect("zones lock").get(region) {
+            return Ok(z.clone());
+        }
+        // Not filtered by state: a zone briefly impaired would shift every
+        // later index, and put a new subnet in another zone than planned.
+        let out = self
+            .region(region)
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeAvailabilityZones", e))?;
+        let mut names: Vec<String> = out
+            .availability_zones()
+            .iter()
+            // Local and Wavelength zones are not for general subnets, and
+            // opted-out zones are unusable.
+            .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+            .filter(|z| z.opt_in_status().is_none_or(|s| s.as_str() != "not-opted-in"))
+            .filter_map(|z| z.zone_name().map(str::to_string))
+            .collect();
+        names.sort();
+        self.zones
+            .lock()
+            .expect("zones lock")
+            .insert(region.to_string(), names.clone());
+        Ok(names)
     }
 
     /// Create a resource; returns its outputs.
     pub async fn create(&self, r: &Request<'_>) -> Result<Outputs, ProviderError> {
         let c = self.region(r.region);
         match r.kind {
-            "aws.ec2.vpc" => ec2::create_vpc(&c, r).await,
-            "aws.ec2.subnet" => ec2::create_subnet(&c, r).await,
-            "aws.ec2.internet-gateway" => ec2::create_igw(&c, r).await,
+            "aws.ec2.vpc" => ec2::create_vpc(self, &c, r).await,
+            "aws.ec2.subnet" => ec2::create_subnet(self, &c, r).await,
+            "aws.ec2.internet-gateway" => ec2::create_igw(self, &c, r).await,
             "aws.ec2.eip" => ec2::create_eip(&c, r).await,
             "aws.ec2.nat-gateway" => ec2::create_nat(self, &c, r).await,
-            "aws.ec2.route-table" => ec2::create_route_table(&c, r).await,
-            "aws.ec2.route-table-association" => ec2::create_rta(&c, r).await,
-            "aws.ec2.security-group" => ec2::create_sg(&c, r).await,
-            "aws.ec2.flow-log" => ec2::create_flow_log(&c, r).await,
+            "aws.ec2.route-table" => ec2::create_route_table(self, &c, r).await,
+            "aws.ec2.route-table-association" => ec2::create_rta(self, &c, r).await,
+            "aws.ec2.security-group" => ec2::create_sg(self, &c, r).await,
+            "aws.ec2.flow-log" => ec2::create_flow_log(self, &c, r).await,
             "aws.ec2.vpc-peering-connection" => ec2::create_peering(self, &c, r).await,
             "aws.iam.role" => iam::create_role(&c, r).await,
             "aws.logs.log-group" => logs::create(&c, r).await,
             "aws.ecr.repository" => ecr::create(&c, r).await,
             "aws.ecs.cluster" => ecs::create_cluster(&c, r).await,
-            "aws.ecs.task-definition" => ecs::register_task_definition(&c, r).await,
-            "aws.ecs.service" => ecs::create_service(&c, r).await,
+            "aws.ecs.task-definition" => ecs::register_task_definition(self, &c, r).await,
+            "aws.ecs.service" => ecs::create_service(self, &c, r).await,
             "aws.elbv2.load-balancer" => elbv2::create_lb(self, &c, r).await,
             "aws.elbv2.target-group" => elbv2::create_tg(&c, r).await,
             "aws.elbv2.listener" => elbv2::create_listener(&c, r).await,
-            "aws.secretsmanager.secret" => secrets::create(&c, r).await,
+            "aws.secretsmanager.secret" => secrets::create(self, &c, r).await,
             "aws.rds.db-subnet-group" => rds::create_subnet_group(&c, r).await,
             "aws.rds.db-instance" => rds::create_instance(self, &c, r).await,
             "aws.sns.topic" => sns::create_topic(&c, r).await,
@@ -357,7 +414,7 @@ impl Aws {
     pub async fn find(&self, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
         let c = self.region(r.region);
         match r.kind {
-            k if k.starts_with("aws.ec2.") => ec2::find(&c, r).await,
+            k if k.starts_with("aws.ec2.") => ec2::find(self, &c, r).await,
             "aws.iam.role" => iam::find_role(&c, r).await,
             "aws.logs.log-group" => logs::find(&c, r).await,
             "aws.ecr.repository" => ecr::find(&c, r).await,
@@ -419,15 +476,39 @@ impl Aws {
                 "alias_target",
                 "health_check_id",
                 "failover",
+                "metrics",
             ]),
             "aws.logs.log-group" => only(&["retention_in_days"]),
             "aws.ec2.route-table" => only(&["routes"]),
+            "aws.ec2.security-group" => only(&["ingress"]),
+            // Only the move from a zone name to "the region's Nth zone": the
+            // subnet stays where it is; any other change replaces it.
+            "aws.ec2.subnet" => {
+                only(&["availability_zone", "availability_zone_index"])
+                    && old.get("availability_zone").is_some()
+                    && new.get("availability_zone").is_none()
+            }
+            "aws.secretsmanager.secret" => only(&["replica_regions"]),
             // Task definitions are immutable: the update registers a new
             // revision (the previous one stays until a rollout replaces it).
             "aws.ecs.task-definition" => true,
             "aws.ecs.service" => only(&["desired_count", "task_definition", "health_check_grace_period_seconds"]),
             "aws.elbv2.listener" => only(&["default_action", "certificate_arn", "ssl_policy"]),
             "aws.iam.role" => only(&["inline_policy", "managed_policy_arns"]),
+            "aws.rds.db-instance" => changed.iter().all(|k| match k.as_str() {
+                "instance_class"
+                | "backup_retention_period"
+                | "multi_az"
+                | "deletion_protection"
+                | "auto_minor_version_upgrade" => true,
+                // An upgrade (or "16" after "16.4": nothing to do); RDS
+                // upgrades in place, never by a new instance.
+                "engine_version" => new.get(k).is_some(),
+                // Recorded for a replica made before the key was passed:
+                // the instance keeps the key it has.
+                "kms_key_id" => old.get(k).is_none(),
+                _ => false,
+            }),
             _ => false,
         }
     }
@@ -440,7 +521,11 @@ impl Aws {
             "aws.ecs.service" => ecs::update_service(&c, r, outputs).await,
             "aws.elbv2.listener" => elbv2::update_listener(&c, r, outputs).await,
             "aws.iam.role" => iam::update_role(&c, r, old).await,
-            "aws.ec2.route-table" => ec2::update_route_table(&c, r, old, outputs).await,
+            "aws.ec2.route-table" => ec2::update_route_table(self, &c, r, old, outputs).await,
+            "aws.rds.db-instance" => rds::update_instance(self, &c, r, old, outputs).await,
+            "aws.ec2.security-group" => ec2::update_sg(self, &c, r, old, outputs).await,
+            "aws.ec2.subnet" => Ok(outputs.clone()),
+            "aws.secretsmanager.secret" => secrets::update_replicas(&c, r, old, outputs).await,
             _ => self.create(r).await,
         }
     }
@@ -455,13 +540,13 @@ impl Aws {
             "aws.iam.role" => iam::delete_role(&c, &o).await,
             "aws.logs.log-group" => logs::delete(&c, &o).await,
             "aws.ecr.repository" => ecr::delete(&c, &o).await,
-            "aws.ecs.cluster" => ecs::delete_cluster(&c, &o).await,
+            "aws.ecs.cluster" => ecs::delete_cluster(self, &c, &o).await,
             "aws.ecs.task-definition" => ecs::delete_task_definition(&c, &o).await,
-            "aws.ecs.service" => ecs::delete_service(&c, &o).await,
+            "aws.ecs.service" => ecs::delete_service(self, &c, &o).await,
             "aws.elbv2.load-balancer" => elbv2::delete_lb(self, &c, &o).await,
             "aws.elbv2.target-group" => elbv2::delete_tg(&c, &o).await,
             "aws.elbv2.listener" => elbv2::delete_listener(&c, &o).await,
-            "aws.secretsmanager.secret" => secrets::delete(&c, &o).await,
+            "aws.secretsmanager.secret" => secrets::delete(&c, &o, &p).await,
             "aws.rds.db-subnet-group" => rds::delete_subnet_group(&c, &o).await,
             "aws.rds.db-instance" => rds::delete_instance(self, &c, &o).await,
             "aws.sns.topic" => sns::delete_topic(&c, &o).await,
@@ -474,7 +559,7 @@ impl Aws {
             "aws.route53.health-check" => route53::delete_health_check(&c, &o).await,
             "aws.route53.record-set" => route53::delete_record(&c, &p).await,
             "aws.servicediscovery.private-dns-namespace" => servicediscovery::delete_namespace(self, &c, &o).await,
-            "aws.servicediscovery.service" => servicediscovery::delete_service(&c, &o).await,
+            "aws.servicediscovery.service" => servicediscovery::delete_service(self, &c, &o).await,
             other => Err(unsupported(other)),
         };
         match result {
@@ -503,12 +588,28 @@ pub fn changed_keys(old: &Json, new: &Json) -> Vec<String> {
 }
 
 /// Poll `check` until it returns `Some`, or fail after the waiter's timeout.
-pub async fn wait_for<T, F, Fut>(aws: &Aws, what: &str, operation: &str, mut check: F) -> Result<T, ProviderError>
+pub async fn wait_for<T, F, Fut>(aws: &Aws, what: &str, operation: &str, check: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
 {
-    let deadline = tokio::time::Instant::now() + aws.wait_timeout;
+    wait_within(aws, aws.wait_timeout, what, operation, check).await
+}
+
+/// [`wait_for`] with a limit of its own (a cross-region encrypted replica
+/// can take hours; a peering seconds).
+pub async fn wait_within<T, F, Fut>(
+    aws: &Aws,
+    limit: Duration,
+    what: &str,
+    operation: &str,
+    mut check: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(v) = check().await? {
             return Ok(v);
@@ -516,12 +617,254 @@ where
         if tokio::time::Instant::now() >= deadline {
             return Err(ProviderError {
                 code: Some("WaiterTimeout".into()),
-                ..ProviderError::new(
-                    operation,
-                    format!("{what} did not happen within {:?}", aws.wait_timeout),
-                )
+                ..ProviderError::new(operation, format!("{what} did not happen within {}", human(limit)))
             });
         }
         tokio::time::sleep(aws.poll).await;
+    }
+}
+
+/// `2m0s`, `20m0s`, `4h0m`: for error messages.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{}s", d.as_secs_f64().round()),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        _ => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Retry `call` while AWS answers with an error `transient` accepts, with
+/// backoff from the poll interval up to six times it, for at most `limit`.
+/// The last error is returned with how long it was retried: retries are
+/// bounded and say so, never an endless wait.
+pub async fn retry_while<T, F, Fut>(
+    aws: &Aws,
+    limit: Duration,
+    transient: impl Fn(&ProviderError) -> bool,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut delay = aws.poll;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if transient(&e) => {
+                let elapsed = started.elapsed();
+                if elapsed >= limit {
+                    return Err(ProviderError {
+                        message: format!("{} (still failing after retrying for {})", e.message, human(elapsed)),
+                        ..e
+                    });
+                }
+                tracing::debug!(operation = %e.operation, code = ?e.code, "transient, retrying");
+                tokio::time::sleep(delay.min(limit.saturating_sub(elapsed))).await;
+                delay = (delay * 2).min(aws.poll * 6);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// AWS has not yet propagated a role created moments ago: services that
+/// assume it refuse it for a few seconds (IAM is eventually consistent).
+pub fn role_not_ready(e: &ProviderError) -> bool {
+    let m = e.message.to_ascii_lowercase();
+    (m.contains("assume") && m.contains("role")) || m.contains("role is not valid")
+}
+
+/// Like [`role_not_ready`], for ECS calls that also name a target group:
+/// one attached to a listener moments ago is not yet known to ECS ("does
+/// not have an associated load balancer").
+pub fn ecs_not_ready(e: &ProviderError) -> bool {
+    role_not_ready(e) || e.message.contains("does not have an associated load balancer")
+}
+
+impl ProviderError {
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// An `Aws` that is never used to call AWS: for the retry logic.
+    fn offline(poll: Duration) -> Aws {
+        Aws {
+            config: SdkConfig::builder().build(),
+            clients: Mutex::new(HashMap::new()),
+            zones: Mutex::new(HashMap::new()),
+            wait_timeout: Duration::from_secs(1),
+            consistency_timeout: Duration::from_secs(1),
+            dependency_timeout: Duration::from_secs(1),
+            poll,
+            custom_endpoint: true,
+        }
+    }
+
+    fn error(code: &str, message: &str) -> ProviderError {
+        ProviderError {
+            code: Some(code.into()),
+            ..ProviderError::new("ec2:DeleteSubnet", message)
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn transient_errors_are_retried_until_they_pass() {
+        let aws = offline(Duration::from_millis(5));
+        let calls = AtomicU32::new(0);
+        let result = block_on(retry_while(
+            &aws,
+            Duration::from_secs(5),
+            |e| e.is_code("DependencyViolation"),
+            || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                    Err(error("DependencyViolation", "has dependencies"))
+                } else {
+                    Ok("deleted")
+                }
+            },
+        ));
+        assert_eq!(result.unwrap(), "deleted");
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn retries_are_bounded_and_say_how_long_they_tried() {
+        let aws = offline(Duration::from_millis(10));
+        let calls = AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        let result: Result<(), _> = block_on(retry_while(
+            &aws,
+            Duration::from_millis(200),
+            |e| e.is_code("DependencyViolation"),
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(error("DependencyViolation", "The subnet 'subnet-1' has dependencies"))
+            },
+        ));
+        let e = result.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(calls.load(Ordering::SeqCst) >= 3);
+        assert_eq!(e.code.as_deref(), Some("DependencyViolation"));
+        assert!(
+            e.message
+                .starts_with("The subnet 'subnet-1' has dependencies (still failing after retrying for "),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let aws = offline(Duration::from_millis(5));
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = block_on(retry_while(
+            &aws,
+            Duration::from_secs(5),
+            |e| e.is_code("DependencyViolation"),
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(error("UnauthorizedOperation", "no"))
+            },
+        ));
+        assert_eq!(result.unwrap_err().code.as_deref(), Some("UnauthorizedOperation"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn iam_propagation_errors_are_recognised() {
+        for m in [
+            "Unable to assume given IAM role: 'arn:aws:iam::1:role/r'",
+            "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.",
+            "ECS was unable to assume the role 'arn:aws:iam::1:role/r' that was provided for this task.",
+            "Role is not valid",
+        ] {
+            assert!(role_not_ready(&error("InvalidParameter", m)), "{m}");
+        }
+        assert!(!role_not_ready(&error("InvalidParameter", "Invalid CIDR")));
+        assert!(ecs_not_ready(&error(
+            "InvalidParameterException",
+            "The target group with targetGroupArn arn:x does not have an associated load balancer."
+        )));
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(human(Duration::from_millis(1500)), "2s");
+        assert_eq!(human(Duration::from_secs(300)), "5m0s");
+        assert_eq!(human(Duration::from_secs(1230)), "20m30s");
+        assert_eq!(human(Duration::from_secs(4 * 3600 + 60)), "4h1m");
+    }
+
+    #[test]
+    fn a_database_keeps_its_instance_across_version_and_key_bookkeeping() {
+        let db = "aws.rds.db-instance";
+        let old = json!({ "identifier": "d", "engine_version": "16.4", "instance_class": "db.t4g.micro" });
+        // The new default major version, and minor upgrades on: in place.
+        let new = json!({ "identifier": "d", "engine_version": "16", "auto_minor_version_upgrade": true, "instance_class": "db.t4g.micro" });
+        assert!(Aws::updates_in_place(db, &old, &new));
+        // A new major version, or a pinned other minor: upgraded in place,
+        // never by a new instance (that would lose the data).
+        let major = json!({ "identifier": "d", "engine_version": "17", "instance_class": "db.t4g.micro" });
+        assert!(Aws::updates_in_place(db, &old, &major));
+        let other = json!({ "identifier": "d", "engine_version": "16.6", "instance_class": "db.t4g.micro" });
+        assert!(Aws::updates_in_place(db, &old, &other));
+        // Another engine is another database.
+        let engine =
+            json!({ "identifier": "d", "engine": "mysql", "engine_version": "16.4", "instance_class": "db.t4g.micro" });
+        assert!(!Aws::updates_in_place(db, &old, &engine));
+        // A key recorded for a replica made without one: in place; a
+        // different key: replaced.
+        let replica = json!({ "identifier": "r", "source_db_instance_arn": "arn" });
+        let keyed = json!({ "identifier": "r", "source_db_instance_arn": "arn", "kms_key_id": "alias/aws/rds" });
+        assert!(Aws::updates_in_place(db, &replica, &keyed));
+        let rekeyed = json!({ "identifier": "r", "source_db_instance_arn": "arn", "kms_key_id": "alias/other" });
+        assert!(!Aws::updates_in_place(db, &keyed, &rekeyed));
+        // Class and backups change in place.
+        let bigger = json!({ "identifier": "d", "engine_version": "16.4", "instance_class": "db.r6g.large" });
+        assert!(Aws::updates_in_place(db, &old, &bigger));
+    }
+
+    #[test]
+    fn subnets_move_from_zone_names_to_zone_numbers_in_place_only() {
+        let s = "aws.ec2.subnet";
+        let named = json!({ "cidr_block": "10.0.0.0/20", "availability_zone": "us-east-1a" });
+        let numbered = json!({ "cidr_block": "10.0.0.0/20", "availability_zone_index": 0 });
+        assert!(Aws::updates_in_place(s, &named, &numbered));
+        let moved = json!({ "cidr_block": "10.0.0.0/20", "availability_zone_index": 1 });
+        assert!(!Aws::updates_in_place(s, &numbered, &moved));
+        let resized = json!({ "cidr_block": "10.0.0.0/21", "availability_zone_index": 0 });
+        assert!(!Aws::updates_in_place(s, &named, &resized));
+    }
+
+    #[test]
+    fn security_group_rules_and_secret_replicas_change_in_place() {
+        let old = json!({ "group_name": "db", "ingress": [] });
+        let new = json!({ "group_name": "db", "ingress": [{ "protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_ipv4": "10.1.0.0/16" }] });
+        assert!(Aws::updates_in_place("aws.ec2.security-group", &old, &new));
+        let renamed = json!({ "group_name": "db2", "ingress": [] });
+        assert!(!Aws::updates_in_place("aws.ec2.security-group", &old, &renamed));
+        let secret = json!({ "name": "s" });
+        let replicated = json!({ "name": "s", "replica_regions": ["us-east-2"] });
+        assert!(Aws::updates_in_place("aws.secretsmanager.secret", &secret, &replicated));
     }
 }

@@ -140,6 +140,12 @@ pub async fn read(aws: &Aws, kind: &str, region: &str, outputs: &Json) -> Result
                 c.ecs.describe_services().cluster(cluster).services(key).send()
             );
             match out.services().iter().find(|s| s.status() == Some("ACTIVE")) {
+                // Autoscaling owns the count of a scaled service: what it
+                // set is not drift, and setting it back would cut capacity
+                // under load.
+                Some(s) if super::ecs::autoscaled(&c, cluster, s.service_name().unwrap_or(key)).await? => {
+                    observed(vec![])
+                }
                 Some(s) => observed(vec![("desired_count", s.desired_count().into())]),
                 None => Live::Gone,
             }

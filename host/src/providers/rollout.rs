@@ -315,10 +315,15 @@ pub async fn begin(aws: &Aws, region: &str, p: &Props<'_>, resume: Option<Slots>
     let create = |target_group: String| {
         let req = make(&target_group);
         async move {
-            let arn = req?
-                .send()
-                .await
-                .map_err(|e| aws_err("ecs:CreateTaskSet", e))?
+            let req = req?;
+            // A new task or execution role may not be usable yet (IAM
+            // propagation): ECS refuses it until it is.
+            let out = super::retry_while(aws, aws.consistency_timeout, super::ecs_not_ready, || {
+                let req = req.clone();
+                async move { req.send().await.map_err(|e| aws_err("ecs:CreateTaskSet", e)) }
+            })
+            .await?;
+            let arn = out
                 .task_set()
                 .and_then(|s| s.task_set_arn())
                 .unwrap_or_default()

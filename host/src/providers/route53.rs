@@ -2,7 +2,7 @@
 
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, HostedZoneConfig,
-    ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag, TagResourceType,
 };
 
 use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
@@ -86,7 +86,30 @@ pub async fn create_health_check(c: &Clients, r: &Request<'_>) -> Result<Outputs
         .send()
         .await
         .map_err(|e| aws_err("route53:CreateHealthCheck", e))?;
-    Ok(outputs! { "id" => out.health_check().map(|h| h.id()).unwrap_or_default() })
+    let id = out.health_check().map(|h| h.id()).unwrap_or_default();
+    // Health checks take no tags at creation: tag them right after, like
+    // every other resource (cost allocation, the tagging API, `down`).
+    // At most 10 tags per health check: the platform's own (which `down`
+    // relies on) and the name first, then the blueprint's.
+    let mut pairs: Vec<(&str, &str)> = r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if let Some(name) = p.opt_str("name") {
+        pairs.push(("Name", name));
+    }
+    pairs.sort_by_key(|(k, _)| (!k.starts_with("platform:"), *k != "Name"));
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .take(10)
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+        .collect();
+    c.route53
+        .change_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(id)
+        .set_add_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| aws_err("route53:ChangeTagsForResource", e))?;
+    Ok(outputs! { "id" => id })
 }
 
 pub async fn find_health_check(_c: &Clients, _r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {

@@ -2,13 +2,37 @@
 //! from GetRandomPassword straight into CreateSecret; it is never returned,
 //! stored in state or logged.
 
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
 use serde_json::json;
 
-use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while};
 use crate::outputs;
 
-pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+/// The ARN of a secret's replica in `region`: Secrets Manager keeps the
+/// name and the random suffix, only the region differs.
+pub fn replica_arn(arn: &str, region: &str) -> String {
+    let mut parts: Vec<&str> = arn.splitn(5, ':').collect();
+    if parts.len() == 5 {
+        parts[3] = region;
+    }
+    parts.join(":")
+}
+
+/// A name whose secret was force-deleted moments ago is freed
+/// asynchronously: until then CreateSecret says it is scheduled for deletion.
+fn name_still_deleting(e: &ProviderError) -> bool {
+    e.is_code("InvalidRequestException") && e.message.contains("scheduled for deletion")
+}
+
+fn outputs_of(arn: &str, name: &str, replicas: &[String]) -> Outputs {
+    let mut o = outputs! { "arn" => arn, "name" => name };
+    if let Some(first) = replicas.first() {
+        o.insert("replica_arn".into(), replica_arn(arn, first).into());
+    }
+    o
+}
+
+pub async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let name = p.str("name")?;
     let generate = p.obj("generate");
@@ -32,26 +56,38 @@ pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderErr
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let out = c
-        .secrets
-        .create_secret()
-        .name(name)
-        .set_description(p.opt_str("description").map(str::to_string))
-        .set_secret_string(secret_string)
-        .client_request_token(&r.token)
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(|e| aws_err("secretsmanager:CreateSecret", e))?;
-    Ok(outputs! { "arn" => out.arn().unwrap_or_default(), "name" => name })
+    // Replicas in other regions, so tasks there read it even when the
+    // primary region is down.
+    let replicas = p.strs("replica_regions")?;
+    let replica_types: Vec<ReplicaRegionType> = replicas
+        .iter()
+        .map(|region| ReplicaRegionType::builder().region(region).build())
+        .collect();
+    let out = retry_while(aws, aws.consistency_timeout, name_still_deleting, || async {
+        c.secrets
+            .create_secret()
+            .name(name)
+            .set_description(p.opt_str("description").map(str::to_string))
+            .set_secret_string(secret_string.clone())
+            .client_request_token(&r.token)
+            .set_add_replica_regions((!replica_types.is_empty()).then(|| replica_types.clone()))
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(|e| aws_err("secretsmanager:CreateSecret", e))
+    })
+    .await?;
+    Ok(outputs_of(out.arn().unwrap_or_default(), name, &replicas))
 }
 
 pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
     let name = r.props.str("name")?;
     match c.secrets.describe_secret().secret_id(name).send().await {
-        Ok(out) if out.deleted_date().is_none() => Ok(Some(
-            outputs! { "arn" => out.arn().unwrap_or_default(), "name" => name },
-        )),
+        Ok(out) if out.deleted_date().is_none() => Ok(Some(outputs_of(
+            out.arn().unwrap_or_default(),
+            name,
+            &r.props.strs("replica_regions")?,
+        ))),
         Ok(_) => Ok(None),
         Err(e) => {
             let e = aws_err("secretsmanager:DescribeSecret", e);
@@ -60,10 +96,77 @@ pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, Provi
     }
 }
 
-pub async fn delete(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+/// The regions a secret is replicated to, as Secrets Manager says.
+async fn replicated(c: &Clients, arn: &str) -> Result<Vec<String>, ProviderError> {
+    let out = c
+        .secrets
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| aws_err("secretsmanager:DescribeSecret", e))?;
+    Ok(out
+        .replication_status()
+        .iter()
+        .filter_map(|s| s.region().map(str::to_string))
+        .collect())
+}
+
+/// Add and remove the secret's replica regions in place, from what is
+/// replicated now (a resumed update finds part of it done).
+pub async fn update_replicas(
+    c: &Clients,
+    r: &Request<'_>,
+    _old: &serde_json::Value,
+    outputs: &Outputs,
+) -> Result<Outputs, ProviderError> {
+    let arn = outputs.get("arn").and_then(|v| v.as_str()).unwrap_or_default();
+    let before = replicated(c, arn).await?;
+    let after = r.props.strs("replica_regions")?;
+    let added: Vec<ReplicaRegionType> = after
+        .iter()
+        .filter(|r| !before.contains(r))
+        .map(|region| ReplicaRegionType::builder().region(region).build())
+        .collect();
+    let removed: Vec<String> = before.iter().filter(|r| !after.contains(r)).cloned().collect();
+    if !added.is_empty() {
+        c.secrets
+            .replicate_secret_to_regions()
+            .secret_id(arn)
+            .set_add_replica_regions(Some(added))
+            .send()
+            .await
+            .map_err(|e| aws_err("secretsmanager:ReplicateSecretToRegions", e))?;
+    }
+    if !removed.is_empty() {
+        c.secrets
+            .remove_regions_from_replication()
+            .secret_id(arn)
+            .set_remove_replica_regions(Some(removed))
+            .send()
+            .await
+            .map_err(|e| aws_err("secretsmanager:RemoveRegionsFromReplication", e))?;
+    }
+    Ok(outputs_of(arn, r.props.str("name")?, &after))
+}
+
+/// A primary secret with replicas cannot be deleted: remove the replicas
+/// first (found by asking, so a swept secret without properties works too).
+pub async fn delete(c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+    let arn = o.str("arn")?;
+    let regions = replicated(c, arn).await?;
+    if !regions.is_empty() {
+        c.secrets
+            .remove_regions_from_replication()
+            .secret_id(arn)
+            .set_remove_replica_regions(Some(regions))
+            .send()
+            .await
+            .map_err(|e| aws_err("secretsmanager:RemoveRegionsFromReplication", e))?;
+    }
     c.secrets
         .delete_secret()
-        .secret_id(o.str("arn")?)
+        .secret_id(arn)
         .force_delete_without_recovery(true)
         .send()
         .await
@@ -94,5 +197,19 @@ pub async fn credentials(c: &Clients, arn: &str) -> Result<(String, String), Pro
             "secretsmanager:GetSecretValue",
             format!("secret {arn} lacks username or password"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_replica_keeps_the_name_and_suffix_in_its_region() {
+        assert_eq!(
+            super::replica_arn(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:platform/ml-api/prod/db/master-AbCdEf",
+                "us-east-2"
+            ),
+            "arn:aws:secretsmanager:us-east-2:123456789012:secret:platform/ml-api/prod/db/master-AbCdEf"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use aws_sdk_servicediscovery::types::{DnsConfig, DnsRecord, OperationStatus, RecordType, RoutingPolicy, Tag};
 
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while};
 use crate::outputs;
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
@@ -190,12 +190,24 @@ pub async fn find_service(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs
     Ok(None)
 }
 
-pub async fn delete_service(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
-    c.servicediscovery
-        .delete_service()
-        .id(o.str("id")?)
-        .send()
-        .await
-        .map_err(|e| aws_err("servicediscovery:DeleteService", e))?;
-    Ok(())
+/// ECS deregisters a stopped task's instance asynchronously; until the
+/// last one is gone Cloud Map refuses with `ResourceInUse`. Retried for the
+/// dependency limit (the ECS service is deleted first: it depends on this).
+pub async fn delete_service(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
+    let id = o.str("id")?;
+    retry_while(
+        aws,
+        aws.dependency_timeout,
+        |e| e.is_code("ResourceInUse"),
+        || async {
+            c.servicediscovery
+                .delete_service()
+                .id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_err("servicediscovery:DeleteService", e))
+        },
+    )
+    .await
 }

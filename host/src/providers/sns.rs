@@ -47,17 +47,43 @@ pub async fn subscribe(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provider
     Ok(outputs! { "arn" => out.subscription_arn().unwrap_or_default() })
 }
 
+/// A subscription still pending confirmation (an email nobody clicked)
+/// cannot be unsubscribed: SNS refuses it, and removes it with its topic or
+/// after a few days. That counts as done, so `down` can delete the topic.
 pub async fn unsubscribe(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
     let arn = o.str("arn")?;
-    // An unconfirmed email subscription has no ARN yet and goes away with its topic.
+    // Without ReturnSubscriptionArn, a pending subscription has no ARN.
     if !arn.starts_with("arn:") {
         return Ok(());
     }
-    c.sns
-        .unsubscribe()
-        .subscription_arn(arn)
-        .send()
-        .await
-        .map_err(|e| aws_err("sns:Unsubscribe", e))?;
-    Ok(())
+    if pending(c, arn).await? {
+        return Ok(());
+    }
+    match c.sns.unsubscribe().subscription_arn(arn).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = aws_err("sns:Unsubscribe", e);
+            if e.is_code("InvalidParameter")
+                && (e.message.contains("pending confirmation") || pending(c, arn).await.unwrap_or(false))
+            {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn pending(c: &Clients, arn: &str) -> Result<bool, ProviderError> {
+    match c.sns.get_subscription_attributes().subscription_arn(arn).send().await {
+        Ok(out) => Ok(out
+            .attributes()
+            .and_then(|a| a.get("PendingConfirmation"))
+            .is_some_and(|v| v == "true")),
+        Err(e) => {
+            let e = aws_err("sns:GetSubscriptionAttributes", e);
+            // Gone already: nothing to unsubscribe (delete treats it as done).
+            if e.is_not_found() { Ok(false) } else { Err(e) }
+        }
+    }
 }

@@ -160,6 +160,9 @@ pub fn from_arn(arn: &str) -> Option<(&'static str, Json)> {
             ("aws.ecs.service", json!({ "cluster": cluster, "name": name }))
         }
         "ecr" => ("aws.ecr.repository", json!({ "name": after("repository/")? })),
+        "route53" if resource.starts_with("healthcheck/") => {
+            ("aws.route53.health-check", json!({ "id": after("healthcheck/")? }))
+        }
         _ => return None,
     })
 }
@@ -200,6 +203,11 @@ mod tests {
             "arn:aws:logs:us-east-1:1:log-group:/p/a:*",
             "aws.logs.log-group",
             json!({ "name": "/p/a" }),
+        );
+        check(
+            "arn:aws:route53:::healthcheck/abc-1",
+            "aws.route53.health-check",
+            json!({ "id": "abc-1" }),
         );
         assert_eq!(from_arn("arn:aws:s3:::bucket"), None);
     }

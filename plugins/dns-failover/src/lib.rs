@@ -131,10 +131,14 @@ impl Plugin for DnsFailover {
                     "set_identifier": format!("{}-{region}", role.to_lowercase()),
                     "failover": role,
                     "health_check_id": reference(&hc, "id"),
+                    // Target health of the load balancer would count the idle
+                    // colour's empty target group as unhealthy, so both
+                    // records would always be unhealthy: the health check
+                    // above decides instead.
                     "alias_target": obj! {
                         "dns_name": concat(vec![Value::from("dualstack."), dns.clone()]),
                         "hosted_zone_id": svc.get("alb_zone_id").cloned(),
-                        "evaluate_target_health": true,
+                        "evaluate_target_health": false,
                     },
                 },
             );

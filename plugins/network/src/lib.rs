@@ -22,6 +22,7 @@ struct Config {
     peering: bool,
     namespace: Option<String>,
     service_discovery: bool,
+    test_listener_cidrs: Vec<String>,
 }
 
 impl Default for Config {
@@ -38,6 +39,7 @@ impl Default for Config {
             peering: true,
             namespace: None,
             service_discovery: true,
+            test_listener_cidrs: Vec::new(),
         }
     }
 }
@@ -57,7 +59,8 @@ fn schema() -> serde_json::Value {
             "database_port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 5432, "description": "Port the services reach the database on" },
             "peering": { "type": "boolean", "default": true, "description": "Peer the VPCs of a multi-region environment" },
             "service_discovery": { "type": "boolean", "default": true, "description": "A Cloud Map private DNS namespace per VPC, where services register by name" },
-            "namespace": { "type": "string", "minLength": 1, "description": "The namespace's DNS name (default: <env>.<blueprint>.internal)" }
+            "namespace": { "type": "string", "minLength": 1, "description": "The namespace's DNS name (default: <env>.<blueprint>.internal)" },
+            "test_listener_cidrs": { "type": "array", "items": { "type": "string", "minLength": 9 }, "description": "Besides the VPC, who may reach the load balancers' test listener (port 9001): where `platform up` runs, for rollouts that probe green through it (`deployment.probe_path`)" }
         }
     })
 }
@@ -94,7 +97,7 @@ impl Plugin for Network {
                 "aws.iam.role",
             ])
             .schema(schema())
-            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, db_security_group_id, namespace_id and namespace_name (with service discovery)")
+            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, db_security_group_id, test_listener_cidrs, namespace_id and namespace_name (with service discovery)")
             .export("primary_region", "The region of the primary VPC")
     }
 
@@ -140,6 +143,16 @@ impl Plugin for Network {
         }
 
         let peered = cfg.peering && regions.len() > 1;
+        // The regions (by index) a region's VPC is peered with: the primary
+        // with every other, the others with the primary.
+        let peers = |ri: usize| -> Vec<usize> {
+            if !peered {
+                return Vec::new();
+            }
+            (0..regions.len())
+                .filter(|&pi| if ri == 0 { pi != 0 } else { pi == 0 })
+                .collect()
+        };
         for (ri, region) in regions.iter().enumerate() {
             let region = region.as_str();
             let octet = b + ri as u8;
@@ -171,21 +184,28 @@ impl Plugin for Network {
             let mut public_subnets = Vec::new();
             let mut private_subnets = Vec::new();
             for az in 0..cfg.az_count {
+                // The letter names the subnet, not the zone: zone letters
+                // differ by account, so the host picks the region's Nth
+                // available zone when it creates the subnet.
                 let letter = (b'a' + az as u8) as char;
-                let zone = format!("{region}{letter}");
                 let public = id(&format!("public-{letter}"));
+                // After the gateway: an internet-facing load balancer in a
+                // VPC without an attached gateway is refused, and on `down`
+                // the gateway is detached only once what uses the public
+                // subnets (load balancers, NAT) is gone.
                 plan.resource(
                     &public,
                     "aws.ec2.subnet",
                     obj! {
                         "vpc_id": &vpc,
                         "cidr_block": format!("{a}.{octet}.{}.0/20", az * 16),
-                        "availability_zone": zone.as_str(),
+                        "availability_zone_index": az,
                         "map_public_ip_on_launch": true,
                         "tier": "public",
                     },
                 )
-                .in_region(region);
+                .in_region(region)
+                .depends_on(&id("igw"));
                 plan.resource(
                     &format!("{public}-rta"),
                     "aws.ec2.route-table-association",
@@ -202,7 +222,7 @@ impl Plugin for Network {
                     obj! {
                         "vpc_id": &vpc,
                         "cidr_block": format!("{a}.{octet}.{}.0/20", (az + 8) * 16),
-                        "availability_zone": zone.as_str(),
+                        "availability_zone_index": az,
                         "map_public_ip_on_launch": false,
                         "tier": "private",
                     },
@@ -249,18 +269,12 @@ impl Plugin for Network {
                 }
                 // Private traffic between peered regions goes over the peering
                 // (the primary peers with each other region).
-                if peered {
-                    for (pi, other) in regions.iter().enumerate() {
-                        let linked = if ri == 0 { pi != 0 } else { pi == 0 };
-                        if !linked {
-                            continue;
-                        }
-                        let peering = if ri == 0 { other.as_str() } else { region };
-                        routes.push(obj! {
-                            "destination_cidr_block": format!("{a}.{}.0.0/16", b + pi as u8),
-                            "vpc_peering_connection_id": reference(&format!("peering-{peering}"), "id"),
-                        });
-                    }
+                for pi in peers(ri) {
+                    let peering = if ri == 0 { regions[pi].as_str() } else { region };
+                    routes.push(obj! {
+                        "destination_cidr_block": format!("{a}.{}.0.0/16", b + pi as u8),
+                        "vpc_peering_connection_id": reference(&format!("peering-{peering}"), "id"),
+                    });
                 }
                 plan.resource(&rt, "aws.ec2.route-table", obj! { "vpc_id": &vpc, "routes": routes })
                     .in_region(region);
@@ -289,7 +303,12 @@ impl Plugin for Network {
                         obj! { "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": "0.0.0.0/0" },
                         obj! { "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "0.0.0.0/0" },
                         obj! { "protocol": "tcp", "from_port": 9001, "to_port": 9001, "cidr_ipv4": cidr.as_str() },
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(cfg.test_listener_cidrs.iter().map(|c| {
+                        obj! { "protocol": "tcp", "from_port": 9001, "to_port": 9001, "cidr_ipv4": c.as_str() }
+                    }))
+                    .collect::<Vec<Value>>(),
                 },
             )
             .in_region(region);
@@ -307,6 +326,19 @@ impl Plugin for Network {
                 },
             )
             .in_region(region);
+            // Security groups cannot be referenced across an inter-region
+            // peering: services of a peered region reach the database by
+            // their VPC's CIDR.
+            let mut db_ingress = vec![obj! {
+                "protocol": "tcp", "from_port": cfg.database_port, "to_port": cfg.database_port,
+                "source_security_group_id": reference(&id("sg-service"), "id"),
+            }];
+            for pi in peers(ri) {
+                db_ingress.push(obj! {
+                    "protocol": "tcp", "from_port": cfg.database_port, "to_port": cfg.database_port,
+                    "cidr_ipv4": format!("{a}.{}.0.0/16", b + pi as u8),
+                });
+            }
             plan.resource(
                 &id("sg-db"),
                 "aws.ec2.security-group",
@@ -314,10 +346,7 @@ impl Plugin for Network {
                     "vpc_id": &vpc,
                     "group_name": name(&format!("db-{region}")),
                     "description": "Database: the database port from the services only",
-                    "ingress": vec![obj! {
-                        "protocol": "tcp", "from_port": cfg.database_port, "to_port": cfg.database_port,
-                        "source_security_group_id": reference(&id("sg-service"), "id"),
-                    }],
+                    "ingress": db_ingress,
                 },
             )
             .in_region(region);
@@ -364,6 +393,7 @@ impl Plugin for Network {
                 "lb_security_group_id": reference(&id("sg-lb"), "id"),
                 "service_security_group_id": reference(&id("sg-service"), "id"),
                 "db_security_group_id": reference(&id("sg-db"), "id"),
+                "test_listener_cidrs": cfg.test_listener_cidrs.iter().map(|c| Value::from(c.as_str())).collect::<Vec<Value>>(),
             };
             if cfg.service_discovery {
                 facts.insert("namespace_id", reference(&id("namespace"), "id"));

@@ -1,6 +1,7 @@
-//! The `observability` plugin: a CloudWatch dashboard per service, alarms on
-//! 5XX, healthy hosts, running tasks, CPU and database CPU, an SNS topic with
-//! optional email subscriptions.
+//! The `observability` plugin: a CloudWatch dashboard per service and region,
+//! alarms on 5XX, healthy hosts (of whichever colour serves), running
+//! tasks, CPU and database CPU in every region a service runs in, and an SNS
+//! topic per region with optional email subscriptions.
 
 use platform_plugin_sdk::{Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference};
 use serde::Deserialize;
@@ -63,6 +64,27 @@ impl Metric<'_> {
     fn dimensions(&self) -> Value {
         Value::Array(self.dims.iter().map(|(n, v)| obj! { "name": *n, "value": v }).collect())
     }
+    /// The properties of an alarm on this one metric.
+    fn alarm(&self, stat: &str) -> Value {
+        obj! {
+            "namespace": self.namespace,
+            "metric_name": self.name,
+            "dimensions": self.dimensions(),
+            "statistic": stat,
+        }
+    }
+    /// This metric as a metric-math query `id` of an alarm (60 s periods).
+    fn query(&self, id: &str, stat: &str) -> Value {
+        obj! {
+            "id": id,
+            "namespace": self.namespace,
+            "metric_name": self.name,
+            "dimensions": self.dimensions(),
+            "stat": stat,
+            "period": 60,
+            "return_data": false,
+        }
+    }
     /// The dashboard widget form: [namespace, name, dim, value, ...].
     fn widget_row(&self) -> Value {
         let mut row = vec![Value::from(self.namespace), Value::from(self.name)];
@@ -93,13 +115,16 @@ impl Plugin for Observability {
 
     fn plan(ctx: &Context) -> Result<Plan, Error> {
         let cfg: Config = ctx.config()?;
-        let region = ctx.env.primary_region().to_string();
-        let mut plan = Plan::new();
-        plan.resource(
-            "alarms-topic",
-            "aws.sns.topic",
-            obj! { "name": ctx.physical_name("alarms", 256) },
-        );
+        let primary = ctx.env.primary_region().to_string();
+        // Resources of the primary region keep their short ids; the others
+        // carry their region (alarms and topics are regional).
+        let rid = |base: &str, region: &str| {
+            if region == primary {
+                base.to_string()
+            } else {
+                format!("{base}-{region}")
+            }
+        };
         for (i, email) in cfg.emails.iter().enumerate() {
             if !email.contains('@') {
                 return Err(Error::config(
@@ -107,46 +132,84 @@ impl Plugin for Observability {
                     format!("`{email}` is not an email address"),
                 ));
             }
-            plan.resource(
-                &format!("email-{i}"),
-                "aws.sns.subscription",
-                obj! {
-                    "topic_arn": reference("alarms-topic", "arn"),
-                    "protocol": "email",
-                    "endpoint": email.as_str(),
-                },
-            );
         }
-        let topic = reference("alarms-topic", "arn");
         let db_id = match &cfg.database {
             Some(db) => Some(ctx.import(db, "identifier")?),
             None => None,
         };
 
+        // Every region a watched service runs in, primary first: a
+        // rollout's alarm gate in a region reads the alarms of that region.
+        let mut watched = Vec::new();
         for service in &cfg.services {
             let regions = ctx.import(service, "regions")?;
             let prefix = ctx.import(service, "alarm_prefix")?;
             let prefix = prefix.as_str().unwrap_or_default().to_string();
-            let Some(facts) = regions.get(&region) else {
+            if regions.get(&primary).is_none() {
                 return Err(Error::failed(format!(
-                    "service `{service}` does not run in the primary region {region}"
+                    "service `{service}` does not run in the primary region {primary}"
                 )));
-            };
+            }
+            for region in &ctx.env.regions {
+                if let Some(facts) = regions.get(region) {
+                    watched.push((service.clone(), region.clone(), prefix.clone(), facts.clone()));
+                }
+            }
+        }
+        let mut regions: Vec<String> = vec![primary.clone()];
+        for (_, region, _, _) in &watched {
+            if !regions.contains(region) {
+                regions.push(region.clone());
+            }
+        }
+
+        let mut plan = Plan::new();
+        // An alarm notifies a topic of its own region: one topic per region,
+        // each with the subscriptions.
+        for region in &regions {
+            let topic = rid("alarms-topic", region);
+            plan.resource(
+                &topic,
+                "aws.sns.topic",
+                obj! { "name": ctx.physical_name("alarms", 256) },
+            )
+            .in_region(region);
+            for (i, email) in cfg.emails.iter().enumerate() {
+                plan.resource(
+                    &rid(&format!("email-{i}"), region),
+                    "aws.sns.subscription",
+                    obj! {
+                        "topic_arn": reference(&topic, "arn"),
+                        "protocol": "email",
+                        "endpoint": email.as_str(),
+                    },
+                )
+                .in_region(region);
+            }
+        }
+        let topic = |region: &str| reference(&rid("alarms-topic", region), "arn");
+
+        for (service, region, prefix, facts) in &watched {
             let f = |k: &str| facts.get(k).cloned().unwrap_or(Value::Null);
-            let tg_blue = f("target_group_arn_suffixes")
-                .as_array()
-                .and_then(|a| a.first().cloned())
-                .unwrap_or(Value::Null);
+            let groups = f("target_group_arn_suffixes");
+            let group = |i: usize| groups.as_array().and_then(|a| a.get(i).cloned()).unwrap_or(Value::Null);
             let alb = || ("LoadBalancer", f("alb_arn_suffix"));
             let ecs = || vec![("ClusterName", f("cluster_name")), ("ServiceName", f("service_name"))];
             let m = |namespace, name, dims| Metric { namespace, name, dims };
             let requests = m("AWS/ApplicationELB", "RequestCount", vec![alb()]);
             let latency = m("AWS/ApplicationELB", "TargetResponseTime", vec![alb()]);
             let errors = m("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", vec![alb()]);
-            let healthy = m(
+            // Healthy hosts of both colours: rollouts swap which target group
+            // serves, and the idle one has no targets.
+            let healthy_blue = m(
                 "AWS/ApplicationELB",
                 "HealthyHostCount",
-                vec![("TargetGroup", tg_blue.clone()), alb()],
+                vec![("TargetGroup", group(0)), alb()],
+            );
+            let healthy_green = m(
+                "AWS/ApplicationELB",
+                "HealthyHostCount",
+                vec![("TargetGroup", group(1)), alb()],
             );
             let cpu = m("AWS/ECS", "CPUUtilization", ecs());
             let memory = m("AWS/ECS", "MemoryUtilization", ecs());
@@ -154,71 +217,105 @@ impl Plugin for Observability {
 
             if cfg.dashboard {
                 let mut widgets = vec![
-                    widget("Requests", vec![requests.widget_row()], "Sum", &region, 0),
-                    widget("Latency (p99)", vec![latency.widget_row()], "p99", &region, 1),
-                    widget("Target 5XX", vec![errors.widget_row()], "Sum", &region, 2),
-                    widget("Healthy hosts", vec![healthy.widget_row()], "Minimum", &region, 3),
+                    widget("Requests", vec![requests.widget_row()], "Sum", region, 0),
+                    widget("Latency (p99)", vec![latency.widget_row()], "p99", region, 1),
+                    widget("Target 5XX", vec![errors.widget_row()], "Sum", region, 2),
+                    widget(
+                        "Healthy hosts (blue, green)",
+                        vec![healthy_blue.widget_row(), healthy_green.widget_row()],
+                        "Minimum",
+                        region,
+                        3,
+                    ),
                     widget(
                         "CPU and memory",
                         vec![cpu.widget_row(), memory.widget_row()],
                         "Average",
-                        &region,
+                        region,
                         4,
                     ),
-                    widget("Running tasks", vec![running.widget_row()], "Average", &region, 5),
+                    widget("Running tasks", vec![running.widget_row()], "Average", region, 5),
                 ];
-                if let Some(db) = &db_id {
+                if let Some(db) = db_id.as_ref().filter(|_| *region == primary) {
                     let dbcpu = m("AWS/RDS", "CPUUtilization", vec![("DBInstanceIdentifier", db.clone())]);
                     let conns = m(
                         "AWS/RDS",
                         "DatabaseConnections",
                         vec![("DBInstanceIdentifier", db.clone())],
                     );
-                    widgets.push(widget("Database CPU", vec![dbcpu.widget_row()], "Average", &region, 6));
+                    widgets.push(widget("Database CPU", vec![dbcpu.widget_row()], "Average", region, 6));
                     widgets.push(widget(
                         "Database connections",
                         vec![conns.widget_row()],
                         "Average",
-                        &region,
+                        region,
                         7,
                     ));
                 }
+                let name = if *region == primary {
+                    ctx.physical_name(service, 255)
+                } else {
+                    ctx.physical_name(&format!("{service}-{region}"), 255)
+                };
                 plan.resource(
-                    &format!("dashboard-{service}"),
+                    &rid(&format!("dashboard-{service}"), region),
                     "aws.cloudwatch.dashboard",
-                    obj! {
-                        "name": ctx.physical_name(service, 255),
-                        "body": obj! { "widgets": widgets },
-                    },
+                    obj! { "name": name, "body": obj! { "widgets": widgets } },
                 )
-                .in_region(&region);
+                .in_region(region);
             }
             if cfg.alarms {
-                let mut alarm = |name: &str, metric: &Metric, stat: &str, cmp: &str, threshold: u32| {
+                let actions = || vec![topic(region)];
+                let mut alarm = |name: &str, watch: Value, cmp: &str, threshold: u32| {
+                    let mut props = obj! { "name": format!("{prefix}{name}") };
+                    if let Value::Object(entries) = watch {
+                        for (k, v) in entries {
+                            props.insert(&k, v);
+                        }
+                    }
+                    for (k, v) in [
+                        ("period", Value::from(60)),
+                        ("evaluation_periods", Value::from(3)),
+                        ("threshold", Value::from(threshold)),
+                        ("comparison_operator", Value::from(cmp)),
+                        ("treat_missing_data", Value::from("notBreaching")),
+                        ("alarm_actions", Value::from(actions())),
+                        ("ok_actions", Value::from(actions())),
+                    ] {
+                        props.insert(k, v);
+                    }
                     plan.resource(
-                        &format!("alarm-{service}-{name}"),
+                        &rid(&format!("alarm-{service}-{name}"), region),
                         "aws.cloudwatch.metric-alarm",
-                        obj! {
-                            "name": format!("{prefix}{name}"),
-                            "namespace": metric.namespace,
-                            "metric_name": metric.name,
-                            "dimensions": metric.dimensions(),
-                            "statistic": stat,
-                            "period": 60,
-                            "evaluation_periods": 3,
-                            "threshold": threshold,
-                            "comparison_operator": cmp,
-                            "treat_missing_data": "notBreaching",
-                            "alarm_actions": vec![topic.clone()],
-                            "ok_actions": vec![topic.clone()],
-                        },
+                        props,
                     )
-                    .in_region(&region);
+                    .in_region(region);
                 };
-                alarm("5xx", &errors, "Sum", "GreaterThanThreshold", cfg.error_5xx_threshold);
-                alarm("healthy-hosts", &healthy, "Minimum", "LessThanThreshold", 1);
-                alarm("running-tasks", &running, "Minimum", "LessThanThreshold", 1);
-                alarm("cpu", &cpu, "Average", "GreaterThanThreshold", cfg.cpu_threshold);
+                alarm(
+                    "5xx",
+                    errors.alarm("Sum"),
+                    "GreaterThanThreshold",
+                    cfg.error_5xx_threshold,
+                );
+                alarm(
+                    "healthy-hosts",
+                    obj! {
+                        "metrics": vec![
+                            healthy_blue.query("blue", "Minimum"),
+                            healthy_green.query("green", "Minimum"),
+                            obj! {
+                                "id": "serving",
+                                "expression": "FILL(blue,0)+FILL(green,0)",
+                                "label": "Healthy hosts of both colours",
+                                "return_data": true,
+                            },
+                        ],
+                    },
+                    "LessThanThreshold",
+                    1,
+                );
+                alarm("running-tasks", running.alarm("Minimum"), "LessThanThreshold", 1);
+                alarm("cpu", cpu.alarm("Average"), "GreaterThanThreshold", cfg.cpu_threshold);
             }
         }
         if cfg.alarms
@@ -238,12 +335,12 @@ impl Plugin for Observability {
                     "threshold": cfg.database_cpu_threshold,
                     "comparison_operator": "GreaterThanThreshold",
                     "treat_missing_data": "notBreaching",
-                    "alarm_actions": vec![topic.clone()],
+                    "alarm_actions": vec![topic(&primary)],
                 },
             )
-            .in_region(&region);
+            .in_region(&primary);
         }
-        plan.export("topic_arn", topic, "Alarm topic");
+        plan.export("topic_arn", topic(&primary), "Alarm topic");
         Ok(plan)
     }
 }

@@ -253,8 +253,15 @@ impl Plugin for Service {
             Some(other) => Some(ctx.import(other, "cluster")?),
             None => None,
         };
+        // The database as each region sees it: the endpoint and secret of
+        // that region when the database plugin has them (a replica's region:
+        // the replica and the secret's replica), else the primary's.
         let database = match &cfg.database {
-            Some(db) => Some((ctx.import(db, "endpoint")?, ctx.import(db, "secret_arn")?)),
+            Some(db) => Some(Database {
+                endpoint: ctx.import(db, "endpoint")?,
+                secret: ctx.import(db, "secret_arn")?,
+                regions: ctx.import(db, "regions").ok(),
+            }),
             None => None,
         };
         let regions: Vec<&String> = match cfg.regions.as_str() {
@@ -273,7 +280,7 @@ impl Plugin for Service {
                 "name": ctx.physical_name("exec", 64),
                 "assume_role_service": "ecs-tasks.amazonaws.com",
                 "managed_policy_arns": vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"],
-                "inline_policy": secrets_policy(&cfg, database.as_ref().map(|d| &d.1)),
+                "inline_policy": secrets_policy(&cfg, database.as_ref().map(Database::secrets).unwrap_or_default()),
             },
         );
         let mut task_role = obj! {
@@ -322,6 +329,33 @@ impl Plugin for Service {
                 )));
             };
             let field = |key: &str| net.get(key).cloned().unwrap_or(Value::Null);
+            // The bake probe runs where `up` runs, outside the VPC: the test
+            // listener must be open to it, or the probe fails every rollout.
+            if cfg.deployment.probe_path.is_some()
+                && net
+                    .get("test_listener_cidrs")
+                    .and_then(Value::as_array)
+                    .is_none_or(|c| c.is_empty())
+            {
+                return Err(Error::config(
+                    "/deployment/probe_path",
+                    format!(
+                        "the bake probe GETs the test listener (port 9001) from where `platform up` runs, and network instance `{}` opens it only inside the VPC, so the probe could never pass; add the address range `up` runs from to the network's `test_listener_cidrs`",
+                        cfg.network
+                    ),
+                ));
+            }
+            // An application load balancer needs subnets in two zones.
+            let zones = net
+                .get("public_subnet_ids")
+                .and_then(Value::as_array)
+                .map_or(0, |a| a.len());
+            if zones < 2 {
+                return Err(Error::failed(format!(
+                    "a load balancer needs subnets in two availability zones, and network instance `{}` has {zones} in {region}; set its `az_count` to 2 or more",
+                    cfg.network
+                )));
+            }
 
             let cluster = match &shared_cluster {
                 Some(clusters) => clusters
@@ -379,8 +413,15 @@ impl Plugin for Service {
                 .iter()
                 .map(|(k, v)| obj! { "name": k, "value_from": v })
                 .collect();
-            if let Some((endpoint, secret)) = &database {
-                environment.push(obj! { "name": "DATABASE_HOST", "value": endpoint });
+            if let Some(db) = &database {
+                let (reader, writer, secret) = db.in_region(region);
+                environment.push(obj! { "name": "DATABASE_HOST", "value": &writer });
+                // In a replica's region, reads stay in the region (and keep
+                // working while the primary region is down); writes go to
+                // the primary over the peering.
+                if reader != writer {
+                    environment.push(obj! { "name": "DATABASE_READER_HOST", "value": reader });
+                }
                 secrets.push(obj! { "name": "DATABASE_SECRET", "value_from": secret });
             }
             let logging = |prefix: &str| {
@@ -520,19 +561,26 @@ impl Plugin for Service {
 
             // The EXTERNAL controller: rollouts start task sets behind the
             // blue and green target groups and shift traffic between them.
-            plan.resource(
-                &id("service"),
-                "aws.ecs.service",
-                obj! {
-                    "name": ctx.instance.as_str(),
-                    "cluster": &cluster,
-                    "desired_count": cfg.desired_count,
-                    "deployment_controller": "EXTERNAL",
-                    "health_check_grace_period_seconds": 60,
-                },
-            )
-            .in_region(region)
-            .depends_on(&id("listener-http"));
+            let service = plan
+                .resource(
+                    &id("service"),
+                    "aws.ecs.service",
+                    obj! {
+                        "name": ctx.instance.as_str(),
+                        "cluster": &cluster,
+                        "desired_count": cfg.desired_count,
+                        "deployment_controller": "EXTERNAL",
+                        "health_check_grace_period_seconds": 60,
+                    },
+                )
+                .in_region(region)
+                .depends_on(&id("listener-http"));
+            // Its tasks register in the Cloud Map service, which cannot be
+            // deleted while they are there: on `down` the ECS service (and its
+            // tasks) must go first.
+            if namespace.is_some() {
+                service.depends_on(&id("discovery"));
+            }
 
             let resource_id = concat(vec![
                 Value::from("service/"),
@@ -577,12 +625,25 @@ impl Plugin for Service {
                     "scalable_dimension": "ecs:service:DesiredCount",
                     "resource_id": &resource_id,
                     "target_value": cfg.autoscaling.requests_per_target,
-                    "predefined_metric": "ALBRequestCountPerTarget",
-                    "resource_label": concat(vec![
-                        reference(&id("alb"), "arn_suffix"),
-                        Value::from("/"),
-                        reference(&id("tg-blue"), "arn_suffix"),
-                    ]),
+                    // Requests per healthy target over both colours: after a
+                    // rollout swaps them, a policy on one target group would
+                    // count the idle one, and during a canary both serve.
+                    "metrics": {
+                        let alb = reference(&id("alb"), "arn_suffix");
+                        let tg = |color: &str| reference(&id(&format!("tg-{color}")), "arn_suffix");
+                        vec![
+                            alb_metric("rb", "RequestCount", "Sum", tg("blue"), alb.clone()),
+                            alb_metric("rg", "RequestCount", "Sum", tg("green"), alb.clone()),
+                            alb_metric("hb", "HealthyHostCount", "Average", tg("blue"), alb.clone()),
+                            alb_metric("hg", "HealthyHostCount", "Average", tg("green"), alb),
+                            obj! {
+                                "id": "serving",
+                                "expression": "(FILL(rb,0)+FILL(rg,0))/(FILL(hb,0)+FILL(hg,0))",
+                                "label": "Requests per healthy target, both colours",
+                                "return_data": true,
+                            },
+                        ]
+                    },
                     "scale_in_cooldown": 300,
                     "scale_out_cooldown": 60,
                 },
@@ -646,6 +707,64 @@ impl Plugin for Service {
     }
 }
 
+/// A load balancer metric of one target group, for metric math.
+fn alb_metric(id: &str, name: &str, stat: &str, target_group: Value, load_balancer: Value) -> Value {
+    obj! {
+        "id": id,
+        "namespace": "AWS/ApplicationELB",
+        "metric_name": name,
+        "dimensions": vec![
+            obj! { "name": "TargetGroup", "value": target_group },
+            obj! { "name": "LoadBalancer", "value": load_balancer },
+        ],
+        "stat": stat,
+        "return_data": false,
+    }
+}
+
+/// The database instance a service connects to, as the database plugin
+/// exports it.
+struct Database {
+    endpoint: Value,
+    secret: Value,
+    /// Per region: endpoint, writer_endpoint, secret_arn (absent from
+    /// database plugins that predate it).
+    regions: Option<Value>,
+}
+
+impl Database {
+    /// (nearest readable endpoint, writer endpoint, secret ARN) for tasks in
+    /// `region`.
+    fn in_region(&self, region: &str) -> (Value, Value, Value) {
+        let here = self.regions.as_ref().and_then(|r| r.get(region));
+        let pick = |key: &str, default: &Value| {
+            here.and_then(|h| h.get(key))
+                .cloned()
+                .unwrap_or_else(|| default.clone())
+        };
+        (
+            pick("endpoint", &self.endpoint),
+            pick("writer_endpoint", &self.endpoint),
+            pick("secret_arn", &self.secret),
+        )
+    }
+
+    /// Every secret ARN the tasks of any region may read.
+    fn secrets(&self) -> Vec<Value> {
+        let mut all = vec![self.secret.clone()];
+        if let Some(Value::Object(regions)) = &self.regions {
+            for (_, facts) in regions {
+                if let Some(s) = facts.get("secret_arn")
+                    && !all.contains(s)
+                {
+                    all.push(s.clone());
+                }
+            }
+        }
+        all
+    }
+}
+
 /// A short region code for names with tight length limits (`use1`).
 fn region_code(region: &str) -> String {
     let mut parts = region.split('-');
@@ -655,11 +774,9 @@ fn region_code(region: &str) -> String {
     format!("{geo}{dir}{num}")
 }
 
-fn secrets_policy(cfg: &Config, db_secret: Option<&Value>) -> Value {
+fn secrets_policy(cfg: &Config, db_secrets: Vec<Value>) -> Value {
     let mut resources: Vec<Value> = cfg.secrets.values().map(Value::from).collect();
-    if let Some(secret) = db_secret {
-        resources.push(secret.clone());
-    }
+    resources.extend(db_secrets);
     if resources.is_empty() {
         return Value::Null;
     }
