@@ -1,8 +1,11 @@
 //! `up` speed against the AWS emulator: the wall time of a first `up` of
 //! ml-api prod, with no added latency and with 50 ms added to every AWS
 //! call, compared with its critical path (the longest chain of dependent
-//! resources and steps, each taking the time it took in this run); and the
-//! time of a second `up` with nothing to change, as a whole process.
+//! resources and steps, each taking the time it took in this run); the
+//! time of a second `up` with nothing to change, as a whole process; and a
+//! first `up` with every AWS-behaviour rule of the test proxy on for 10 s
+//! (a role unusable, a peering initiating, ids not found yet, ...),
+//! compared with the first `up` without them.
 //!
 //! Needs the emulator: `scripts/setup-emulator` first. Run with
 //! `cargo bench -p platform --bench up` (or `scripts/bench`).
@@ -20,7 +23,7 @@ use platform::plan::Plan;
 use platform::providers::Aws;
 use platform::runtime::{Phase, Runtime, RuntimeOptions};
 use platform::state::{State, StateStore};
-use platform::testing::{FaultProxy, Faults};
+use platform::testing::{Behaviours, FaultProxy, Faults};
 
 fn critical_path(plan: &Plan, durations: &std::collections::BTreeMap<String, Duration>) -> Duration {
     let mut deps: HashMap<&str, &[String]> = HashMap::new();
@@ -75,12 +78,19 @@ fn main() {
         plan.resources.len(),
         plan.waves.len()
     );
-    for (i, latency) in [Duration::ZERO, Duration::from_millis(50)].into_iter().enumerate() {
+    let rounds = [
+        (Duration::ZERO, Behaviours::default()),
+        (Duration::from_millis(50), Behaviours::default()),
+        (Duration::ZERO, Behaviours::all(Duration::from_secs(10))),
+    ];
+    let mut baseline = Duration::ZERO;
+    for (i, (latency, behaviours)) in rounds.into_iter().enumerate() {
         let proxy = rt
             .block_on(FaultProxy::start(
                 format!("127.0.0.1:{port}"),
                 Faults {
                     latency,
+                    behaviours,
                     ..Faults::default()
                 },
             ))
@@ -117,15 +127,26 @@ fn main() {
         );
         let critical = critical_path(&plan, &report.durations);
         let calls = proxy.counters.requests.load(std::sync::atomic::Ordering::SeqCst);
-        println!(
-            "first up, {:>2} ms per AWS call: wall {:>8.2?}, critical path {:>8.2?}, ratio {:.2}, {calls} AWS calls",
-            latency.as_millis(),
-            wall,
-            critical,
-            wall.as_secs_f64() / critical.as_secs_f64()
-        );
+        if behaviours != Behaviours::default() {
+            println!(
+                "first up, every AWS behaviour for 10 s: wall {:>8.2?}, {:.2}x the first up without them, {calls} AWS calls",
+                wall,
+                wall.as_secs_f64() / baseline.as_secs_f64()
+            );
+        } else {
+            if i == 0 {
+                baseline = wall;
+            }
+            println!(
+                "first up, {:>2} ms per AWS call: wall {:>8.2?}, critical path {:>8.2?}, ratio {:.2}, {calls} AWS calls",
+                latency.as_millis(),
+                wall,
+                critical,
+                wall.as_secs_f64() / critical.as_secs_f64()
+            );
+        }
 
-        if latency.is_zero() {
+        if i == 0 {
             // A second up with no change, as a whole process.
             let mut times = Vec::new();
             for _ in 0..5 {

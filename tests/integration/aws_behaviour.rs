@@ -578,3 +578,65 @@ fn lingering_network_interfaces_are_waited_for_and_named_when_time_runs_out() {
     assert_eq!(live_tagged(&bench.moto, "ml-api", &["us-east-1"]), Vec::<String>::new());
     assert!(bench.proxy.counters.fired("lingering-enis") > 0);
 }
+
+#[test]
+fn a_peering_left_pending_by_an_interrupted_run_is_accepted_when_adopted() {
+    // The peering takes longer to reach the peer region than this run
+    // waits: it is left requested, not accepted, and `up` fails naming it.
+    let bench = Bench::start(
+        "behaviours-peering",
+        Behaviours {
+            peering_initiating: Some(Duration::from_secs(6)),
+            ..Behaviours::default()
+        },
+    );
+    let args = ["up", "blueprints/ml-api.toml", "--env", "prod", "--yes"];
+    let up = bench.run(&args, &[("PLATFORM_CONSISTENCY_TIMEOUT_SECS", "1")]);
+    let err = text_of(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{err}");
+    assert!(err.contains("network.peering-us-east-2"), "{err}");
+    assert!(err.contains("did not happen within 1s"), "{err}");
+    // The next run finds it (by its tag), accepts it and carries on.
+    let up = bench.run(&args, &[]);
+    let err = text_of(&up.stderr);
+    assert!(up.status.success(), "{err}");
+    assert!(err.contains("network.peering-us-east-2 adopted"), "{err}");
+    let active = rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&bench.moto.sdk("us-east-2").await);
+        let out = ec2.describe_vpc_peering_connections().send().await.unwrap();
+        out.vpc_peering_connections()
+            .iter()
+            .filter(|p| p.status().and_then(|s| s.code()).map(|c| c.as_str()) == Some("active"))
+            .count()
+    });
+    assert_eq!(active, 1);
+    let down = bench.run(&["down", "blueprints/ml-api.toml", "--env", "prod", "--yes"], &[]);
+    assert!(down.status.success(), "{}", text_of(&down.stderr));
+}
+
+#[test]
+fn a_role_that_never_becomes_usable_fails_naming_what_aws_said() {
+    // CreateFlowLogs reports the role per resource (`Unsuccessful`), not as
+    // an error: that message is what the failure must say.
+    let bench = Bench::start(
+        "behaviours-role",
+        Behaviours {
+            iam_propagation: Some(Duration::from_secs(60)),
+            ..Behaviours::default()
+        },
+    );
+    let up = bench.run(
+        &["up", "blueprints/ml-api.toml", "--env", "dev", "--yes"],
+        &[("PLATFORM_CONSISTENCY_TIMEOUT_SECS", "1")],
+    );
+    let err = text_of(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("network.flow-log-us-east-1 (plugin instance `network`): ec2:CreateFlowLogs failed with InvalidParameter: Unable to assume given IAM role. (still failing after retrying for "),
+        "{err}"
+    );
+    assert!(
+        err.contains("ecs:RegisterTaskDefinition failed with ClientException"),
+        "{err}"
+    );
+}

@@ -438,6 +438,25 @@ fn dev_and_prod_deploy_across_their_regions_and_go_away() {
             .collect();
         failover.sort();
         assert_eq!(failover, ["PRIMARY", "SECONDARY"]);
+        // Health checks take no tags at creation; they are tagged after.
+        let checks = r53.list_health_checks().send().await.unwrap();
+        let ids: Vec<String> = checks.health_checks().iter().map(|h| h.id().to_string()).collect();
+        assert_eq!(ids.len(), 2);
+        let tags = r53
+            .list_tags_for_resources()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
+            .set_resource_ids(Some(ids))
+            .send()
+            .await
+            .unwrap();
+        for set in tags.resource_tag_sets() {
+            assert!(
+                set.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("platform:blueprint") && t.value() == Some("ml-api")),
+                "{set:?}"
+            );
+        }
         // Private subnets reach the other region over the peering.
         let ec2 = aws_sdk_ec2::Client::new(&moto.sdk("us-east-2").await);
         let tables = ec2.describe_route_tables().send().await.unwrap();

@@ -623,39 +623,44 @@ async fn peering_status(client: &aws_sdk_ec2::Client, id: &str) -> Result<Option
 /// fails, and routes naming a peering that is never accepted carry nothing.
 async fn accept_peering(aws: &Aws, c: &Clients, peer_region: &str, id: &str) -> Result<(), ProviderError> {
     let peer = aws.region(peer_region);
-    let limit = aws.consistency_timeout.max(std::time::Duration::from_secs(300));
     let what = format!("VPC peering {id} becoming active");
-    wait_within(aws, limit, &what, "ec2:AcceptVpcPeeringConnection", || async {
-        match peering_status(&peer.ec2, id).await?.as_deref() {
-            Some("active") => Ok(Some(())),
-            Some("pending-acceptance") => {
-                match peer
-                    .ec2
-                    .accept_vpc_peering_connection()
-                    .vpc_peering_connection_id(id)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    // Not yet visible to the accepter after all: wait.
-                    Err(e) => {
-                        let e = aws_err("ec2:AcceptVpcPeeringConnection", e);
-                        if !e.is_not_found() && !e.is_code("InvalidStateTransition") {
-                            return Err(e);
+    wait_within(
+        aws,
+        aws.consistency_timeout,
+        &what,
+        "ec2:AcceptVpcPeeringConnection",
+        || async {
+            match peering_status(&peer.ec2, id).await?.as_deref() {
+                Some("active") => Ok(Some(())),
+                Some("pending-acceptance") => {
+                    match peer
+                        .ec2
+                        .accept_vpc_peering_connection()
+                        .vpc_peering_connection_id(id)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => {}
+                        // Not yet visible to the accepter after all: wait.
+                        Err(e) => {
+                            let e = aws_err("ec2:AcceptVpcPeeringConnection", e);
+                            if !e.is_not_found() && !e.is_code("InvalidStateTransition") {
+                                return Err(e);
+                            }
                         }
                     }
+                    // The requester's side says active once the accept landed.
+                    Ok((peering_status(&c.ec2, id).await?.as_deref() == Some("active")).then_some(()))
                 }
-                // The requester's side says active once the accept landed.
-                Ok((peering_status(&c.ec2, id).await?.as_deref() == Some("active")).then_some(()))
+                Some(s @ ("failed" | "rejected" | "expired" | "deleted" | "deleting")) => Err(ProviderError {
+                    code: Some(format!("PeeringConnection.{s}")),
+                    ..ProviderError::new("ec2:AcceptVpcPeeringConnection", format!("VPC peering {id} is {s}"))
+                }),
+                // initiating-request, provisioning, or not visible yet.
+                _ => Ok(None),
             }
-            Some(s @ ("failed" | "rejected" | "expired" | "deleted" | "deleting")) => Err(ProviderError {
-                code: Some(format!("PeeringConnection.{s}")),
-                ..ProviderError::new("ec2:AcceptVpcPeeringConnection", format!("VPC peering {id} is {s}"))
-            }),
-            // initiating-request, provisioning, or not visible yet.
-            _ => Ok(None),
-        }
-    })
+        },
+    )
     .await
 }
 
