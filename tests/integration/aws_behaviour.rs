@@ -640,3 +640,86 @@ fn a_role_that_never_becomes_usable_fails_naming_what_aws_said() {
         "{err}"
     );
 }
+
+#[test]
+fn an_estate_made_by_the_previous_plugins_upgrades_in_place() {
+    // Production made before these fixes: subnets named by zone letter, the
+    // database on 16.4, the replica without a key, the secret unreplicated,
+    // the database group without the peer CIDR, ECS services not ordered
+    // after Cloud Map. The next `up` must change them in place: replacing a
+    // database, a subnet or a group in use would lose data or fail.
+    let bench = Bench::start(
+        "behaviours-upgrade",
+        Behaviours {
+            ecs_draining: Some(Duration::from_secs(3)),
+            lingering_enis: Some(Duration::from_secs(3)),
+            ..Behaviours::default()
+        },
+    );
+    let bp = "blueprints/ml-api.toml";
+    let up = bench.run(&["up", bp, "--env", "prod", "--yes"], &[]);
+    assert!(up.status.success(), "{}", text_of(&up.stderr));
+
+    let path = bench.state.join("ml-api.prod.state.json");
+    let mut doc: Json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (id, r) in doc["resources"].as_object_mut().unwrap() {
+        let region = r["region"].as_str().unwrap().to_string();
+        let kind = r["type"].as_str().unwrap().to_string();
+        if kind == "aws.ecs.service" {
+            let deps = r["depends_on"].as_array_mut().unwrap();
+            deps.retain(|d| !d.as_str().unwrap().starts_with("api.discovery-"));
+            continue;
+        }
+        let props = r["properties"].as_object_mut().unwrap();
+        match kind.as_str() {
+            "aws.ec2.subnet" => {
+                let index = props.remove("availability_zone_index").unwrap().as_u64().unwrap();
+                let letter = (b'a' + index as u8) as char;
+                props.insert("availability_zone".into(), json!(format!("{region}{letter}")));
+            }
+            "aws.rds.db-instance" => {
+                props.remove("auto_minor_version_upgrade");
+                props.remove("kms_key_id");
+                if props.contains_key("engine_version") {
+                    props.insert("engine_version".into(), json!("16.4"));
+                }
+            }
+            "aws.secretsmanager.secret" => {
+                props.remove("replica_regions");
+            }
+            "aws.ec2.security-group" if id.starts_with("network.sg-db-") => {
+                let first = props["ingress"][0].clone();
+                props.insert("ingress".into(), json!([first]));
+            }
+            _ => {}
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+
+    let plan = bench.run(&["plan", bp, "--env", "prod", "--compact"], &[]);
+    let out = text_of(&plan.stdout);
+    assert!(plan.status.success(), "{}", text_of(&plan.stderr));
+    assert!(!out.contains("(replace)"), "{out}");
+    for line in [
+        "~ network.public-a-us-east-1  aws.ec2.subnet  (update in place)",
+        "~ db.instance  aws.rds.db-instance  (update in place)",
+        "~ db.replica  aws.rds.db-instance  (update in place)",
+        "~ db.credentials  aws.secretsmanager.secret  (update in place)",
+        "~ network.sg-db-us-east-2  aws.ec2.security-group  (update in place)",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    let up = bench.run(&["up", bp, "--env", "prod", "--yes"], &[]);
+    let err = text_of(&up.stderr);
+    assert!(up.status.success(), "{err}");
+    assert!(err.contains(" 0 replaced, 0 deleted"), "{err}");
+    let again = bench.run(&["up", bp, "--env", "prod", "--yes"], &[]);
+    assert!(text_of(&again.stderr).contains("No changes."), "{}", text_of(&again.stderr));
+
+    let down = bench.run(&["down", bp, "--env", "prod", "--yes"], &[]);
+    assert!(down.status.success(), "{}", text_of(&down.stderr));
+    assert_eq!(
+        live_tagged(&bench.moto, "ml-api", &["us-east-1", "us-east-2"]),
+        Vec::<String>::new()
+    );
+}

@@ -270,9 +270,11 @@ pub fn differences(recorded: &Json, live: &Map<String, Json>) -> Vec<(String, Js
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     };
+    // A property the plan does not set is AWS's to choose (a replica takes
+    // its backup retention from its source): never drift.
     live.iter()
         .filter_map(|(k, v)| {
-            let r = recorded.get(k).cloned().unwrap_or(Json::Null);
+            let r = recorded.get(k)?.clone();
             (!same(&r, v)).then(|| (k.clone(), r, v.clone()))
         })
         .collect()
@@ -281,6 +283,16 @@ pub fn differences(recorded: &Json, live: &Map<String, Json>) -> Vec<(String, Js
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_the_plan_leaves_to_aws_are_not_drift() {
+        let recorded = serde_json::json!({ "identifier": "r", "instance_class": "db.t4g.micro" });
+        let live: Map<String, Json> = serde_json::json!({ "instance_class": "db.t4g.micro", "backup_retention_period": 7 })
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(differences(&recorded, &live), Vec::new());
+    }
 
     #[test]
     fn numbers_compare_by_value() {
