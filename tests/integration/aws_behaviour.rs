@@ -5,7 +5,6 @@
 //! through the AWS-behaviour layer of the test proxy (host/src/testing.rs),
 //! which makes moto behave as AWS does.
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -283,22 +282,6 @@ fn a_bake_probe_that_could_never_reach_the_test_listener_is_refused() {
 // ---------------------------------------------------------------------
 // End to end, through the AWS-behaviour layer.
 
-fn run(moto: &Moto, endpoint: &str, state: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
-    cmd.args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .current_dir(root())
-        .env("PLATFORM_CACHE_DIR", cache_dir());
-    moto.configure(&mut cmd);
-    cmd.env("AWS_ENDPOINT_URL", endpoint);
-    cmd.output().expect("run platform")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Every resource tagged `platform:blueprint = blueprint` and still live
 /// (tombstones of NAT gateways, peerings and ECS resources left out).
 fn live_tagged(moto: &Moto, blueprint: &str, regions: &[&str]) -> Vec<String> {
@@ -336,43 +319,31 @@ fn up_and_down(
     regions: &[&str],
     behaviours: Behaviours,
 ) -> (Duration, Vec<(String, u64)>) {
-    let moto = Moto::start(2);
-    let state = scratch(name);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let backend = moto.endpoint.trim_start_matches("http://").to_string();
-    let faults = Faults {
-        behaviours,
-        ..Faults::default()
-    };
-    let proxy = runtime.block_on(FaultProxy::start(backend, faults)).unwrap();
+    let bench = Bench::start(name, behaviours);
     let path = format!("blueprints/{blueprint}");
     let started = Instant::now();
-    let up = run(&moto, &proxy.endpoint, &state, &["up", &path, "--env", env, "--yes"]);
+    let up = bench.run(&["up", &path, "--env", env, "--yes"], &[]);
     let took = started.elapsed();
     assert!(
         up.status.success(),
         "up {blueprint} {env} failed:\n{}",
-        text(&up.stderr)
+        text_of(&up.stderr)
     );
-    let down = run(&moto, &proxy.endpoint, &state, &["down", &path, "--env", env, "--yes"]);
+    let down = bench.run(&["down", &path, "--env", env, "--yes"], &[]);
     assert!(
         down.status.success(),
         "down {blueprint} {env} failed:\n{}",
-        text(&down.stderr)
+        text_of(&down.stderr)
     );
     let project = blueprint.trim_end_matches(".toml");
     assert_eq!(
-        live_tagged(&moto, project, regions),
+        live_tagged(&bench.moto, project, regions),
         Vec::<String>::new(),
         "left behind"
     );
     let fired = platform::testing::RULES
         .iter()
-        .map(|(rule, _)| (rule.to_string(), proxy.counters.fired(rule)))
+        .map(|(rule, _)| (rule.to_string(), bench.proxy.counters.fired(rule)))
         .collect();
     (took, fired)
 }
@@ -439,7 +410,7 @@ struct Bench {
 
 impl Bench {
     fn start(name: &str, behaviours: Behaviours) -> Bench {
-        let moto = Moto::start(1);
+        let moto = Moto::start(2);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -714,7 +685,11 @@ fn an_estate_made_by_the_previous_plugins_upgrades_in_place() {
     assert!(up.status.success(), "{err}");
     assert!(err.contains(" 0 replaced, 0 deleted"), "{err}");
     let again = bench.run(&["up", bp, "--env", "prod", "--yes"], &[]);
-    assert!(text_of(&again.stderr).contains("No changes."), "{}", text_of(&again.stderr));
+    assert!(
+        text_of(&again.stderr).contains("No changes."),
+        "{}",
+        text_of(&again.stderr)
+    );
 
     let down = bench.run(&["down", bp, "--env", "prod", "--yes"], &[]);
     assert!(down.status.success(), "{}", text_of(&down.stderr));

@@ -287,10 +287,11 @@ mod tests {
     #[test]
     fn properties_the_plan_leaves_to_aws_are_not_drift() {
         let recorded = serde_json::json!({ "identifier": "r", "instance_class": "db.t4g.micro" });
-        let live: Map<String, Json> = serde_json::json!({ "instance_class": "db.t4g.micro", "backup_retention_period": 7 })
-            .as_object()
-            .unwrap()
-            .clone();
+        let live: Map<String, Json> =
+            serde_json::json!({ "instance_class": "db.t4g.micro", "backup_retention_period": 7 })
+                .as_object()
+                .unwrap()
+                .clone();
         assert_eq!(differences(&recorded, &live), Vec::new());
     }
 
