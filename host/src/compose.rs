@@ -23,6 +23,9 @@ struct Unit<'a> {
     instance: &'a Instance,
     plugin: Arc<LoadedPlugin>,
     config_json: String,
+    /// The other instances its configuration names (`network = "network"`,
+    /// `services = ["api", ...]`): a plugin finds its peers there.
+    named: BTreeSet<String>,
 }
 
 /// What one instance contributed, qualified.
@@ -126,6 +129,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
     // Check every configuration against its plugin's schema first, so all
     // configuration mistakes are reported together.
     let mut units = Vec::new();
+    let names: std::collections::HashSet<&str> = resolved.instances.iter().map(|i| i.name.as_str()).collect();
     for inst in &resolved.instances {
         let plugin = loaded[&inst.source].clone();
         let config = inst.config.to_json();
@@ -155,9 +159,16 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
                 ),
             )),
         }
+        let mut named = BTreeSet::new();
+        strings_in(&config, &mut |s| {
+            if s != inst.name && names.contains(s) {
+                named.insert(s.to_string());
+            }
+        });
         units.push(Unit {
             instance: inst,
             config_json: config.to_string(),
+            named,
             plugin,
         });
     }
@@ -172,28 +183,36 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
         tags: resolved.tags.clone(),
     };
 
-    // Plan in import order.
+    // Plan in import order. Each call gets the exports of the planned
+    // instances its configuration names or it asked for, not of every
+    // planned instance: handing each of N instances the exports of all the
+    // others made planning quadratic in the estate.
     let mut done: Vec<Option<Planned>> = units.iter().map(|_| None).collect();
     let mut waiting_on: Vec<Vec<String>> = vec![Vec::new(); units.len()];
-    let mut imports: Vec<runtime::InstanceExports> = Vec::new();
+    let mut imports: HashMap<String, runtime::InstanceExports> = HashMap::new();
     loop {
         let mut progress = false;
         for (i, unit) in units.iter().enumerate() {
             if done[i].is_some() {
                 continue;
             }
-            if waiting_on[i]
-                .iter()
-                .any(|w| !imports.iter().any(|imp| &imp.instance == w))
-            {
+            if waiting_on[i].iter().any(|w| !imports.contains_key(w)) {
                 continue;
             }
+            let given: Vec<runtime::InstanceExports> = unit
+                .named
+                .iter()
+                .chain(waiting_on[i].iter())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter_map(|name| imports.get(name).cloned())
+                .collect();
             let input = PlanInput {
                 blueprint: resolved.blueprint.clone(),
                 instance: unit.instance.name.clone(),
                 environment: environment.clone(),
                 config: unit.config_json.clone(),
-                imports: imports.clone(),
+                imports: given,
             };
             let inst = unit.instance;
             let here = |msg: String| Diagnostic::at(src, &inst.span, format!("{}: {msg}", who(inst, &unit.plugin)));
@@ -227,30 +246,33 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
                             ))
                             .into());
                         }
-                        if imports.iter().any(|imp| &imp.instance == name) {
+                        if input.imports.iter().any(|imp| &imp.instance == name) {
                             return Err(here(format!(
                                 "it asked again for instance `{name}`, whose exports it was given"
                             ))
                             .into());
                         }
                     }
-                    waiting_on[i] = names;
+                    waiting_on[i].extend(names);
                 }
                 Ok(Ok(contribution)) => {
                     let planned = qualify(resolved, inst, &unit.plugin, contribution, &instance_names)?;
-                    imports.push(runtime::InstanceExports {
-                        instance: inst.name.clone(),
-                        plugin: unit.plugin.info.name.clone(),
-                        exports: planned
-                            .exports
-                            .iter()
-                            .map(|(name, value, description)| runtime::Export {
-                                name: name.clone(),
-                                value: value.encode(),
-                                description: description.clone(),
-                            })
-                            .collect(),
-                    });
+                    imports.insert(
+                        inst.name.clone(),
+                        runtime::InstanceExports {
+                            instance: inst.name.clone(),
+                            plugin: unit.plugin.info.name.clone(),
+                            exports: planned
+                                .exports
+                                .iter()
+                                .map(|(name, value, description)| runtime::Export {
+                                    name: name.clone(),
+                                    value: value.encode(),
+                                    description: description.clone(),
+                                })
+                                .collect(),
+                        },
+                    );
                     done[i] = Some(planned);
                     progress = true;
                 }
@@ -269,6 +291,16 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
         .zip(done.into_iter().map(|p| p.expect("all planned")))
         .collect();
     assemble(resolved, planned)
+}
+
+/// Call `f` with every string in a JSON value.
+fn strings_in<'a>(value: &'a serde_json::Value, f: &mut impl FnMut(&'a str)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| strings_in(v, f)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| strings_in(v, f)),
+        _ => {}
+    }
 }
 
 /// Merge the instances' contributions and order them.
@@ -703,5 +735,24 @@ fn list(items: &[String]) -> String {
         "none".into()
     } else {
         items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_of_a_configuration_is_seen_once() {
+        let config = serde_json::json!({
+            "network": "network",
+            "services": ["api", "auth"],
+            "autoscaling": { "min": 1, "name": "worker" },
+            "probe": true,
+        });
+        let mut seen = Vec::new();
+        strings_in(&config, &mut |s| seen.push(s));
+        seen.sort();
+        assert_eq!(seen, ["api", "auth", "network", "worker"]);
     }
 }
