@@ -99,12 +99,7 @@ impl Args {
         if self.preflight || (!self.no_refresh && against_state.is_some()) {
             let creating: std::collections::BTreeSet<String> = match &against_state {
                 None => plan.resources.iter().map(|r| r.id.clone()).collect(),
-                Some((_, _, p)) => p
-                    .changes
-                    .iter()
-                    .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace))
-                    .map(|(id, _, _)| id.clone())
-                    .collect(),
+                Some((_, _, p)) => p.creating(),
             };
             if !creating.is_empty() {
                 let rt = runtime()?;

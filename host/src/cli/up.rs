@@ -334,12 +334,7 @@ impl Args {
             preview.count(Action::Resume),
             preview.unchanged
         ));
-        let creating: std::collections::BTreeSet<String> = preview
-            .changes
-            .iter()
-            .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace))
-            .map(|(id, _, _)| id.clone())
-            .collect();
+        let creating = preview.creating();
         if !creating.is_empty() {
             let outcome = rt.block_on(crate::providers::preflight::check(aws.clone(), &plan, &creating));
             preflight_verdict(ctx, &resolved, &outcome)?;

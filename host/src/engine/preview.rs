@@ -56,6 +56,16 @@ impl Preview {
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|(_, _, a)| *a == action).count()
     }
+
+    /// The resources this change creates (new, or replacing another): what
+    /// preflight asks AWS about.
+    pub fn creating(&self) -> std::collections::BTreeSet<String> {
+        self.changes
+            .iter()
+            .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace))
+            .map(|(id, _, _)| id.clone())
+            .collect()
+    }
 }
 
 pub fn preview(plan: &Plan, state: &State) -> Preview {

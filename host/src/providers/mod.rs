@@ -133,6 +133,10 @@ impl ProviderError {
         }
     }
 
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|c| {
             c.contains("NotFound")
@@ -525,7 +529,7 @@ impl Aws {
             "aws.rds.db-instance" => rds::update_instance(self, &c, r, old, outputs).await,
             "aws.ec2.security-group" => ec2::update_sg(self, &c, r, old, outputs).await,
             "aws.ec2.subnet" => Ok(outputs.clone()),
-            "aws.secretsmanager.secret" => secrets::update_replicas(&c, r, old, outputs).await,
+            "aws.secretsmanager.secret" => secrets::update_replicas(&c, r, outputs).await,
             _ => self.create(r).await,
         }
     }
@@ -546,7 +550,7 @@ impl Aws {
             "aws.elbv2.load-balancer" => elbv2::delete_lb(self, &c, &o).await,
             "aws.elbv2.target-group" => elbv2::delete_tg(&c, &o).await,
             "aws.elbv2.listener" => elbv2::delete_listener(&c, &o).await,
-            "aws.secretsmanager.secret" => secrets::delete(&c, &o, &p).await,
+            "aws.secretsmanager.secret" => secrets::delete(&c, &o).await,
             "aws.rds.db-subnet-group" => rds::delete_subnet_group(&c, &o).await,
             "aws.rds.db-instance" => rds::delete_instance(self, &c, &o).await,
             "aws.sns.topic" => sns::delete_topic(&c, &o).await,
@@ -682,12 +686,6 @@ pub fn role_not_ready(e: &ProviderError) -> bool {
 /// not have an associated load balancer").
 pub fn ecs_not_ready(e: &ProviderError) -> bool {
     role_not_ready(e) || e.message.contains("does not have an associated load balancer")
-}
-
-impl ProviderError {
-    pub fn is_code(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
 }
 
 #[cfg(test)]

@@ -193,31 +193,31 @@ pub async fn update_instance(
     } else {
         None
     };
+    let backups = pick_i32("backup_retention_period");
+    let multi_az = pick_bool("multi_az");
+    let protection = pick_bool("deletion_protection");
+    let minor_upgrades = pick_bool("auto_minor_version_upgrade");
+    if class.is_none()
+        && version.is_none()
+        && backups.is_none()
+        && multi_az.is_none()
+        && protection.is_none()
+        && minor_upgrades.is_none()
+    {
+        return Ok(outputs.clone());
+    }
     let modify = c
         .rds
         .modify_db_instance()
         .db_instance_identifier(identifier)
-        .set_db_instance_class(class.clone())
-        .set_backup_retention_period(pick_i32("backup_retention_period"))
-        .set_multi_az(pick_bool("multi_az"))
-        .set_deletion_protection(pick_bool("deletion_protection"))
-        .set_auto_minor_version_upgrade(pick_bool("auto_minor_version_upgrade"))
-        .set_engine_version(version.as_ref().map(|(v, _)| v.clone()))
+        .apply_immediately(class.is_some() || version.is_some() || multi_az.is_some())
+        .set_db_instance_class(class)
+        .set_backup_retention_period(backups)
+        .set_multi_az(multi_az)
+        .set_deletion_protection(protection)
+        .set_auto_minor_version_upgrade(minor_upgrades)
         .set_allow_major_version_upgrade(version.as_ref().filter(|(_, major)| *major).map(|_| true))
-        .apply_immediately(class.is_some() || version.is_some() || pick_bool("multi_az").is_some());
-    let any = class.is_some()
-        || version.is_some()
-        || [
-            "backup_retention_period",
-            "multi_az",
-            "deletion_protection",
-            "auto_minor_version_upgrade",
-        ]
-        .iter()
-        .any(|k| changed(k) && p.get(k).is_some());
-    if !any {
-        return Ok(outputs.clone());
-    }
+        .set_engine_version(version.map(|(v, _)| v));
     modify.send().await.map_err(|e| aws_err("rds:ModifyDBInstance", e))?;
     wait_available(aws, c, identifier).await
 }

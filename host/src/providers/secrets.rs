@@ -114,12 +114,7 @@ async fn replicated(c: &Clients, arn: &str) -> Result<Vec<String>, ProviderError
 
 /// Add and remove the secret's replica regions in place, from what is
 /// replicated now (a resumed update finds part of it done).
-pub async fn update_replicas(
-    c: &Clients,
-    r: &Request<'_>,
-    _old: &serde_json::Value,
-    outputs: &Outputs,
-) -> Result<Outputs, ProviderError> {
+pub async fn update_replicas(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> Result<Outputs, ProviderError> {
     let arn = outputs.get("arn").and_then(|v| v.as_str()).unwrap_or_default();
     let before = replicated(c, arn).await?;
     let after = r.props.strs("replica_regions")?;
@@ -152,7 +147,7 @@ pub async fn update_replicas(
 
 /// A primary secret with replicas cannot be deleted: remove the replicas
 /// first (found by asking, so a swept secret without properties works too).
-pub async fn delete(c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+pub async fn delete(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
     let arn = o.str("arn")?;
     let regions = replicated(c, arn).await?;
     if !regions.is_empty() {

@@ -63,9 +63,7 @@ pub async fn unsubscribe(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError
         Ok(_) => Ok(()),
         Err(e) => {
             let e = aws_err("sns:Unsubscribe", e);
-            if e.is_code("InvalidParameter")
-                && (e.message.contains("pending confirmation") || pending(c, arn).await.unwrap_or(false))
-            {
+            if e.is_code("InvalidParameter") && e.message.contains("pending confirmation") {
                 Ok(())
             } else {
                 Err(e)
