@@ -9,6 +9,7 @@ pub mod graph;
 pub mod harness;
 pub mod lockfile;
 pub mod plan;
+pub mod properties;
 pub mod providers;
 pub mod runtime;
 pub mod schema;

@@ -19,6 +19,7 @@ pub mod preflight;
 mod props;
 mod rds;
 pub mod read;
+pub mod registry;
 pub mod rollout;
 mod route53;
 pub mod s3state;

@@ -17,7 +17,7 @@ pub enum Live {
     Unknown,
 }
 
-fn observed(pairs: Vec<(&str, Json)>) -> Live {
+pub(crate) fn observed(pairs: Vec<(&str, Json)>) -> Live {
     Live::Exists(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
