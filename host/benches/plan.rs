@@ -38,7 +38,8 @@ fn main() {
 
     let t = Instant::now();
     let cold_runtime = Runtime::new(options()).unwrap();
-    let cold_plan = platform::compose::compose(&cold_runtime, &resolved).unwrap();
+    let cold_plan =
+        platform::compose::compose(&cold_runtime, &resolved, platform::providers::registry::registry()).unwrap();
     println!(
         "cold compose of ml-api prod (compiles 5 plugins): {:>9.2?}",
         t.elapsed()
@@ -50,7 +51,9 @@ fn main() {
     let runtime = Runtime::new(options()).unwrap();
     let (m, p90) = time(20, || platform::compose::load_plugins(&runtime, &resolved).unwrap());
     println!("load 5 plugins from the warm cache + describe:  median {m:>9.2?}  p90 {p90:>9.2?}");
-    let (m, p90) = time(50, || platform::compose::compose(&runtime, &resolved).unwrap());
+    let (m, p90) = time(50, || {
+        platform::compose::compose(&runtime, &resolved, platform::providers::registry::registry()).unwrap()
+    });
     println!("warm compose of ml-api prod (5 plan calls):     median {m:>9.2?}  p90 {p90:>9.2?}");
 
     // One instantiate + plan call per plugin, with the imports it really gets.

@@ -66,7 +66,8 @@ fn main() {
     let blueprint = Blueprint::load(&root.join("blueprints/ml-api.toml")).unwrap();
     let resolved = blueprint.resolve("prod").unwrap();
     let wasm = Runtime::new(RuntimeOptions::default()).unwrap();
-    let plan = Arc::new(platform::compose::compose(&wasm, &resolved).unwrap());
+    let plan =
+        Arc::new(platform::compose::compose(&wasm, &resolved, platform::providers::registry::registry()).unwrap());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::blueprint::{Diagnostic, Diagnostics, Instance, Resolved, valid_name};
 use crate::graph::Graph;
 use crate::plan::{Action, Plan, PlannedResource, PlannedStep, PluginUse};
+use crate::properties::{PropertyError, printable};
 use crate::runtime::{self, Contribution, LoadedPlugin, Phase, PlanError, PlanInput, PluginSource, Runtime};
 use crate::value::{Ref, Value};
 
@@ -120,8 +121,19 @@ fn check_pins(resolved: &Resolved, loaded: &HashMap<PluginSource, Arc<LoadedPlug
     }
 }
 
-/// Compose a resolved blueprint into a plan.
-pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnostics> {
+/// The resource types a host can create, as planning sees them: by name,
+/// with a check of their properties. Planning knows no type itself; the
+/// providers' registry implements this.
+pub trait Kinds: Sync {
+    /// `None`: no such type on this host (`up` refuses it before starting);
+    /// otherwise whether `props` fit the type, references standing for any
+    /// value.
+    fn check(&self, kind: &str, props: &Value) -> Option<Result<(), PropertyError>>;
+}
+
+/// Compose a resolved blueprint into a plan whose resources' properties fit
+/// their types.
+pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Result<Plan, Diagnostics> {
     let loaded = load_plugins(runtime, resolved)?;
     let src = &resolved.source;
     let mut diags = Vec::new();
@@ -290,7 +302,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved) -> Result<Plan, Diagnosti
         .iter()
         .zip(done.into_iter().map(|p| p.expect("all planned")))
         .collect();
-    assemble(resolved, planned)
+    assemble(resolved, planned, kinds)
 }
 
 /// Call `f` with every string in a JSON value.
@@ -304,7 +316,7 @@ fn strings_in<'a>(value: &'a serde_json::Value, f: &mut impl FnMut(&'a str)) {
 }
 
 /// Merge the instances' contributions and order them.
-fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan, Diagnostics> {
+fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kinds) -> Result<Plan, Diagnostics> {
     let src = &resolved.source;
     let mut diags = Vec::new();
     let mut graph = Graph::new();
@@ -366,6 +378,20 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>) -> Result<Plan,
     };
     for r in &resources {
         check_refs(&r.id, "resource", &r.properties, &mut diags);
+        if let Some(Err(e)) = kinds.check(&r.kind, &r.properties) {
+            let (span, inst) = inst_span(&r.id);
+            diags.push(Diagnostic::at(
+                src,
+                &span,
+                format!(
+                    "plugin instance `{inst}`: resource `{}` ({}): {} (`platform plugin kinds {}` lists its properties)",
+                    printable(&r.id),
+                    printable(&r.kind),
+                    printable(&e.to_string()),
+                    printable(&r.kind),
+                ),
+            ));
+        }
     }
     for s in &steps {
         check_refs(&s.id, "step", &s.params, &mut diags);

@@ -16,8 +16,10 @@
 //! ```
 //!
 //! The configuration is checked against the plugin's schema first, as a
-//! blueprint's would be; [`HarnessError`] tells schema errors, the plugin's
-//! own configuration errors, missing imports and faults apart.
+//! blueprint's would be, and every resource's properties against its type's
+//! schema, as `plan` checks them; [`HarnessError`] tells schema errors, the
+//! plugin's own configuration errors, missing imports, bad output and faults
+//! apart.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -230,8 +232,23 @@ impl Harness {
                     r.id, r.kind
                 )));
             }
+            // The same check `plan` makes: a plugin whose harness tests pass
+            // cannot fail `plan` on a property.
+            let properties =
+                Value::decode(&r.properties).map_err(|e| HarnessError::Output(format!("{}: {e}", r.id)))?;
+            if let Some(Err(e)) = crate::providers::registry::registry()
+                .get(&r.kind)
+                .map(|k| k.check(&properties))
+            {
+                return Err(HarnessError::Output(format!(
+                    "resource `{}` ({}): {}",
+                    crate::properties::printable(&r.id),
+                    crate::properties::printable(&r.kind),
+                    crate::properties::printable(&e.to_string())
+                )));
+            }
             resources.push(PlannedResource {
-                properties: decode(&r.id, &r.properties)?,
+                properties: properties.to_json(),
                 region: r.region.unwrap_or_else(|| case.regions[0].clone()),
                 id: r.id,
                 kind: r.kind,

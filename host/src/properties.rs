@@ -54,6 +54,23 @@ pub fn decode_json<T: DeserializeOwned>(json: &serde_json::Value) -> Result<T, P
     decode(&Value::from_json(json))
 }
 
+/// Text from a plugin, safe to print: control characters (which could clear
+/// the screen or forge lines of output) are shown escaped.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug)]
 pub struct Error(String);
 
@@ -109,7 +126,8 @@ macro_rules! integer {
     ($($method:ident => $visit:ident),*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
             match self {
-                In::Unknown => visitor.$visit(Default::default()),
+                // A string built from a reference may well be digits.
+                In::Unknown | In::UnknownText => visitor.$visit(Default::default()),
                 // Numbers sent as text ("5432") are read as numbers, as the
                 // providers read them.
                 In::Value(Value::Str(s)) => match s.trim().parse::<i64>() {
@@ -153,7 +171,7 @@ impl<'de, 'a> de::Deserializer<'de> for In<'a> {
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            In::Unknown => visitor.visit_f64(0.0),
+            In::Unknown | In::UnknownText => visitor.visit_f64(0.0),
             In::Value(Value::Str(s)) => match s.trim().parse::<f64>() {
                 Ok(n) => visitor.visit_f64(n),
                 Err(_) => Err(de::Error::invalid_type(self.unexpected(), &visitor)),
@@ -182,7 +200,8 @@ impl<'de, 'a> de::Deserializer<'de> for In<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            In::Unknown => visitor.visit_seq(Seq([].iter())),
+            // null is an absent list, as the providers read it.
+            In::Unknown | In::Value(Value::Null) => visitor.visit_seq(Seq([].iter())),
             other => other.deserialize_any(visitor),
         }
     }
@@ -202,7 +221,7 @@ impl<'de, 'a> de::Deserializer<'de> for In<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
-            In::Unknown => visitor.visit_map(Map {
+            In::Unknown | In::Value(Value::Null) => visitor.visit_map(Map {
                 entries: [].iter(),
                 value: None,
             }),
@@ -372,7 +391,10 @@ mod tests {
         let rule = Value::Object(vec![
             ("protocol".into(), Value::Str("tcp".into())),
             ("from_port".into(), reference()),
-            ("cidr".into(), Value::Concat(vec![reference(), Value::Str("/16".into())])),
+            (
+                "cidr".into(),
+                Value::Concat(vec![reference(), Value::Str("/16".into())]),
+            ),
         ]);
         let g: Group = decode(&group(vec![
             ("ingress", Value::Array(vec![rule])),
@@ -391,7 +413,11 @@ mod tests {
     fn a_misspelt_property_is_named_with_the_valid_ones() {
         let e = decode::<Group>(&group(vec![("ingres", Value::Array(vec![]))])).unwrap_err();
         assert_eq!(e.path, "ingres");
-        assert!(e.message.starts_with("unknown field `ingres`, expected one of"), "{}", e.message);
+        assert!(
+            e.message.starts_with("unknown field `ingres`, expected one of"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("`ingress`"), "{}", e.message);
     }
 
@@ -416,8 +442,7 @@ mod tests {
         let e = decode::<Group>(&group(vec![("public", Value::Str("yes".into()))])).unwrap_err();
         assert_eq!(e.path, "public");
 
-        let e = decode::<Group>(&group(vec![("tags", Value::Object(vec![("a".into(), Value::Int(1))]))]))
-            .unwrap_err();
+        let e = decode::<Group>(&group(vec![("tags", Value::Object(vec![("a".into(), Value::Int(1))]))])).unwrap_err();
         assert_eq!(e.path, "tags.a");
     }
 
@@ -427,6 +452,12 @@ mod tests {
         assert_eq!(e.to_string(), "missing field `vpc_id`");
         let e = decode::<Group>(&Value::Str("x".into())).unwrap_err();
         assert!(e.message.contains("invalid type: string \"x\""), "{}", e.message);
+    }
+
+    #[test]
+    fn control_characters_from_plugins_are_escaped() {
+        assert_eq!(printable("plain `text`"), "plain `text`");
+        assert_eq!(printable("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
     }
 
     #[test]

@@ -189,7 +189,10 @@ fn plugin_list_and_inspect() {
     assert!(out.status.success(), "{}", stderr(&out));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["name"], "hostile");
-    assert_eq!(info["resource_types"], serde_json::json!(["test.thing"]));
+    assert_eq!(
+        info["resource_types"],
+        serde_json::json!(["test.thing", "aws.logs.log-group"])
+    );
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
 
     let out = platform(&["plugin", "inspect", test_plugin("future-contract").to_str().unwrap()]);
@@ -262,4 +265,52 @@ fn plugin_readmes_match_inspect() {
             );
         }
     }
+}
+
+#[test]
+fn plugin_kinds_lists_every_type_with_its_schema() {
+    let out = platform(&["plugin", "kinds", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kinds: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let kinds = kinds.as_array().unwrap();
+    assert!(kinds.len() >= 33, "{}", kinds.len());
+    let vpc = kinds.iter().find(|k| k["type"] == "aws.ec2.vpc").unwrap();
+    assert_eq!(vpc["schema"]["additionalProperties"], false);
+    assert!(vpc["schema"]["properties"]["cidr_block"].is_object());
+    assert_eq!(vpc["drift"], true);
+    let association = kinds
+        .iter()
+        .find(|k| k["type"] == "aws.ec2.route-table-association")
+        .unwrap();
+    assert_eq!(association["sweep"]["supported"], false);
+
+    let out = platform(&["plugin", "kinds", "aws.logs.log-group"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("retention_in_days"), "{}", stdout(&out));
+
+    let out = platform(&["plugin", "kinds", "aws.s3.nope"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("no resource type `aws.s3.nope`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_plan_says_what_this_host_does_not_cover() {
+    let out = platform(&["plan", "blueprints/ml-api.toml", "--env", "dev", "--compact"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("  aws.ec2.route-table-association drift not read: "),
+        "{}",
+        stdout(&out)
+    );
+    let out = platform(&["plan", "blueprints/ml-api.toml", "--env", "dev", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let gaps = doc["not_covered"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|g| g["type"] == "aws.ec2.route-table-association" && g["what"] == "drift not read")
+    );
 }

@@ -77,7 +77,29 @@ fn undeclared_resource_type_is_refused() {
         "undeclared-kind",
         "",
         expect![[
-            r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): resource `bucket` has type `aws.s3.bucket`, which the plugin did not declare (it declared: test.thing)"#
+            r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): resource `bucket` has type `aws.s3.bucket`, which the plugin did not declare (it declared: test.thing, aws.logs.log-group)"#
+        ]],
+    );
+}
+
+#[test]
+fn a_misspelt_property_fails_the_plan_naming_instance_resource_and_property() {
+    check(
+        "misspelt-property",
+        "",
+        expect![
+            "test.toml:5:1: plugin instance `bad`: resource `bad.logs` (aws.logs.log-group): property `retention_days`: unknown field `retention_days`, expected `name` or `retention_in_days` (`platform plugin kinds aws.logs.log-group` lists its properties)"
+        ],
+    );
+}
+
+#[test]
+fn a_property_of_the_wrong_type_fails_the_plan_and_plugin_text_is_escaped() {
+    check(
+        "wrong-property-type",
+        "",
+        expect![[
+            r#"test.toml:5:1: plugin instance `bad`: resource `bad.logs` (aws.logs.log-group): property `retention_in_days`: invalid type: string "a week\u{1b}[2J", expected i32 (`platform plugin kinds aws.logs.log-group` lists its properties)"#
         ]],
     );
 }

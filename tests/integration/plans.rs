@@ -20,12 +20,13 @@ fn every_environment_of_every_blueprint_matches_its_snapshot() {
         let blueprint = Blueprint::load(&path).unwrap_or_else(|e| panic!("{e}"));
         for env in blueprint.env_names() {
             let resolved = blueprint.resolve(env).unwrap_or_else(|e| panic!("{e}"));
-            let plan = platform::compose::compose(runtime(), &resolved)
+            let plan = platform::compose::compose(runtime(), &resolved, platform::providers::registry::registry())
                 .unwrap_or_else(|e| panic!("{}: {env}: {e}", path.display()));
             let snapshot = format!("../snapshots/{}.{env}.plan", blueprint.name);
             expect_test::expect_file![snapshot].assert_eq(&plan.render(true));
             // Plans are pure: the same input gives the same plan.
-            let again = platform::compose::compose(runtime(), &resolved).unwrap();
+            let again =
+                platform::compose::compose(runtime(), &resolved, platform::providers::registry::registry()).unwrap();
             assert_eq!(again.render(true), plan.render(true), "{env} plan is not deterministic");
             checked += 1;
         }
@@ -40,7 +41,12 @@ fn every_environment_of_every_blueprint_matches_its_snapshot() {
 #[test]
 fn ml_api_prod_has_the_seed_shape() {
     let blueprint = Blueprint::load(&root().join("blueprints/ml-api.toml")).unwrap();
-    let plan = platform::compose::compose(runtime(), &blueprint.resolve("prod").unwrap()).unwrap();
+    let plan = platform::compose::compose(
+        runtime(),
+        &blueprint.resolve("prod").unwrap(),
+        platform::providers::registry::registry(),
+    )
+    .unwrap();
     assert_eq!(plan.regions, ["us-east-1", "us-east-2"]);
     let prop = |id: &str, key: &str| {
         let r = plan.resource(id).unwrap_or_else(|| panic!("no {id}"));
@@ -131,7 +137,12 @@ fn ml_api_prod_has_the_seed_shape() {
 fn security_groups_open_only_the_load_balancer_to_the_internet() {
     let blueprint = Blueprint::load(&root().join("blueprints/ml-api.toml")).unwrap();
     for env in blueprint.env_names() {
-        let plan = platform::compose::compose(runtime(), &blueprint.resolve(env).unwrap()).unwrap();
+        let plan = platform::compose::compose(
+            runtime(),
+            &blueprint.resolve(env).unwrap(),
+            platform::providers::registry::registry(),
+        )
+        .unwrap();
         for r in plan.resources.iter().filter(|r| r.kind == "aws.ec2.security-group") {
             let json = r.properties.to_json();
             let open = json["ingress"]

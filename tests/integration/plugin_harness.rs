@@ -295,3 +295,17 @@ fn peered_regions_route_private_traffic_over_the_peering() {
             .any(|r| r.properties.to_string().contains("vpc_peering_connection_id"))
     );
 }
+
+#[test]
+fn the_harness_refuses_a_property_plan_would_refuse() {
+    let hostile = Harness::file(test_plugin("hostile")).unwrap();
+    match hostile.plan(&Case::new(json!({ "mode": "misspelt-property" }))) {
+        Err(HarnessError::Output(message)) => assert_eq!(
+            message,
+            "resource `logs` (aws.logs.log-group): property `retention_days`: unknown field `retention_days`, expected `name` or `retention_in_days`"
+        ),
+        other => panic!("expected a property error, got {other:?}"),
+    }
+    // The same plugin's well-formed output passes.
+    assert!(hostile.plan(&Case::new(json!({ "mode": "ok" }))).is_ok());
+}

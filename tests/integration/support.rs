@@ -49,7 +49,7 @@ pub fn plan_text(text: &str, env: Option<&str>) -> Result<Plan, Diagnostics> {
     let blueprint = Blueprint::parse("test.toml", text.to_string())?;
     let env = blueprint.choose_env(env)?;
     let resolved = blueprint.resolve(&env)?;
-    platform::compose::compose(runtime(), &resolved)
+    platform::compose::compose(runtime(), &resolved, platform::providers::registry::registry())
 }
 
 /// The error text of planning `text`; panics if it plans.

@@ -27,7 +27,7 @@ impl Args {
     pub fn execute(self, ctx: &Context) -> Result<(), Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         let runtime = ctx.runtime(resolved.stack_bytes)?;
-        let plan = compose(&runtime, &resolved)?;
+        let plan = compose(&runtime, &resolved, crate::providers::registry::registry())?;
         print!("{}", render(&plan, self.format));
         Ok(())
     }

@@ -64,7 +64,7 @@ impl Args {
     fn run(self, ctx: &Context) -> Result<bool, Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         let runtime_wasm = ctx.runtime(resolved.stack_bytes)?;
-        let plan = compose(&runtime_wasm, &resolved)?;
+        let plan = compose(&runtime_wasm, &resolved, crate::providers::registry::registry())?;
         let store = self
             .state
             .store(&resolved.blueprint, &resolved.env, resolved.backend.as_deref())?;
@@ -159,8 +159,13 @@ impl Args {
             ));
         }
 
+        let gaps = coverage(&plan);
         if self.json {
             let mut doc = plan.to_json();
+            doc["not_covered"] = gaps
+                .iter()
+                .map(|g| json!({ "what": g.what, "type": g.kind, "resources": g.count, "reason": g.reason }))
+                .collect();
             if let Some((found, note, p)) = &against_state {
                 doc["against_state"] = json!({
                     "state_serial": state.serial,
@@ -178,7 +183,18 @@ impl Args {
             println!("{}", serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?);
             return Ok(has_changes);
         }
-        print!("{}", plan.render(!self.compact));
+        let text = plan.render(!self.compact);
+        // The summary line stays last, as in `terraform plan`.
+        let (body, summary) = text.trim_end().rsplit_once('\n').unwrap_or(("", text.trim_end()));
+        println!("{body}");
+        if !gaps.is_empty() {
+            println!("Not covered by this host:");
+            for g in &gaps {
+                println!("  {} {}: {} resource(s); {}", g.kind, g.what, g.count, g.reason);
+            }
+            println!();
+        }
+        println!("{summary}");
         if let Some((found, note, p)) = against_state {
             println!("\nAgainst the state ({}, serial {}):", store.location(), state.serial);
             match note {
@@ -204,4 +220,40 @@ impl Args {
         }
         Ok(has_changes)
     }
+}
+
+/// What this host cannot do for some planned resources (read their drift,
+/// sweep them as leftovers), by type: the plan says so rather than
+/// pretending.
+struct Gap {
+    what: &'static str,
+    kind: String,
+    count: usize,
+    reason: &'static str,
+}
+
+fn coverage(plan: &crate::plan::Plan) -> Vec<Gap> {
+    use crate::providers::registry::{Support, registry};
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in &plan.resources {
+        *counts.entry(r.kind.as_str()).or_default() += 1;
+    }
+    let mut gaps = Vec::new();
+    for (kind, count) in counts {
+        let Some(k) = registry().get(kind) else { continue };
+        for (what, support) in [
+            ("drift not read", k.drift()),
+            ("not swept by `down` without state", k.sweep()),
+        ] {
+            if let Support::No(reason) = support {
+                gaps.push(Gap {
+                    what,
+                    kind: kind.to_string(),
+                    count,
+                    reason,
+                });
+            }
+        }
+    }
+    gaps
 }

@@ -22,6 +22,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every resource type this host can create, with its properties
+    /// (the JSON Schema a plugin's resources are checked against at `plan`),
+    /// what updates in place, and whether drift is read and leftovers swept.
+    Kinds {
+        /// Only this type (`aws.ec2.vpc`).
+        kind: Option<String>,
+        /// JSON on stdout: `[{ "type", "about", "adopt", "drift", "sweep", "schema" }]`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a plugin crate that builds with
     /// `cargo build --release --target wasm32-wasip2`, with a blueprint using it.
     New {
@@ -46,6 +56,7 @@ impl Command {
     pub fn execute(self, ctx: &Context) -> Result<(), Failure> {
         let runtime = ctx.runtime(512 << 10)?;
         match self {
+            Command::Kinds { kind, json } => return kinds(kind.as_deref(), json),
             Command::List { json } => {
                 let mut plugins = Vec::new();
                 for name in Runtime::builtin_names() {
@@ -253,4 +264,74 @@ fn settings(out: &mut String, schema: &serde_json::Value, prefix: &str) {
             settings(out, s, &format!("{name}."));
         }
     }
+}
+
+/// `platform plugin kinds`.
+fn kinds(only: Option<&str>, json: bool) -> Result<(), Failure> {
+    use crate::providers::registry::{Adopt, Support, registry};
+    let reg = registry();
+    let kinds: Vec<_> = match only {
+        Some(name) => match reg.get(name) {
+            Some(k) => vec![k],
+            None => {
+                return Err(Failure::Invalid(
+                    crate::blueprint::Diagnostic::bare(format!(
+                        "no resource type `{}`; `platform plugin kinds` lists them",
+                        crate::properties::printable(name)
+                    ))
+                    .into(),
+                ));
+            }
+        },
+        None => reg.iter().collect(),
+    };
+    let support = |s: Support| match s {
+        Support::Yes => serde_json::json!(true),
+        Support::No(why) => serde_json::json!({ "supported": false, "reason": why }),
+    };
+    if json {
+        let list: Vec<_> = kinds
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "type": k.name(),
+                    "about": k.about(),
+                    "adopt": match k.adopt() { Adopt::Lookup => "lookup", Adopt::CreateAgain => "create-again" },
+                    "drift": support(k.drift()),
+                    "sweep": support(k.sweep()),
+                    "schema": k.schema(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?);
+        return Ok(());
+    }
+    for k in kinds {
+        println!("{}  {}", k.name(), k.about());
+        let schema = k.schema();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        if let Some(props) = schema["properties"].as_object() {
+            for (name, p) in props {
+                let mark = if required.contains(&name.as_str()) { "*" } else { " " };
+                let about = p["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default();
+                println!("    {mark} {name:<34} {about}");
+            }
+        }
+        for (what, s) in [("drift", k.drift()), ("leftover sweep", k.sweep())] {
+            if let Support::No(why) = s {
+                println!("    no {what}: {why}");
+            }
+        }
+        println!();
+    }
+    println!("* required. `platform plugin kinds <type> --json` shows the full schema.");
+    Ok(())
 }

@@ -24,7 +24,11 @@ impl Args {
     /// Approve the rollouts waiting at an approval step and carry them on.
     pub fn promote(self, ctx: &Context) -> Result<(), Failure> {
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
-        let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
+        let plan = Arc::new(compose(
+            &ctx.runtime(resolved.stack_bytes)?,
+            &resolved,
+            crate::providers::registry::registry(),
+        )?);
         let store = self
             .state
             .store(&resolved.blueprint, &resolved.env, resolved.backend.as_deref())?;

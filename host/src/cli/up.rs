@@ -232,7 +232,11 @@ impl Args {
     pub fn execute_with(self, ctx: &Context, images: &[String]) -> Result<(), Failure> {
         let mut resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
         set_images(&mut resolved, images)?;
-        let plan = Arc::new(compose(&ctx.runtime(resolved.stack_bytes)?, &resolved)?);
+        let plan = Arc::new(compose(
+            &ctx.runtime(resolved.stack_bytes)?,
+            &resolved,
+            crate::providers::registry::registry(),
+        )?);
         let saved = match &self.plan {
             Some(file) => Some(read_saved(file, &resolved, &plan)?),
             None => None,

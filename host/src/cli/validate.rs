@@ -27,7 +27,10 @@ impl Args {
         let runtime = ctx.runtime((blueprint.sandbox.stack_kib.unwrap_or(512) as usize) << 10)?;
         let mut problems = Vec::new();
         for env in &envs {
-            match blueprint.resolve(env).and_then(|r| compose(&runtime, &r)) {
+            match blueprint
+                .resolve(env)
+                .and_then(|r| compose(&runtime, &r, crate::providers::registry::registry()))
+            {
                 Ok(plan) => ctx.status(format!(
                     "ok: {} environment {env}: {} resources, {} steps, {} waves",
                     blueprint.name,

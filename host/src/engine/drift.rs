@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 use tokio::task::JoinSet;
 
-use crate::providers::Aws;
-use crate::providers::read::{Live, differences, read};
+use super::provider::Provider;
+use crate::providers::read::{Live, differences};
 use crate::state::{State, Status};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,16 +22,16 @@ pub enum Drift {
 
 /// Read every created resource of the state back from AWS, `parallelism` at
 /// a time; returns the drifted ones, sorted by id.
-pub async fn detect(aws: Arc<Aws>, state: &State, parallelism: usize) -> Vec<(String, Drift)> {
+pub async fn detect(provider: Arc<dyn Provider>, state: &State, parallelism: usize) -> Vec<(String, Drift)> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = JoinSet::new();
     for (id, entry) in state.resources.iter().filter(|(_, e)| e.status == Status::Created) {
-        let (aws, semaphore) = (aws.clone(), semaphore.clone());
+        let (provider, semaphore) = (provider.clone(), semaphore.clone());
         let (id, entry) = (id.clone(), entry.clone());
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("semaphore open");
             let outputs = Json::Object(entry.outputs.clone());
-            let drift = match read(&aws, &entry.kind, &entry.region, &outputs).await {
+            let drift = match provider.read(&entry.kind, &entry.region, &outputs).await {
                 Ok(Live::Gone) => Some(Drift::Gone),
                 Ok(Live::Exists(live)) => {
                     let diff = differences(&entry.properties, &live);

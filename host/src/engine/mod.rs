@@ -5,12 +5,16 @@
 //! Architecture invariant: the engine knows the plan, the state and the
 //! provider interface; it never names a resource type or calls an AWS SDK.
 
+pub mod decide;
 pub mod drift;
 pub mod preview;
+pub mod provider;
 mod report;
 pub mod resolve;
 pub mod rollout;
 pub mod schedule;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -20,12 +24,14 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+pub use decide::Decision;
 pub use report::Reporter;
 
 use crate::plan::{Plan, PlannedResource, PlannedStep};
-use crate::providers::{Aws, Outputs, Props, ProviderError, Request, actions};
+use crate::providers::{Outputs, Props, ProviderError, Request};
 use crate::runtime::Phase;
 use crate::state::{ResourceState, State, StateError, StateStore, Status};
+pub use provider::Provider;
 
 /// What one node of a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,7 +103,8 @@ impl Report {
 
 /// One run against one blueprint environment.
 pub struct Run {
-    pub aws: Arc<Aws>,
+    /// The cloud: AWS, or a scripted fake in the engine's tests.
+    pub provider: Arc<dyn Provider>,
     pub store: StateStore,
     pub state: Mutex<State>,
     pub run_id: String,
@@ -109,12 +116,18 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(aws: Arc<Aws>, store: StateStore, state: State, tags: Vec<(String, String)>, reporter: Reporter) -> Run {
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        store: StateStore,
+        state: State,
+        tags: Vec<(String, String)>,
+        reporter: Reporter,
+    ) -> Run {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         Run {
-            aws,
+            provider,
             store,
             state: Mutex::new(state),
             run_id: format!("run-{secs}-{}", std::process::id()),
@@ -314,6 +327,7 @@ impl Run {
             let state = self.state.lock().await;
             resolve::resolve(&r.properties, &state).map_err(NodeError::Resolve)?
         };
+        self.provider.check(&r.kind, &r.id, &props)?;
         let existing = self.state.lock().await.resources.get(&r.id).cloned();
         let tags = self.tags_for(&r.id);
         let request = |token: String| Request {
@@ -324,27 +338,26 @@ impl Run {
             tags: &tags,
             token,
         };
+        let decision = decide::decide(r, &props, existing.as_ref(), |k, o, n| self.provider.in_place(k, o, n));
         let Some(entry) = existing else {
             return self.create(r, &props, request(self.token(&r.id))).await;
         };
-        let same_place = entry.kind == r.kind && entry.region == r.region;
-        match entry.status {
-            Status::Created if same_place && entry.properties == props => {
+        match decision {
+            Decision::Create => self.create(r, &props, request(self.token(&r.id))).await,
+            Decision::Unchanged => {
                 self.reporter.skip();
                 self.note(&r.id, Change::Unchanged);
                 Ok(())
             }
-            Status::Created | Status::Updating
-                if same_place && Aws::updates_in_place(&r.kind, &entry.properties, &props) =>
-            {
+            Decision::Update => {
                 self.update(r, &props, &entry, request(entry_token(&entry, || self.token(&r.id))))
                     .await
             }
-            Status::Creating if same_place => {
+            Decision::Resume => {
                 // The last run may or may not have created it: look first.
                 let req = request(entry_token(&entry, || self.token(&r.id)));
                 match self
-                    .aws
+                    .provider
                     .find(&Request {
                         props: Props::new(&entry.properties, &r.kind),
                         ..req
@@ -371,8 +384,8 @@ impl Run {
                     }
                 }
             }
-            _ => {
-                // Replace: delete what exists, then create anew.
+            Decision::Replace => {
+                // Delete what exists, then create anew.
                 self.delete_one(&r.id, &entry).await?;
                 self.create(r, &props, request(self.token(&r.id))).await?;
                 self.note(&r.id, Change::Replaced);
@@ -394,13 +407,13 @@ impl Run {
         };
         self.record(&r.id, Some(entry.clone()), "create-intent").await?;
         self.reporter.start(&r.id, "creating");
-        let outputs = match self.aws.create(&request).await {
+        let outputs = match self.provider.create(&request).await {
             Ok(outputs) => outputs,
             Err(e) => {
                 // If nothing of ours exists after the failure, withdraw the
                 // intent; otherwise keep it, so the next run adopts or the
                 // rollback deletes what a partial create left.
-                if let Ok(None) = self.aws.find(&request).await {
+                if let Ok(None) = self.provider.find(&request).await {
                     self.record(&r.id, None, "create-failed").await?;
                 }
                 return Err(e.into());
@@ -427,7 +440,7 @@ impl Run {
         };
         self.record(&r.id, Some(intent), "update-intent").await?;
         self.reporter.start(&r.id, "updating");
-        let outputs = self.aws.update(&request, &old.properties, &old.outputs).await?;
+        let outputs = self.provider.update(&request, &old.properties, &old.outputs).await?;
         let done = ResourceState {
             status: Status::Created,
             properties: props.clone(),
@@ -454,7 +467,7 @@ impl Run {
                 tags: &tags,
                 token: entry.token.clone(),
             };
-            match self.aws.find(&request).await? {
+            match self.provider.find(&request).await? {
                 Some(found) => outputs = found,
                 None => {
                     self.record(id, None, "forgotten").await?;
@@ -473,7 +486,7 @@ impl Run {
         )
         .await?;
         self.reporter.start(id, "deleting");
-        self.aws
+        self.provider
             .delete(&entry.kind, &entry.region, &Json::Object(outputs), &entry.properties)
             .await?;
         self.record(id, None, "deleted").await?;
@@ -543,14 +556,15 @@ impl Run {
         let region = rollout::step_region(step, plan);
         self.reporter.start(&step.id, &step.action);
         let started = std::time::Instant::now();
-        let detail = actions::run(
-            &self.aws,
-            &step.action,
-            &region,
-            &params,
-            Duration::from_secs(step.timeout_seconds.into()),
-        )
-        .await?;
+        let detail = self
+            .provider
+            .step(
+                &step.action,
+                &region,
+                &params,
+                Duration::from_secs(step.timeout_seconds.into()),
+            )
+            .await?;
         self.reporter.finish(
             &step.id,
             format!("> {} {} ({detail}, {:.1?})", step.id, step.action, started.elapsed()),

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use crate::engine::decide::{Decision, decide};
 use crate::engine::resolve;
 use crate::plan::Plan;
 use crate::providers::Aws;
@@ -68,22 +69,38 @@ impl Preview {
     }
 }
 
+/// What `up` would do, with the providers' in-place rules.
 pub fn preview(plan: &Plan, state: &State) -> Preview {
+    preview_with(plan, state, Aws::updates_in_place)
+}
+
+/// [`preview`] with a given in-place rule (the engine's tests use a fake's).
+pub fn preview_with(
+    plan: &Plan,
+    state: &State,
+    in_place: impl Fn(&str, &serde_json::Value, &serde_json::Value) -> bool,
+) -> Preview {
     let mut p = Preview::default();
     for r in &plan.resources {
         let action = match state.resources.get(&r.id) {
             None => Some(Action::Create),
-            Some(e) if e.status != Status::Created => Some(Action::Resume),
-            Some(e) if e.kind != r.kind || e.region != r.region => Some(Action::Replace),
-            Some(e) if !resolve::resolvable(&r.properties, state) => {
-                let _ = e;
-                Some(Action::MaybeUpdate)
+            // A move to another region or type replaces, whatever the properties.
+            Some(e) if e.status == Status::Created && (e.kind != r.kind || e.region != r.region) => {
+                Some(Action::Replace)
             }
+            Some(e) if !resolve::resolvable(&r.properties, state) => (e.status == Status::Created)
+                .then_some(Action::MaybeUpdate)
+                .or(Some(Action::Resume)),
             Some(e) => match resolve::resolve(&r.properties, state) {
-                Ok(props) if props == e.properties => None,
-                Ok(props) if Aws::updates_in_place(&r.kind, &e.properties, &props) => Some(Action::Update),
-                Ok(_) => Some(Action::Replace),
                 Err(_) => Some(Action::MaybeUpdate),
+                Ok(props) => match decide(r, &props, Some(e), &in_place) {
+                    Decision::Unchanged => None,
+                    _ if e.status != Status::Created => Some(Action::Resume),
+                    Decision::Create => Some(Action::Create),
+                    Decision::Update => Some(Action::Update),
+                    Decision::Resume => Some(Action::Resume),
+                    Decision::Replace => Some(Action::Replace),
+                },
             },
         };
         match action {

@@ -21,7 +21,7 @@ use serde_json::{Value as Json, json};
 use super::{Change, Failed, NodeError, Run, report, resolve};
 use crate::plan::{Plan, PlannedStep};
 use crate::providers::rollout::{self as prim, Begun, Slots};
-use crate::providers::{Props, ProviderError, actions};
+use crate::providers::{Props, ProviderError};
 use crate::runtime::Phase;
 use crate::state::{Rollout, RolloutStatus};
 
@@ -184,7 +184,7 @@ impl Run {
             let started = std::time::Instant::now();
             let result: Result<String, ProviderError> = match step.action.as_str() {
                 "rollout.begin" => {
-                    let work = prim::begin(&self.aws, &seq.region, &p, slots.clone());
+                    let work = self.provider.rollout_begin(&seq.region, &p, slots.clone());
                     match with_timeout(&step.action, timeout, work).await {
                         Ok(Begun::Done { detail, first }) => {
                             // Nothing to roll out, or the first version went
@@ -227,8 +227,12 @@ impl Run {
                 "traffic.shift" => match slots.as_mut() {
                     Some(s) => {
                         let green = p.opt_i64("green_percent").unwrap_or(100).clamp(0, 100) as u32;
-                        let r =
-                            with_timeout(&step.action, timeout, prim::shift(&self.aws, &seq.region, s, green)).await;
+                        let r = with_timeout(
+                            &step.action,
+                            timeout,
+                            self.provider.rollout_shift(&seq.region, s, green),
+                        )
+                        .await;
                         if r.is_ok() {
                             s.green_percent = green;
                         }
@@ -250,7 +254,7 @@ impl Run {
                         let r = with_timeout(
                             &step.action,
                             timeout,
-                            prim::bake(&self.aws, &seq.region, s, &p, left, stop),
+                            self.provider.rollout_bake(&seq.region, s, &p, left, stop),
                         )
                         .await;
                         s.bake_started = None;
@@ -280,13 +284,13 @@ impl Run {
                         with_timeout(
                             &step.action,
                             timeout,
-                            prim::finish(&self.aws, &seq.region, s, drain, deregister),
+                            self.provider.rollout_finish(&seq.region, s, drain, deregister),
                         )
                         .await
                     }
                     None => Err(no_begin(&step.action)),
                 },
-                other => actions::run(&self.aws, other, &seq.region, &params, timeout).await,
+                other => self.provider.step(other, &seq.region, &params, timeout).await,
             };
             match result {
                 Ok(detail) => {
@@ -367,7 +371,7 @@ impl Run {
     ) -> End {
         self.reporter.finish(&step.id, format!("! {} failed: {why}", step.id));
         let undone = match slots {
-            Some(s) => match prim::rollback(&self.aws, &seq.region, s).await {
+            Some(s) => match self.provider.rollout_rollback(&seq.region, s).await {
                 Ok(detail) => format!("rolled back: {detail}"),
                 Err(e) => {
                     format!("ROLLBACK FAILED: {e}; the state keeps the rollout, run `platform rollback` to retry")
@@ -404,7 +408,7 @@ impl Run {
         for (id, mut record) in records {
             let slots: Option<Slots> = serde_json::from_value(record.slots.clone()).ok();
             let result = match &slots {
-                Some(s) => prim::rollback(&self.aws, &record.region, s).await,
+                Some(s) => self.provider.rollout_rollback(&record.region, s).await,
                 None => Ok("nothing had started".into()),
             };
             match result {

@@ -5,15 +5,18 @@
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, Filter, FlowLogsResourceType, IpPermission, IpRange, LogDestinationType,
-    ResourceType, Tag, TagSpecification, TrafficType, UserIdGroupPair,
+    ResourceType as Ec2ResourceType, Tag, TagSpecification, TrafficType, UserIdGroupPair,
 };
+use serde_json::Value as Json;
 
+use super::read::{Live, observed};
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place, only};
 use super::{
     Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while, role_not_ready, wait_for, wait_within,
 };
 use crate::outputs;
 
-fn tag_spec(r: &Request<'_>, resource_type: ResourceType) -> TagSpecification {
+fn tag_spec(r: &Request<'_>, resource_type: Ec2ResourceType) -> TagSpecification {
     let mut tags: Vec<Tag> = r
         .tags
         .iter()
@@ -100,7 +103,7 @@ pub async fn create_vpc(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outpu
         .ec2
         .create_vpc()
         .cidr_block(p.str("cidr_block")?)
-        .tag_specifications(tag_spec(r, ResourceType::Vpc))
+        .tag_specifications(tag_spec(r, Ec2ResourceType::Vpc))
         .send()
         .await
         .map_err(|e| aws_err("ec2:CreateVpc", e))?;
@@ -170,7 +173,7 @@ pub async fn create_subnet(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Ou
             .vpc_id(vpc)
             .cidr_block(cidr)
             .set_availability_zone(zone.clone())
-            .tag_specifications(tag_spec(r, ResourceType::Subnet))
+            .tag_specifications(tag_spec(r, Ec2ResourceType::Subnet))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateSubnet", e))
@@ -205,7 +208,7 @@ pub async fn create_igw(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outpu
     let out = c
         .ec2
         .create_internet_gateway()
-        .tag_specifications(tag_spec(r, ResourceType::InternetGateway))
+        .tag_specifications(tag_spec(r, Ec2ResourceType::InternetGateway))
         .send()
         .await
         .map_err(|e| aws_err("ec2:CreateInternetGateway", e))?;
@@ -242,7 +245,7 @@ pub async fn create_eip(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provide
         .ec2
         .allocate_address()
         .domain(DomainType::Vpc)
-        .tag_specifications(tag_spec(r, ResourceType::ElasticIp))
+        .tag_specifications(tag_spec(r, Ec2ResourceType::ElasticIp))
         .send()
         .await
         .map_err(|e| aws_err("ec2:AllocateAddress", e))?;
@@ -261,7 +264,7 @@ pub async fn create_nat(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outpu
             .subnet_id(subnet)
             .allocation_id(allocation)
             .client_token(&r.token)
-            .tag_specifications(tag_spec(r, ResourceType::Natgateway))
+            .tag_specifications(tag_spec(r, Ec2ResourceType::Natgateway))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateNatGateway", e))
@@ -315,7 +318,7 @@ pub async fn create_route_table(aws: &Aws, c: &Clients, r: &Request<'_>) -> Resu
         c.ec2
             .create_route_table()
             .vpc_id(vpc)
-            .tag_specifications(tag_spec(r, ResourceType::RouteTable))
+            .tag_specifications(tag_spec(r, Ec2ResourceType::RouteTable))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateRouteTable", e))
@@ -356,7 +359,7 @@ pub async fn update_route_table(
     aws: &Aws,
     c: &Clients,
     r: &Request<'_>,
-    old: &serde_json::Value,
+    old: &Json,
     outputs: &Outputs,
 ) -> Result<Outputs, ProviderError> {
     let table = outputs.get("id").and_then(|v| v.as_str()).unwrap_or_default();
@@ -409,7 +412,7 @@ pub async fn create_sg(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Output
             .group_name(name)
             .description(description)
             .vpc_id(vpc)
-            .tag_specifications(tag_spec(r, ResourceType::SecurityGroup))
+            .tag_specifications(tag_spec(r, Ec2ResourceType::SecurityGroup))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateSecurityGroup", e))
@@ -461,7 +464,7 @@ pub async fn update_sg(
     aws: &Aws,
     c: &Clients,
     r: &Request<'_>,
-    old: &serde_json::Value,
+    old: &Json,
     outputs: &Outputs,
 ) -> Result<Outputs, ProviderError> {
     let group = outputs.get("id").and_then(|v| v.as_str()).unwrap_or_default();
@@ -546,7 +549,7 @@ pub async fn create_flow_log(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<
             .log_group_name(group)
             .deliver_logs_permission_arn(role)
             .client_token(token)
-            .tag_specifications(tag_spec(r, ResourceType::VpcFlowLog))
+            .tag_specifications(tag_spec(r, Ec2ResourceType::VpcFlowLog))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateFlowLogs", e))?;
@@ -578,7 +581,7 @@ pub async fn create_peering(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<O
             .vpc_id(vpc)
             .peer_vpc_id(peer_vpc)
             .peer_region(peer_region)
-            .tag_specifications(tag_spec(r, ResourceType::VpcPeeringConnection))
+            .tag_specifications(tag_spec(r, Ec2ResourceType::VpcPeeringConnection))
             .send()
             .await
             .map_err(|e| aws_err("ec2:CreateVpcPeeringConnection", e))
@@ -977,4 +980,814 @@ pub async fn delete(aws: &Aws, c: &Clients, kind: &str, o: &Props<'_>, p: &Props
         other => return Err(ProviderError::new("platform", format!("no EC2 provider for `{other}`"))),
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Registered resource types: one unit struct, one property struct and one
+// `ResourceType` impl per EC2 type, delegating to the functions above.
+// ---------------------------------------------------------------------------
+
+/// The id in an EC2 ARN (`arn:aws:ec2:us-east-1:1:vpc/vpc-1`) whose resource
+/// part starts with `prefix` (`"vpc/"`).
+fn ec2_id<'a>(arn: &Arn<'a>, prefix: &str) -> Option<&'a str> {
+    arn.after(prefix).filter(|_| arn.service == "ec2")
+}
+
+/// `aws.ec2.vpc`
+pub struct Vpc;
+
+/// A VPC: an isolated virtual network with one IPv4 address range.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct VpcProps {
+    /// The VPC's IPv4 address range in CIDR notation (`10.0.0.0/16`);
+    /// between /16 and /28.
+    pub cidr_block: String,
+    /// Whether the Amazon-provided DNS server resolves names in the VPC;
+    /// absent: AWS's default (on).
+    pub enable_dns_support: Option<bool>,
+    /// Whether instances with a public IP address get public DNS host
+    /// names; absent: AWS's default (off).
+    pub enable_dns_hostnames: Option<bool>,
+    /// The value of the VPC's `Name` tag; absent: the resource's logical id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for Vpc {
+    const NAME: &'static str = "aws.ec2.vpc";
+    const ABOUT: &'static str = "VPC: an isolated virtual network with an IPv4 CIDR block";
+    type Props = VpcProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_vpc(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeVpcs", e))?;
+        Ok(match out.vpcs().first() {
+            Some(v) => observed(vec![("cidr_block", v.cidr_block().unwrap_or_default().into())]),
+            None => Live::Gone,
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "vpc/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.subnet`
+pub struct Subnet;
+
+/// A subnet: a range of a VPC's addresses in one availability zone.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SubnetProps {
+    /// The id of the VPC the subnet is in (`vpc-...`).
+    pub vpc_id: String,
+    /// The subnet's IPv4 address range in CIDR notation, within the VPC's
+    /// (`10.0.0.0/20`).
+    pub cidr_block: String,
+    /// The availability zone by name (`us-east-1a`). Zone letters differ by
+    /// account: prefer `availability_zone_index`. Absent (and no index): AWS
+    /// picks a zone.
+    pub availability_zone: Option<String>,
+    /// The availability zone as "the region's Nth zone" (0: the first), in
+    /// name order of the zones this account can use; the host resolves it
+    /// to a zone name when it creates the subnet.
+    pub availability_zone_index: Option<i64>,
+    /// Whether instances launched in the subnet get a public IPv4 address
+    /// (a public subnet); absent: no.
+    pub map_public_ip_on_launch: Option<bool>,
+    /// A label for the subnet's role (`public`, `private`); recorded in the
+    /// plan only, not sent to AWS.
+    pub tier: Option<String>,
+    /// The value of the subnet's `Name` tag; absent: the resource's logical
+    /// id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for Subnet {
+    const NAME: &'static str = "aws.ec2.subnet";
+    const ABOUT: &'static str = "VPC subnet in one availability zone";
+    type Props = SubnetProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    /// Only the move from a zone name to "the region's Nth zone": the
+    /// subnet stays where it is; any other change replaces it.
+    fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
+        only(changed, &["availability_zone", "availability_zone_index"])
+            && old.get("availability_zone").is_some()
+            && new.get("availability_zone").is_none()
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_subnet(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    /// The zone name and the zone number name the same zone: nothing to do.
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Ok(outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_subnets()
+            .subnet_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeSubnets", e))?;
+        Ok(match out.subnets().first() {
+            Some(s) => observed(vec![("cidr_block", s.cidr_block().unwrap_or_default().into())]),
+            None => Live::Gone,
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "subnet/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.internet-gateway`
+pub struct InternetGateway;
+
+/// An internet gateway, attached to one VPC.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct InternetGatewayProps {
+    /// The id of the VPC the gateway is attached to (`vpc-...`).
+    pub vpc_id: String,
+    /// The value of the gateway's `Name` tag; absent: the resource's
+    /// logical id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for InternetGateway {
+    const NAME: &'static str = "aws.ec2.internet-gateway";
+    const ABOUT: &'static str = "Internet gateway attached to a VPC";
+    type Props = InternetGatewayProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_igw(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_internet_gateways()
+            .internet_gateway_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeInternetGateways", e))?;
+        Ok(if out.internet_gateways().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "internet-gateway/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.eip`
+pub struct Eip;
+
+/// Where an Elastic IP address is allocated.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+pub enum EipDomain {
+    /// For use in a VPC (the only domain there is today).
+    #[serde(rename = "vpc")]
+    Vpc,
+}
+
+/// An Elastic IP address: a static public IPv4 address (for a NAT gateway).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EipProps {
+    /// The address's domain: `vpc`, the only one (the address is always
+    /// allocated for use in a VPC).
+    pub domain: Option<EipDomain>,
+    /// The value of the address's `Name` tag; absent: the resource's
+    /// logical id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for Eip {
+    const NAME: &'static str = "aws.ec2.eip";
+    const ABOUT: &'static str = "Elastic IP address allocated for use in a VPC";
+    type Props = EipProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_eip(c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_addresses()
+            .allocation_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeAddresses", e))?;
+        Ok(if out.addresses().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "elastic-ip/").map(|id| serde_json::json!({ "allocation_id": id }))
+    }
+}
+
+/// `aws.ec2.nat-gateway`
+pub struct NatGateway;
+
+/// A public NAT gateway: outbound internet access for private subnets.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NatGatewayProps {
+    /// The id of the public subnet the gateway is in (`subnet-...`).
+    pub subnet_id: String,
+    /// The allocation id of the Elastic IP address the gateway uses
+    /// (`eipalloc-...`).
+    pub allocation_id: String,
+    /// The value of the gateway's `Name` tag; absent: the resource's
+    /// logical id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for NatGateway {
+    const NAME: &'static str = "aws.ec2.nat-gateway";
+    const ABOUT: &'static str = "Public NAT gateway with an Elastic IP address";
+    type Props = NatGatewayProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_nat(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeNatGateways", e))?;
+        // Deleted gateways stay visible for a while.
+        let state = out.nat_gateways().first().and_then(|n| n.state()).map(|s| s.as_str());
+        Ok(match state {
+            None | Some("deleted" | "deleting" | "failed") => Live::Gone,
+            Some(_) => observed(vec![]),
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "natgateway/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.route-table`
+pub struct RouteTable;
+
+/// One route of a route table: a destination and exactly one target.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Route {
+    /// The destination IPv4 range in CIDR notation (`0.0.0.0/0`).
+    pub destination_cidr_block: String,
+    /// Target: an internet gateway (`igw-...`).
+    pub gateway_id: Option<String>,
+    /// Target: a NAT gateway (`nat-...`).
+    pub nat_gateway_id: Option<String>,
+    /// Target: a VPC peering connection (`pcx-...`).
+    pub vpc_peering_connection_id: Option<String>,
+}
+
+/// A VPC route table and its routes (besides the VPC's local route).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RouteTableProps {
+    /// The id of the VPC the table belongs to (`vpc-...`).
+    pub vpc_id: String,
+    /// The routes; absent: none (only the local route). Changed in place.
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    /// The value of the table's `Name` tag; absent: the resource's logical
+    /// id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for RouteTable {
+    const NAME: &'static str = "aws.ec2.route-table";
+    const ABOUT: &'static str = "VPC route table with its routes";
+    type Props = RouteTableProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(changed, &["routes"])
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_route_table(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        update_route_table(aws, c, r, old, outputs).await
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeRouteTables", e))?;
+        Ok(if out.route_tables().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "route-table/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.route-table-association`
+pub struct RouteTableAssociation;
+
+/// The association of a route table with a subnet: the subnet's traffic
+/// follows the table's routes.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RouteTableAssociationProps {
+    /// The id of the route table (`rtb-...`).
+    pub route_table_id: String,
+    /// The id of the subnet whose traffic the table routes (`subnet-...`).
+    pub subnet_id: String,
+}
+
+impl ResourceType for RouteTableAssociation {
+    const NAME: &'static str = "aws.ec2.route-table-association";
+    const ABOUT: &'static str = "Association of a route table with a subnet";
+    type Props = RouteTableAssociationProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::No("not read back yet (its route table and subnet are)");
+    const SWEEP: Support = Support::No("associations take no tags, so the tagging API never lists one");
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_rta(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
+    }
+}
+
+/// `aws.ec2.security-group`
+pub struct SecurityGroup;
+
+/// One inbound rule of a security group: a protocol, a port range and one
+/// source (an IPv4 range or another security group).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct IngressRule {
+    /// The IP protocol: `tcp`, `udp`, `icmp`, a protocol number, or `-1`
+    /// for all.
+    pub protocol: String,
+    /// The first port of the range (for ICMP: the type; `-1`: all).
+    pub from_port: i32,
+    /// The last port of the range (for ICMP: the code; `-1`: all).
+    pub to_port: i32,
+    /// Source: an IPv4 range in CIDR notation (`0.0.0.0/0`).
+    pub cidr_ipv4: Option<String>,
+    /// Source: the id of another security group in the same VPC (or a
+    /// peered VPC in the same region) (`sg-...`).
+    pub source_security_group_id: Option<String>,
+}
+
+/// A VPC security group and its inbound rules (all outbound traffic is
+/// allowed, as AWS sets it up).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SecurityGroupProps {
+    /// The group's name, unique in its VPC; it cannot start with `sg-`.
+    pub group_name: String,
+    /// What the group is for (up to 255 characters); it cannot be changed
+    /// without replacing the group.
+    pub description: String,
+    /// The id of the VPC the group belongs to (`vpc-...`).
+    pub vpc_id: String,
+    /// The inbound rules; absent: none (nothing may connect). Changed in
+    /// place: new rules are allowed before old ones are revoked.
+    #[serde(default)]
+    pub ingress: Vec<IngressRule>,
+    /// The value of the group's `Name` tag; absent: the resource's logical
+    /// id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for SecurityGroup {
+    const NAME: &'static str = "aws.ec2.security-group";
+    const ABOUT: &'static str = "VPC security group with its inbound rules";
+    type Props = SecurityGroupProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(changed, &["ingress"])
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_sg(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        update_sg(aws, c, r, old, outputs).await
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ec2
+            .describe_security_groups()
+            .group_ids(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ec2:DescribeSecurityGroups", e))?;
+        Ok(if out.security_groups().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "security-group/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.flow-log`
+pub struct FlowLog;
+
+/// What a flow log records traffic of.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+pub enum FlowLogResource {
+    /// A whole VPC (the only kind supported).
+    #[serde(rename = "VPC")]
+    Vpc,
+}
+
+/// Which traffic a flow log records.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+pub enum FlowLogTraffic {
+    /// Accepted and rejected traffic.
+    #[serde(rename = "ALL")]
+    All,
+    /// Only traffic the security groups and network ACLs accepted.
+    #[serde(rename = "ACCEPT")]
+    Accept,
+    /// Only traffic they rejected.
+    #[serde(rename = "REJECT")]
+    Reject,
+}
+
+/// Where a flow log delivers its records.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+pub enum FlowLogDestination {
+    /// A CloudWatch Logs log group (the only destination supported).
+    #[serde(rename = "cloud-watch-logs")]
+    CloudWatchLogs,
+}
+
+/// A VPC flow log: records of the VPC's IP traffic, delivered to a
+/// CloudWatch Logs log group.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FlowLogProps {
+    /// The id of the VPC whose traffic is recorded (`vpc-...`).
+    pub resource_id: String,
+    /// The kind of resource `resource_id` names: `VPC`, the only one.
+    pub resource_type: Option<FlowLogResource>,
+    /// Which traffic is recorded: `ALL` (absent: all), `ACCEPT` or `REJECT`.
+    pub traffic_type: Option<FlowLogTraffic>,
+    /// Where records go: `cloud-watch-logs`, the only destination.
+    pub log_destination_type: Option<FlowLogDestination>,
+    /// The name of the CloudWatch Logs log group the records go to.
+    pub log_group_name: String,
+    /// The ARN of the IAM role the flow logs service assumes to write to
+    /// the log group (trusting `vpc-flow-logs.amazonaws.com`).
+    pub deliver_logs_permission_arn: String,
+    /// The value of the flow log's `Name` tag; absent: the resource's
+    /// logical id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for FlowLog {
+    const NAME: &'static str = "aws.ec2.flow-log";
+    const ABOUT: &'static str = "VPC flow log delivered to a CloudWatch Logs log group";
+    type Props = FlowLogProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::No("not read back yet (its log group is)");
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_flow_log(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "vpc-flow-log/").map(|id| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.ec2.vpc-peering-connection`
+pub struct VpcPeeringConnection;
+
+/// A VPC peering connection: private routing between two VPCs, here in two
+/// regions of the same account.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct VpcPeeringConnectionProps {
+    /// The id of the requester VPC, in the resource's region (`vpc-...`).
+    pub vpc_id: String,
+    /// The id of the accepter VPC (`vpc-...`), in `peer_region`.
+    pub peer_vpc_id: String,
+    /// The region of the accepter VPC (`us-east-2`).
+    pub peer_region: String,
+    /// Whether the host accepts the request in the peer region and waits
+    /// until the peering is active; absent: no (it stays pending
+    /// acceptance).
+    pub auto_accept: Option<bool>,
+    /// The value of the peering's `Name` tag; absent: the resource's
+    /// logical id.
+    pub name: Option<String>,
+}
+
+impl ResourceType for VpcPeeringConnection {
+    const NAME: &'static str = "aws.ec2.vpc-peering-connection";
+    const ABOUT: &'static str = "VPC peering connection to a VPC in another region, accepted by the host";
+    type Props = VpcPeeringConnectionProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::No("not read back yet (its VPCs and the route tables using it are)");
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_peering(aws, c, r).await
+    }
+
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(aws, c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(aws, c, Self::NAME, o, p).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        ec2_id(arn, "vpc-peering-connection/").map(|id| serde_json::json!({ "id": id }))
+    }
 }

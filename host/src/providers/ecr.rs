@@ -1,9 +1,11 @@
 //! ECR repositories: scan on push, tag mutability, expiry of untagged images.
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
-use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::read::{Live, observed};
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
 use crate::outputs;
 
 pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
@@ -90,4 +92,79 @@ pub async fn delete(c: &Clients, o: &Props<'_>) -> Result<(), ProviderError> {
         .await
         .map_err(|e| aws_err("ecr:DeleteRepository", e))?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Resource type: `aws.ecr.repository`
+// ---------------------------------------------------------------------------
+
+/// `aws.ecr.repository`
+pub struct Repository;
+
+/// An ECR repository for a service's images.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RepositoryProps {
+    /// The repository's name (`ml-api-prod-api`), unique in the account and region.
+    pub name: String,
+    /// Whether each pushed image is scanned for vulnerabilities; absent: true.
+    pub scan_on_push: Option<bool>,
+    /// `MUTABLE` (a tag can be pushed again) or `IMMUTABLE`; absent: `MUTABLE`.
+    pub image_tag_mutability: Option<String>,
+    /// Days after its push an untagged image expires (a lifecycle policy);
+    /// absent: untagged images are kept.
+    pub untagged_expire_days: Option<i64>,
+}
+
+impl ResourceType for Repository {
+    const NAME: &'static str = "aws.ecr.repository";
+    const ABOUT: &'static str = "ECR repository with scan on push, tag mutability and expiry of untagged images";
+    type Props = RepositoryProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete(c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
+        let name = o.opt_str("name").unwrap_or(key);
+        let _ = c
+            .ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+            .map_err(|e| aws_err("ecr:DescribeRepositories", e))?;
+        Ok(observed(vec![]))
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let name = arn.after("repository/")?;
+        (arn.service == "ecr").then(|| json!({ "name": name }))
+    }
 }

@@ -1,12 +1,17 @@
 //! ECS: clusters, Fargate task definitions and services.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ClusterSetting, ClusterSettingName, Compatibility, ContainerDefinition,
     DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController, DeploymentControllerType, HealthCheck,
     KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
     PortMapping, PropagateTags, Secret, Tag, TransportProtocol,
 };
+use serde_json::Value as Json;
 
+use super::read::{Live, observed};
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place, only};
 use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while, role_not_ready, wait_within};
 use crate::outputs;
 
@@ -394,4 +399,381 @@ pub async fn delete_service(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<(),
             .then_some(()))
     })
     .await
+}
+
+// ---------------------------------------------------------------------------
+// Resource types: `aws.ecs.cluster`, `aws.ecs.task-definition`, `aws.ecs.service`
+// ---------------------------------------------------------------------------
+
+/// `aws.ecs.cluster`
+pub struct Cluster;
+
+/// An ECS cluster.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ClusterProps {
+    /// The cluster's name, unique in the account and region.
+    pub name: String,
+    /// Whether CloudWatch Container Insights collects the cluster's metrics;
+    /// absent: off.
+    pub container_insights: Option<bool>,
+}
+
+impl ResourceType for Cluster {
+    const NAME: &'static str = "aws.ecs.cluster";
+    const ABOUT: &'static str = "ECS cluster, with or without CloudWatch Container Insights";
+    type Props = ClusterProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_cluster(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_cluster(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_cluster(aws, c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .ecs
+            .describe_clusters()
+            .clusters(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ecs:DescribeClusters", e))?;
+        Ok(if out.clusters().iter().any(|cl| cl.status() == Some("ACTIVE")) {
+            observed(vec![])
+        } else {
+            Live::Gone
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let name = arn.after("cluster/")?;
+        (arn.service == "ecs").then(|| serde_json::json!({ "name": name }))
+    }
+}
+
+/// `aws.ecs.task-definition`
+pub struct TaskDefinition;
+
+/// A task definition: the containers of a task, its size and its roles.
+/// Each change registers a new revision of the family.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TaskDefinitionProps {
+    /// The family the revisions are registered under (`ml-api-prod-api`).
+    pub family: String,
+    /// CPU units of the task, as a string: `"256"`, `"512"`, `"1024"`,
+    /// `"2048"` or `"4096"` on Fargate.
+    pub cpu: String,
+    /// Memory of the task in MiB, as a string (`"1024"`); on Fargate one of
+    /// the sizes the CPU allows.
+    pub memory: String,
+    /// The Docker networking mode; absent: `awsvpc` (the only one Fargate
+    /// supports).
+    pub network_mode: Option<String>,
+    /// Launch types the task must be valid for (`["FARGATE"]`).
+    #[serde(default)]
+    pub requires_compatibilities: Vec<String>,
+    /// ARN of the role ECS uses to pull the image, write logs and read the
+    /// secrets of the containers.
+    pub execution_role_arn: Option<String>,
+    /// ARN of the role the containers' code runs as.
+    pub task_role_arn: Option<String>,
+    /// The containers of the task.
+    #[serde(default)]
+    pub containers: Vec<ContainerProps>,
+}
+
+/// One container of a task definition.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ContainerProps {
+    /// The container's name, unique in the task (`app`).
+    pub name: String,
+    /// The image to run (`ghcr.io/example/app:1.0.0`, an ECR URI).
+    pub image: String,
+    /// Whether the task stops when this container stops; absent: true.
+    pub essential: Option<bool>,
+    /// The command, replacing the image's `CMD`; absent: the image's.
+    pub command: Option<Vec<String>>,
+    /// Ports the container listens on.
+    #[serde(default)]
+    pub port_mappings: Vec<PortMappingProps>,
+    /// Environment variables, by name.
+    #[serde(default)]
+    pub environment: Vec<EnvironmentProps>,
+    /// Environment variables whose value ECS reads from Secrets Manager or
+    /// the SSM Parameter Store when the task starts.
+    #[serde(default)]
+    pub secrets: Vec<SecretProps>,
+    /// The container's health check, run by ECS inside the container.
+    pub health_check: Option<HealthCheckProps>,
+    /// Where the container's output goes (the `awslogs` driver: CloudWatch Logs).
+    pub log_configuration: Option<LogConfigurationProps>,
+}
+
+/// A port a container listens on.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PortMappingProps {
+    /// The port number in the container (with `awsvpc`, also the task's port).
+    pub container_port: i32,
+    /// `tcp` or `udp`; absent: `tcp`.
+    pub protocol: Option<String>,
+}
+
+/// An environment variable of a container.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EnvironmentProps {
+    /// The variable's name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// An environment variable read from a secret when the task starts.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SecretProps {
+    /// The variable's name.
+    pub name: String,
+    /// ARN of the Secrets Manager secret (optionally with `:json-key::`) or
+    /// of the SSM parameter that holds the value.
+    pub value_from: String,
+}
+
+/// A container health check.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct HealthCheckProps {
+    /// The check, as ECS runs it:
+    /// `["CMD-SHELL", "curl -fs http://localhost:8000/health || exit 1"]` or `["CMD", ...]`.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Seconds between checks (5 to 300; ECS default 30).
+    pub interval: Option<i32>,
+    /// Seconds a check may take before it counts as failed (2 to 60; ECS default 5).
+    pub timeout: Option<i32>,
+    /// Failed checks in a row before the container is unhealthy (1 to 10; ECS default 3).
+    pub retries: Option<i32>,
+    /// Seconds after start during which failed checks do not count (0 to 300).
+    pub start_period: Option<i32>,
+}
+
+/// Where a container's output goes.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LogConfigurationProps {
+    /// The log driver (`awslogs`: CloudWatch Logs).
+    pub log_driver: String,
+    /// The driver's options (for `awslogs`: `awslogs-group`,
+    /// `awslogs-region`, `awslogs-stream-prefix`).
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+impl ResourceType for TaskDefinition {
+    const NAME: &'static str = "aws.ecs.task-definition";
+    const ABOUT: &'static str = "ECS task definition: containers, size and roles; a change registers a new revision";
+    type Props = TaskDefinitionProps;
+    const ADOPT: Adopt = Adopt::CreateAgain;
+    const DRIFT: Support =
+        Support::No("a revision cannot be changed, only followed by the next one a deployment registers");
+    const SWEEP: Support = Support::No("leftover revisions are not deregistered by ARN; deregister them by hand");
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        // Task definitions are immutable: the update registers a new
+        // revision (the previous one stays until a rollout replaces it).
+        true
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        register_task_definition(aws, c, r).await
+    }
+
+    async fn find(_aws: &Aws, _c: &Clients, _r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn update(
+        aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        register_task_definition(aws, c, r).await
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_task_definition(c, o).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
+    }
+}
+
+/// `aws.ecs.service`
+pub struct Service;
+
+/// An ECS service: keeps a number of tasks running, on Fargate in the given
+/// subnets, or (the `EXTERNAL` controller) through task sets that rollouts
+/// start behind blue and green target groups.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ServiceProps {
+    /// The service's name, unique in its cluster.
+    pub name: String,
+    /// The name or ARN of the cluster the service runs in.
+    pub cluster: String,
+    /// The `family:revision` or ARN of the task definition to run; with the
+    /// `EXTERNAL` controller the task sets carry it instead.
+    pub task_definition: Option<String>,
+    /// How many tasks to keep running (left to Application Auto Scaling
+    /// once it manages the service).
+    pub desired_count: i32,
+    /// Seconds ECS ignores failing load balancer health checks of a new
+    /// task.
+    pub health_check_grace_period_seconds: Option<i32>,
+    /// `EXTERNAL`: task sets carry the task definition, network and load
+    /// balancers (blue/green rollouts); absent: ECS rolling deployments.
+    pub deployment_controller: Option<String>,
+    /// Subnet ids of the tasks' network interfaces (not with `EXTERNAL`).
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// Security group ids of the tasks' network interfaces (not with `EXTERNAL`).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP address (not with `EXTERNAL`); absent: no.
+    pub assign_public_ip: Option<bool>,
+    /// The launch type (not with `EXTERNAL`); absent: `FARGATE`.
+    pub launch_type: Option<String>,
+    /// Target groups the tasks register in.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancerProps>,
+    /// Stop (and roll back) a deployment whose tasks keep failing to start.
+    pub deployment_circuit_breaker: Option<CircuitBreakerProps>,
+}
+
+/// A target group an ECS service registers its tasks in.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LoadBalancerProps {
+    /// ARN of the target group.
+    pub target_group_arn: String,
+    /// The container that receives the traffic.
+    pub container_name: String,
+    /// The container's port that receives it.
+    pub container_port: i32,
+}
+
+/// The deployment circuit breaker of an ECS service.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CircuitBreakerProps {
+    /// Whether a failing deployment is stopped; absent: true.
+    pub enable: Option<bool>,
+    /// Whether a stopped deployment rolls back to the last completed one;
+    /// absent: true.
+    pub rollback: Option<bool>,
+}
+
+impl ResourceType for Service {
+    const NAME: &'static str = "aws.ecs.service";
+    const ABOUT: &'static str = "ECS service on Fargate, or with the EXTERNAL controller for blue/green task sets";
+    type Props = ServiceProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(
+            changed,
+            &["desired_count", "task_definition", "health_check_grace_period_seconds"],
+        )
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_service(aws, c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_service(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        _old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        update_service(c, r, outputs).await
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_service(aws, c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
+        let cluster = o.opt_str("cluster").unwrap_or_default();
+        let out = c
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("ecs:DescribeServices", e))?;
+        Ok(match out.services().iter().find(|s| s.status() == Some("ACTIVE")) {
+            // Autoscaling owns the count of a scaled service: what it set is
+            // not drift, and setting it back would cut capacity under load.
+            Some(s) if autoscaled(c, cluster, s.service_name().unwrap_or(key)).await? => observed(vec![]),
+            Some(s) => observed(vec![("desired_count", s.desired_count().into())]),
+            None => Live::Gone,
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let (cluster, name) = arn.after("service/")?.split_once('/')?;
+        (arn.service == "ecs").then(|| serde_json::json!({ "cluster": cluster, "name": name }))
+    }
 }

@@ -6,6 +6,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetGroupAttribute, TargetGroupTuple, TargetTypeEnum,
 };
 
+use serde_json::Value as Json;
+
+use super::read::{Live, observed};
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place, only};
 use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, wait_for};
 use crate::outputs;
 
@@ -318,4 +322,298 @@ pub async fn delete_listener(c: &Clients, o: &Props<'_>) -> Result<(), ProviderE
         .await
         .map_err(|e| aws_err("elasticloadbalancing:DeleteListener", e))?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Registered resource types: aws.elbv2.load-balancer, aws.elbv2.target-group,
+// aws.elbv2.listener.
+// ---------------------------------------------------------------------------
+
+/// `aws.elbv2.load-balancer`
+pub struct LoadBalancer;
+
+/// An Elastic Load Balancing v2 load balancer (an application load balancer
+/// unless `type` says otherwise).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LoadBalancerProps {
+    /// The load balancer's name: unique per account and region, at most 32
+    /// characters (letters, digits and hyphens).
+    pub name: String,
+    /// The subnets it is placed in (subnet ids), at least two availability
+    /// zones for an application load balancer.
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// The security groups of its network interfaces (security group ids).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// `internet-facing` (the default: reachable from the internet) or
+    /// `internal` (private addresses only).
+    pub scheme: Option<String>,
+    /// The load balancer type: `application` (the default), `network` or
+    /// `gateway`.
+    #[serde(rename = "type")]
+    pub lb_type: Option<String>,
+}
+
+impl ResourceType for LoadBalancer {
+    const NAME: &'static str = "aws.elbv2.load-balancer";
+    const ABOUT: &'static str = "Elastic Load Balancing v2 load balancer (application load balancer by default)";
+    type Props = LoadBalancerProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_lb(aws, c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_lb(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_lb(aws, c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .elbv2
+            .describe_load_balancers()
+            .load_balancer_arns(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeLoadBalancers", e))?;
+        Ok(if out.load_balancers().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        (arn.service == "elasticloadbalancing" && arn.after("loadbalancer/").is_some())
+            .then(|| serde_json::json!({ "arn": arn.full }))
+    }
+}
+
+/// `aws.elbv2.target-group`
+pub struct TargetGroup;
+
+/// A target group: the targets (task IPs by default) a load balancer
+/// forwards to, with their health check.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TargetGroupProps {
+    /// The target group's name: unique per account and region, at most 32
+    /// characters (letters, digits and hyphens).
+    pub name: String,
+    /// The protocol to the targets: `HTTP` (the default), `HTTPS`, `TCP`,
+    /// `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.
+    pub protocol: Option<String>,
+    /// The port the targets receive traffic on.
+    pub port: i32,
+    /// The VPC of the targets (VPC id).
+    pub vpc_id: String,
+    /// How targets are registered: `ip` (the default, as ECS tasks in
+    /// `awsvpc` mode need), `instance`, `lambda` or `alb`.
+    pub target_type: Option<String>,
+    /// The path of the HTTP health check (`/healthz`); absent: AWS's default `/`.
+    pub health_check_path: Option<String>,
+    /// Seconds between health checks of a target (5 to 300).
+    pub health_check_interval_seconds: Option<i32>,
+    /// Consecutive passed health checks before a target counts as healthy (2 to 10).
+    pub healthy_threshold_count: Option<i32>,
+    /// Consecutive failed health checks before a target counts as unhealthy (2 to 10).
+    pub unhealthy_threshold_count: Option<i32>,
+    /// Seconds a deregistering target keeps its open connections
+    /// (`deregistration_delay.timeout_seconds`, 0 to 3600; AWS's default 300).
+    pub deregistration_delay_seconds: Option<i64>,
+}
+
+impl ResourceType for TargetGroup {
+    const NAME: &'static str = "aws.elbv2.target-group";
+    const ABOUT: &'static str = "Elastic Load Balancing v2 target group with its health check";
+    type Props = TargetGroupProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_tg(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_tg(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_tg(c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeTargetGroups", e))?;
+        Ok(if out.target_groups().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        (arn.service == "elasticloadbalancing" && arn.after("targetgroup/").is_some())
+            .then(|| serde_json::json!({ "arn": arn.full }))
+    }
+}
+
+/// `aws.elbv2.listener`
+pub struct Listener;
+
+/// A listener: a port of a load balancer and where its requests go (target
+/// groups, by weight).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ListenerProps {
+    /// The load balancer it listens on (load balancer ARN).
+    pub load_balancer_arn: String,
+    /// The protocol clients connect with: `HTTP` (the default) or `HTTPS`
+    /// (`TCP`, `TLS`, `UDP`, `TCP_UDP` on a network load balancer).
+    pub protocol: Option<String>,
+    /// The port it listens on (1 to 65535).
+    pub port: i32,
+    /// Where requests go: forwarded to target groups by weight. In an
+    /// update, weights between the same target groups are left as a rollout
+    /// set them.
+    pub default_action: ListenerAction,
+    /// The ACM certificate of an `HTTPS` or `TLS` listener (certificate ARN).
+    pub certificate_arn: Option<String>,
+    /// The security policy of an `HTTPS` or `TLS` listener
+    /// (`ELBSecurityPolicy-TLS13-1-2-2021-06`); absent: AWS's default.
+    pub ssl_policy: Option<String>,
+}
+
+/// A listener's default action: forward to one or more target groups.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ListenerAction {
+    /// The action type; only `forward` is supported.
+    #[serde(rename = "type")]
+    pub action_type: Option<ListenerActionType>,
+    /// The target groups requests are forwarded to, with their weights.
+    #[serde(default)]
+    pub target_groups: Vec<WeightedTargetGroup>,
+}
+
+/// The type of a listener action.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ListenerActionType {
+    /// Forward requests to target groups.
+    Forward,
+}
+
+/// A target group a listener forwards to, and its share of the requests.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct WeightedTargetGroup {
+    /// The target group (target group ARN).
+    pub arn: String,
+    /// Its weight (0 to 999): its share of requests is its weight divided
+    /// by the sum of the weights.
+    pub weight: i32,
+}
+
+impl ResourceType for Listener {
+    const NAME: &'static str = "aws.elbv2.listener";
+    const ABOUT: &'static str = "Elastic Load Balancing v2 listener forwarding to weighted target groups";
+    type Props = ListenerProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(changed, &["default_action", "certificate_arn", "ssl_policy"])
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_listener(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_listener(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        _old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        update_listener(c, r, outputs).await
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_listener(c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .elbv2
+            .describe_listeners()
+            .listener_arns(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeListeners", e))?;
+        Ok(if out.listeners().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        (arn.service == "elasticloadbalancing" && arn.after("listener/").is_some())
+            .then(|| serde_json::json!({ "arn": arn.full }))
+    }
 }

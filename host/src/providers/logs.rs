@@ -64,13 +64,15 @@ impl ResourceType for LogGroup {
             .send()
             .await
             .map_err(|e| aws_err("logs:DescribeLogGroups", e))?;
-        Ok(match out.log_groups().iter().find(|g| g.log_group_name() == Some(key)) {
-            Some(g) => observed(vec![(
-                "retention_in_days",
-                g.retention_in_days().map_or(Json::Null, Json::from),
-            )]),
-            None => Live::Gone,
-        })
+        Ok(
+            match out.log_groups().iter().find(|g| g.log_group_name() == Some(key)) {
+                Some(g) => observed(vec![(
+                    "retention_in_days",
+                    g.retention_in_days().map_or(Json::Null, Json::from),
+                )]),
+                None => Live::Gone,
+            },
+        )
     }
 
     fn from_arn(arn: &Arn<'_>) -> Option<Json> {

@@ -42,50 +42,13 @@ use serde_json::{Map, Value as Json};
 
 pub use props::Props;
 
-/// Every resource type the providers can create.
-pub const KINDS: &[&str] = &[
-    "aws.ec2.vpc",
-    "aws.ec2.subnet",
-    "aws.ec2.internet-gateway",
-    "aws.ec2.eip",
-    "aws.ec2.nat-gateway",
-    "aws.ec2.route-table",
-    "aws.ec2.route-table-association",
-    "aws.ec2.security-group",
-    "aws.ec2.flow-log",
-    "aws.ec2.vpc-peering-connection",
-    "aws.iam.role",
-    "aws.logs.log-group",
-    "aws.ecr.repository",
-    "aws.ecs.cluster",
-    "aws.ecs.task-definition",
-    "aws.ecs.service",
-    "aws.elbv2.load-balancer",
-    "aws.elbv2.target-group",
-    "aws.elbv2.listener",
-    "aws.secretsmanager.secret",
-    "aws.rds.db-subnet-group",
-    "aws.rds.db-instance",
-    "aws.sns.topic",
-    "aws.sns.subscription",
-    "aws.cloudwatch.dashboard",
-    "aws.cloudwatch.metric-alarm",
-    "aws.applicationautoscaling.scalable-target",
-    "aws.applicationautoscaling.scaling-policy",
-    "aws.route53.hosted-zone",
-    "aws.route53.health-check",
-    "aws.route53.record-set",
-    "aws.servicediscovery.private-dns-namespace",
-    "aws.servicediscovery.service",
-];
-
 /// Resource types and step actions of a plan that this host cannot carry
 /// out, checked before `up` changes anything.
 pub fn unsupported_in(plan: &crate::plan::Plan) -> Vec<String> {
     let mut missing: Vec<String> = plan
         .resources
         .iter()
-        .filter(|r| !KINDS.contains(&r.kind.as_str()))
+        .filter(|r| registry::registry().get(&r.kind).is_none())
         .map(|r| {
             format!(
                 "resource {} has type `{}`, which this host has no provider for",
@@ -373,204 +336,36 @@ impl Aws {
         Ok(names)
     }
 
+    /// The registered type of `kind`, or an error naming it.
+    fn kind(kind: &str) -> Result<&'static dyn registry::Kind, ProviderError> {
+        registry::registry().get(kind).ok_or_else(|| unsupported(kind))
+    }
+
     /// Create a resource; returns its outputs.
     pub async fn create(&self, r: &Request<'_>) -> Result<Outputs, ProviderError> {
-        let c = self.region(r.region);
-        match r.kind {
-            "aws.ec2.vpc" => ec2::create_vpc(self, &c, r).await,
-            "aws.ec2.subnet" => ec2::create_subnet(self, &c, r).await,
-            "aws.ec2.internet-gateway" => ec2::create_igw(self, &c, r).await,
-            "aws.ec2.eip" => ec2::create_eip(&c, r).await,
-            "aws.ec2.nat-gateway" => ec2::create_nat(self, &c, r).await,
-            "aws.ec2.route-table" => ec2::create_route_table(self, &c, r).await,
-            "aws.ec2.route-table-association" => ec2::create_rta(self, &c, r).await,
-            "aws.ec2.security-group" => ec2::create_sg(self, &c, r).await,
-            "aws.ec2.flow-log" => ec2::create_flow_log(self, &c, r).await,
-            "aws.ec2.vpc-peering-connection" => ec2::create_peering(self, &c, r).await,
-            "aws.iam.role" => iam::create_role(&c, r).await,
-            "aws.logs.log-group" => logs::create(&c, r).await,
-            "aws.ecr.repository" => ecr::create(&c, r).await,
-            "aws.ecs.cluster" => ecs::create_cluster(&c, r).await,
-            "aws.ecs.task-definition" => ecs::register_task_definition(self, &c, r).await,
-            "aws.ecs.service" => ecs::create_service(self, &c, r).await,
-            "aws.elbv2.load-balancer" => elbv2::create_lb(self, &c, r).await,
-            "aws.elbv2.target-group" => elbv2::create_tg(&c, r).await,
-            "aws.elbv2.listener" => elbv2::create_listener(&c, r).await,
-            "aws.secretsmanager.secret" => secrets::create(self, &c, r).await,
-            "aws.rds.db-subnet-group" => rds::create_subnet_group(&c, r).await,
-            "aws.rds.db-instance" => rds::create_instance(self, &c, r).await,
-            "aws.sns.topic" => sns::create_topic(&c, r).await,
-            "aws.sns.subscription" => sns::subscribe(&c, r).await,
-            "aws.cloudwatch.dashboard" => cloudwatch::put_dashboard(&c, r).await,
-            "aws.cloudwatch.metric-alarm" => cloudwatch::put_alarm(&c, r).await,
-            "aws.applicationautoscaling.scalable-target" => autoscaling::register_target(&c, r).await,
-            "aws.applicationautoscaling.scaling-policy" => autoscaling::put_policy(&c, r).await,
-            "aws.route53.hosted-zone" => route53::create_zone(&c, r).await,
-            "aws.route53.health-check" => route53::create_health_check(&c, r).await,
-            "aws.route53.record-set" => route53::upsert_record(&c, r).await,
-            "aws.servicediscovery.private-dns-namespace" => servicediscovery::create_namespace(self, &c, r).await,
-            "aws.servicediscovery.service" => servicediscovery::create_service(&c, r).await,
-            other => Err(unsupported(other)),
-        }
+        Aws::kind(r.kind)?.create(self, r).await
     }
 
     /// Find a resource that an interrupted run may have created, by its
     /// name or its `platform:id` tag. `None`: it was never created.
     pub async fn find(&self, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
-        let c = self.region(r.region);
-        match r.kind {
-            k if k.starts_with("aws.ec2.") => ec2::find(self, &c, r).await,
-            "aws.iam.role" => iam::find_role(&c, r).await,
-            "aws.logs.log-group" => logs::find(&c, r).await,
-            "aws.ecr.repository" => ecr::find(&c, r).await,
-            "aws.ecs.cluster" => ecs::find_cluster(&c, r).await,
-            "aws.ecs.service" => ecs::find_service(&c, r).await,
-            "aws.elbv2.load-balancer" => elbv2::find_lb(&c, r).await,
-            "aws.elbv2.target-group" => elbv2::find_tg(&c, r).await,
-            "aws.elbv2.listener" => elbv2::find_listener(&c, r).await,
-            "aws.secretsmanager.secret" => secrets::find(&c, r).await,
-            "aws.rds.db-subnet-group" => rds::find_subnet_group(&c, r).await,
-            "aws.rds.db-instance" => rds::find_instance(&c, r).await,
-            "aws.route53.hosted-zone" => route53::find_zone(&c, r).await,
-            "aws.route53.health-check" => route53::find_health_check(&c, r).await,
-            "aws.servicediscovery.private-dns-namespace" => servicediscovery::find_namespace(&c, r).await,
-            "aws.servicediscovery.service" => servicediscovery::find_service(&c, r).await,
-            // Idempotent by name or by nature: creating again is the lookup.
-            "aws.ecs.task-definition"
-            | "aws.sns.topic"
-            | "aws.sns.subscription"
-            | "aws.cloudwatch.dashboard"
-            | "aws.cloudwatch.metric-alarm"
-            | "aws.applicationautoscaling.scalable-target"
-            | "aws.applicationautoscaling.scaling-policy"
-            | "aws.route53.record-set" => Ok(None),
-            other => Err(unsupported(other)),
-        }
+        Aws::kind(r.kind)?.find(self, r).await
     }
 
-    /// Whether a change from `old` to `new` properties can be made in place.
+    /// Whether a change from `old` to `new` properties can be made in place
+    /// (an unknown type: never).
     pub fn updates_in_place(kind: &str, old: &Json, new: &Json) -> bool {
-        let changed = changed_keys(old, new);
-        let only = |allowed: &[&str]| changed.iter().all(|k| allowed.contains(&k.as_str()));
-        match kind {
-            // "Put" APIs: calling create again is the update.
-            "aws.cloudwatch.dashboard"
-            | "aws.cloudwatch.metric-alarm"
-            | "aws.applicationautoscaling.scalable-target"
-            | "aws.applicationautoscaling.scaling-policy"
-            | "aws.route53.record-set" => only(&[
-                "body",
-                "namespace",
-                "metric_name",
-                "dimensions",
-                "statistic",
-                "period",
-                "evaluation_periods",
-                "threshold",
-                "comparison_operator",
-                "treat_missing_data",
-                "alarm_actions",
-                "ok_actions",
-                "min_capacity",
-                "max_capacity",
-                "target_value",
-                "predefined_metric",
-                "resource_label",
-                "scale_in_cooldown",
-                "scale_out_cooldown",
-                "alias_target",
-                "health_check_id",
-                "failover",
-                "metrics",
-            ]),
-            "aws.logs.log-group" => only(&["retention_in_days"]),
-            "aws.ec2.route-table" => only(&["routes"]),
-            "aws.ec2.security-group" => only(&["ingress"]),
-            // Only the move from a zone name to "the region's Nth zone": the
-            // subnet stays where it is; any other change replaces it.
-            "aws.ec2.subnet" => {
-                only(&["availability_zone", "availability_zone_index"])
-                    && old.get("availability_zone").is_some()
-                    && new.get("availability_zone").is_none()
-            }
-            "aws.secretsmanager.secret" => only(&["replica_regions"]),
-            // Task definitions are immutable: the update registers a new
-            // revision (the previous one stays until a rollout replaces it).
-            "aws.ecs.task-definition" => true,
-            "aws.ecs.service" => only(&["desired_count", "task_definition", "health_check_grace_period_seconds"]),
-            "aws.elbv2.listener" => only(&["default_action", "certificate_arn", "ssl_policy"]),
-            "aws.iam.role" => only(&["inline_policy", "managed_policy_arns"]),
-            "aws.rds.db-instance" => changed.iter().all(|k| match k.as_str() {
-                "instance_class"
-                | "backup_retention_period"
-                | "multi_az"
-                | "deletion_protection"
-                | "auto_minor_version_upgrade" => true,
-                // An upgrade (or "16" after "16.4": nothing to do); RDS
-                // upgrades in place, never by a new instance.
-                "engine_version" => new.get(k).is_some(),
-                // Recorded for a replica made before the key was passed:
-                // the instance keeps the key it has.
-                "kms_key_id" => old.get(k).is_none(),
-                _ => false,
-            }),
-            _ => false,
-        }
+        Aws::kind(kind).is_ok_and(|k| k.in_place(old, new))
     }
 
     /// Update in place (only when [`Aws::updates_in_place`] said so).
     pub async fn update(&self, r: &Request<'_>, old: &Json, outputs: &Outputs) -> Result<Outputs, ProviderError> {
-        let c = self.region(r.region);
-        match r.kind {
-            "aws.logs.log-group" => logs::update(&c, r, outputs).await,
-            "aws.ecs.service" => ecs::update_service(&c, r, outputs).await,
-            "aws.elbv2.listener" => elbv2::update_listener(&c, r, outputs).await,
-            "aws.iam.role" => iam::update_role(&c, r, old).await,
-            "aws.ec2.route-table" => ec2::update_route_table(self, &c, r, old, outputs).await,
-            "aws.rds.db-instance" => rds::update_instance(self, &c, r, old, outputs).await,
-            "aws.ec2.security-group" => ec2::update_sg(self, &c, r, old, outputs).await,
-            "aws.ec2.subnet" => Ok(outputs.clone()),
-            "aws.secretsmanager.secret" => secrets::update_replicas(&c, r, outputs).await,
-            _ => self.create(r).await,
-        }
+        Aws::kind(r.kind)?.update(self, r, old, outputs).await
     }
 
     /// Delete a resource; one that is already gone counts as deleted.
     pub async fn delete(&self, kind: &str, region: &str, outputs: &Json, props: &Json) -> Result<(), ProviderError> {
-        let c = self.region(region);
-        let o = Props::new(outputs, kind);
-        let p = Props::new(props, kind);
-        let result = match kind {
-            k if k.starts_with("aws.ec2.") => ec2::delete(self, &c, k, &o, &p).await,
-            "aws.iam.role" => iam::delete_role(&c, &o).await,
-            "aws.logs.log-group" => logs::delete(&c, &o).await,
-            "aws.ecr.repository" => ecr::delete(&c, &o).await,
-            "aws.ecs.cluster" => ecs::delete_cluster(self, &c, &o).await,
-            "aws.ecs.task-definition" => ecs::delete_task_definition(&c, &o).await,
-            "aws.ecs.service" => ecs::delete_service(self, &c, &o).await,
-            "aws.elbv2.load-balancer" => elbv2::delete_lb(self, &c, &o).await,
-            "aws.elbv2.target-group" => elbv2::delete_tg(&c, &o).await,
-            "aws.elbv2.listener" => elbv2::delete_listener(&c, &o).await,
-            "aws.secretsmanager.secret" => secrets::delete(&c, &o).await,
-            "aws.rds.db-subnet-group" => rds::delete_subnet_group(&c, &o).await,
-            "aws.rds.db-instance" => rds::delete_instance(self, &c, &o).await,
-            "aws.sns.topic" => sns::delete_topic(&c, &o).await,
-            "aws.sns.subscription" => sns::unsubscribe(&c, &o).await,
-            "aws.cloudwatch.dashboard" => cloudwatch::delete_dashboard(&c, &o).await,
-            "aws.cloudwatch.metric-alarm" => cloudwatch::delete_alarm(&c, &o).await,
-            "aws.applicationautoscaling.scalable-target" => autoscaling::deregister_target(&c, &o, &p).await,
-            "aws.applicationautoscaling.scaling-policy" => autoscaling::delete_policy(&c, &o, &p).await,
-            "aws.route53.hosted-zone" => route53::delete_zone(&c, &o).await,
-            "aws.route53.health-check" => route53::delete_health_check(&c, &o).await,
-            "aws.route53.record-set" => route53::delete_record(&c, &p).await,
-            "aws.servicediscovery.private-dns-namespace" => servicediscovery::delete_namespace(self, &c, &o).await,
-            "aws.servicediscovery.service" => servicediscovery::delete_service(self, &c, &o).await,
-            other => Err(unsupported(other)),
-        };
-        match result {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
-        }
+        Aws::kind(kind)?.delete(self, region, outputs, props).await
     }
 }
 

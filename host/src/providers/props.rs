@@ -59,8 +59,9 @@ impl<'a> Props<'a> {
     }
 
     pub fn f64(&self, key: &str) -> Result<f64, ProviderError> {
+        // Numbers may come as text, as the plan-time check accepts them.
         self.get(key)
-            .and_then(Json::as_f64)
+            .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
             .ok_or_else(|| self.err(key, "a number"))
     }
 

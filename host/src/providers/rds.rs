@@ -1,16 +1,19 @@
 //! RDS: DB subnet groups, instances and read replicas.
 
-use aws_sdk_rds::types::Tag;
-
 use std::time::Duration;
 
+use aws_sdk_rds::types::Tag;
+use serde_json::Value as Json;
+
+use super::read::{Live, observed};
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
 use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, secrets, wait_within};
+use crate::outputs;
 
 /// How long a DB instance may take to become available: a first
 /// cross-region encrypted replica copies a full snapshot across regions,
 /// which can take well over an hour.
 const DB_WAIT: Duration = Duration::from_secs(4 * 3600);
-use crate::outputs;
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
     r.tags
@@ -286,4 +289,229 @@ pub async fn delete_instance(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<()
         },
     )
     .await
+}
+
+// ---------------------------------------------------------------------------
+// Registered resource types: aws.rds.db-subnet-group, aws.rds.db-instance.
+// ---------------------------------------------------------------------------
+
+/// `aws.rds.db-subnet-group`
+pub struct DbSubnetGroup;
+
+/// A DB subnet group: the subnets (in two availability zones or more) that
+/// RDS places a DB instance in.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DbSubnetGroupProps {
+    /// The subnet group's name (`DBSubnetGroupName`): unique per account and
+    /// region, at most 255 characters; RDS stores it in lowercase.
+    pub name: String,
+    /// Its description (`DBSubnetGroupDescription`), required by RDS.
+    pub description: String,
+    /// The subnets (subnet ids), in at least two availability zones.
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
+}
+
+impl ResourceType for DbSubnetGroup {
+    const NAME: &'static str = "aws.rds.db-subnet-group";
+    const ABOUT: &'static str = "RDS DB subnet group: the subnets a DB instance is placed in";
+    type Props = DbSubnetGroupProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_subnet_group(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_subnet_group(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_subnet_group(c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
+        let name = o.opt_str("name").unwrap_or(key);
+        let out = c
+            .rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_err("rds:DescribeDBSubnetGroups", e))?;
+        Ok(if out.db_subnet_groups().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let name = arn.after("subgrp:")?;
+        (arn.service == "rds").then(|| serde_json::json!({ "name": name }))
+    }
+}
+
+/// `aws.rds.db-instance`
+pub struct DbInstance;
+
+/// An RDS DB instance: a primary whose master credentials are read from a
+/// Secrets Manager secret, or, with `source_db_instance_arn`, a read replica
+/// of another instance (in this region or another).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DbInstanceProps {
+    /// The DB instance identifier (`DBInstanceIdentifier`): unique per account
+    /// and region, at most 63 characters, letters, digits and hyphens.
+    pub identifier: String,
+    /// Makes this instance a read replica of that instance (DB instance
+    /// ARN); it then takes its engine, version, storage and credentials from
+    /// its source.
+    pub source_db_instance_arn: Option<String>,
+    /// The region of the source of a read replica. Informational: the source
+    /// ARN names its region.
+    pub source_region: Option<String>,
+    /// The database engine (`postgres`, `mysql`, ...); required unless this
+    /// is a read replica. Another engine is another instance (replaced).
+    pub engine: Option<String>,
+    /// The engine version: a major version (`16`, `8.0`: RDS picks a current
+    /// minor one) or a minor one (`16.6`). A change upgrades the instance in
+    /// place.
+    pub engine_version: Option<String>,
+    /// Let RDS apply minor version upgrades in the maintenance window
+    /// (default true).
+    pub auto_minor_version_upgrade: Option<bool>,
+    /// The instance class (`db.t4g.medium`); required unless this is a read
+    /// replica (which otherwise takes its source's). Changed in place.
+    pub instance_class: Option<String>,
+    /// Storage in GiB (20 to 65536 for gp3).
+    pub allocated_storage: Option<i32>,
+    /// The storage type: `gp3`, `gp2`, `io1`, `io2` or `standard`.
+    pub storage_type: Option<String>,
+    /// Encrypt the storage at rest (default true). A read replica is
+    /// encrypted as its source is.
+    pub storage_encrypted: Option<bool>,
+    /// A standby in another availability zone (default false). Changed in
+    /// place.
+    pub multi_az: Option<bool>,
+    /// Give the instance a public address (default false).
+    pub publicly_accessible: Option<bool>,
+    /// Days automated backups are kept (0 to 35; 0 turns them off). Changed
+    /// in place.
+    pub backup_retention_period: Option<i32>,
+    /// Refuse to delete the instance while set (default false). Changed in
+    /// place.
+    pub deletion_protection: Option<bool>,
+    /// The name of the database created in the instance.
+    pub db_name: Option<String>,
+    /// The port the database listens on (default the engine's: 5432, 3306).
+    pub port: Option<i32>,
+    /// The Secrets Manager secret (ARN) holding the master `username` and
+    /// `password` as JSON; required unless this is a read replica. The
+    /// password is passed to RDS and never stored.
+    pub master_credentials_secret_arn: Option<String>,
+    /// The DB subnet group it is placed in (name).
+    pub db_subnet_group_name: Option<String>,
+    /// The VPC security groups of the instance (security group ids).
+    #[serde(default)]
+    pub vpc_security_group_ids: Vec<String>,
+    /// Copy the instance's tags to its snapshots (default true).
+    pub copy_tags_to_snapshot: Option<bool>,
+    /// The KMS key (id, ARN or alias) that encrypts a read replica; a
+    /// replica in another region than an encrypted source needs a key of its
+    /// own region.
+    pub kms_key_id: Option<String>,
+}
+
+impl ResourceType for DbInstance {
+    const NAME: &'static str = "aws.rds.db-instance";
+    const ABOUT: &'static str = "RDS DB instance or read replica, with credentials from Secrets Manager";
+    type Props = DbInstanceProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
+        changed.iter().all(|k| match k.as_str() {
+            "instance_class"
+            | "backup_retention_period"
+            | "multi_az"
+            | "deletion_protection"
+            | "auto_minor_version_upgrade" => true,
+            // An upgrade (or "16" after "16.4": nothing to do); RDS
+            // upgrades in place, never by a new instance.
+            "engine_version" => new.get(k).is_some(),
+            // Recorded for a replica made before the key was passed:
+            // the instance keeps the key it has.
+            "kms_key_id" => old.get(k).is_none(),
+            _ => false,
+        })
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_instance(aws, c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_instance(c, r).await
+    }
+
+    async fn update(
+        aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        update_instance(aws, c, r, old, outputs).await
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_instance(aws, c, o).await
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
+        let id = o.opt_str("identifier").unwrap_or(key);
+        let out = c
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|e| aws_err("rds:DescribeDBInstances", e))?;
+        Ok(match out.db_instances().first() {
+            Some(d) if d.db_instance_status() != Some("deleting") => observed(vec![
+                ("instance_class", d.db_instance_class().unwrap_or_default().into()),
+                (
+                    "backup_retention_period",
+                    d.backup_retention_period().map_or(Json::Null, Json::from),
+                ),
+            ]),
+            _ => Live::Gone,
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let id = arn.after("db:")?;
+        (arn.service == "rds").then(|| serde_json::json!({ "identifier": id }))
+    }
 }

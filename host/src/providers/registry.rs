@@ -310,12 +310,244 @@ impl Registry {
     }
 }
 
+impl crate::compose::Kinds for Registry {
+    fn check(&self, kind: &str, props: &Value) -> Option<Result<(), PropertyError>> {
+        self.get(kind).map(|k| k.check(props))
+    }
+}
+
 /// The one list of resource types.
 pub fn registry() -> &'static Registry {
     use super::*;
     static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         Registry::new()
+            .with::<ec2::Vpc>()
+            .with::<ec2::Subnet>()
+            .with::<ec2::InternetGateway>()
+            .with::<ec2::Eip>()
+            .with::<ec2::NatGateway>()
+            .with::<ec2::RouteTable>()
+            .with::<ec2::RouteTableAssociation>()
+            .with::<ec2::SecurityGroup>()
+            .with::<ec2::FlowLog>()
+            .with::<ec2::VpcPeeringConnection>()
+            .with::<iam::Role>()
             .with::<logs::LogGroup>()
+            .with::<ecr::Repository>()
+            .with::<ecs::Cluster>()
+            .with::<ecs::TaskDefinition>()
+            .with::<ecs::Service>()
+            .with::<elbv2::LoadBalancer>()
+            .with::<elbv2::TargetGroup>()
+            .with::<elbv2::Listener>()
+            .with::<secrets::Secret>()
+            .with::<rds::DbSubnetGroup>()
+            .with::<rds::DbInstance>()
+            .with::<sns::Topic>()
+            .with::<sns::Subscription>()
+            .with::<cloudwatch::Dashboard>()
+            .with::<cloudwatch::MetricAlarm>()
+            .with::<autoscaling::ScalableTarget>()
+            .with::<autoscaling::ScalingPolicy>()
+            .with::<route53::HostedZone>()
+            .with::<route53::HealthCheck>()
+            .with::<route53::RecordSet>()
+            .with::<servicediscovery::PrivateDnsNamespace>()
+            .with::<servicediscovery::DiscoveryService>()
     });
     &REGISTRY
+}
+
+impl Registry {
+    /// The table of types in docs/writing-plugins.md (a test keeps the two equal).
+    pub fn markdown(&self) -> String {
+        let cell = |s: Support| match s {
+            Support::Yes => "yes".to_string(),
+            Support::No(why) => format!("no: {why}"),
+        };
+        let mut out = String::from(
+            "| type | what it is | found again after an interruption | drift read | leftovers swept |\n|---|---|---|---|---|\n",
+        );
+        for k in self.iter() {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                k.name(),
+                k.about(),
+                match k.adopt() {
+                    Adopt::Lookup => "by name or tag",
+                    Adopt::CreateAgain => "by creating it again",
+                },
+                cell(k.drift()),
+                cell(k.sweep()),
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn every_type_is_registered_once_with_a_schema_that_refuses_unknown_properties() {
+        let reg = registry();
+        assert!(reg.iter().count() >= 33);
+        for k in reg.iter() {
+            assert!(k.name().starts_with("aws."), "{}", k.name());
+            let schema = k.schema();
+            assert_eq!(schema["type"], "object", "{}", k.name());
+            assert_eq!(
+                schema["additionalProperties"],
+                false,
+                "{}: unknown properties must be refused",
+                k.name()
+            );
+            assert_eq!(schema["title"], k.name());
+            let e = k
+                .check(&Value::Object(vec![("no_such_property".into(), Value::Int(1))]))
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("no_such_property") || e.to_string().contains("missing field"),
+                "{}: {e}",
+                k.name()
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn a_type_registered_twice_is_refused() {
+        let _ = Registry::new()
+            .with::<super::super::logs::LogGroup>()
+            .with::<super::super::logs::LogGroup>();
+    }
+
+    #[test]
+    fn arns_map_to_their_types() {
+        let reg = registry();
+        let check =
+            |arn: &str, kind: &str, outputs: Json| assert_eq!(reg.from_arn(arn), Some((kind, outputs)), "{arn}");
+        check(
+            "arn:aws:ec2:us-east-1:1:vpc/vpc-1",
+            "aws.ec2.vpc",
+            json!({ "id": "vpc-1" }),
+        );
+        check(
+            "arn:aws:ec2:us-east-1:1:elastic-ip/eipalloc-1",
+            "aws.ec2.eip",
+            json!({ "allocation_id": "eipalloc-1" }),
+        );
+        check(
+            "arn:aws:sns:us-east-1:1:alarms",
+            "aws.sns.topic",
+            json!({ "arn": "arn:aws:sns:us-east-1:1:alarms" }),
+        );
+        check(
+            "arn:aws:rds:us-east-1:1:db:ml-api-db",
+            "aws.rds.db-instance",
+            json!({ "identifier": "ml-api-db" }),
+        );
+        check(
+            "arn:aws:rds:us-east-1:1:subgrp:ml-api-db",
+            "aws.rds.db-subnet-group",
+            json!({ "name": "ml-api-db" }),
+        );
+        check(
+            "arn:aws:ecs:us-east-1:1:service/c/api",
+            "aws.ecs.service",
+            json!({ "cluster": "c", "name": "api" }),
+        );
+        check(
+            "arn:aws:ecs:us-east-1:1:cluster/c",
+            "aws.ecs.cluster",
+            json!({ "name": "c" }),
+        );
+        check(
+            "arn:aws:logs:us-east-1:1:log-group:/p/a:*",
+            "aws.logs.log-group",
+            json!({ "name": "/p/a" }),
+        );
+        check(
+            "arn:aws:route53:::healthcheck/abc-1",
+            "aws.route53.health-check",
+            json!({ "id": "abc-1" }),
+        );
+        check(
+            "arn:aws:cloudwatch:us-east-1:1:alarm:high-cpu",
+            "aws.cloudwatch.metric-alarm",
+            json!({ "name": "high-cpu" }),
+        );
+        assert_eq!(reg.from_arn("arn:aws:s3:::bucket"), None);
+        assert_eq!(reg.from_arn("arn:aws:sns:us-east-1:1:alarms:0b4c-sub"), None);
+        assert_eq!(reg.from_arn("not an arn"), None);
+    }
+
+    /// Planning, the engine, state and the CLI name no resource type: only
+    /// the providers (and test code and examples in comments) do.
+    #[test]
+    fn aws_type_names_appear_only_in_the_providers() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        let names: Vec<String> = registry().names().map(|n| format!("\"{n}\"")).collect();
+        let mut found = Vec::new();
+        for f in files {
+            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().to_string();
+            if rel.starts_with("providers/") || rel == "testing.rs" || rel.ends_with("tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            // Code before the file's test module; comments excluded.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (i, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                if names.iter().any(|n| line.contains(n.as_str())) {
+                    found.push(format!("{rel}:{}: {line}", i + 1));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "resource type names outside the providers:\n{}",
+            found.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_docs_list_every_registered_type() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/writing-plugins.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (begin, end) = (
+            "<!-- kinds:begin (generated: UPDATE_EXPECT=1 cargo test registry) -->\n",
+            "<!-- kinds:end -->",
+        );
+        let start = doc.find(begin).expect("the kinds table's begin marker") + begin.len();
+        let stop = doc.find(end).expect("the kinds table's end marker");
+        let table = registry().markdown();
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+        } else {
+            assert_eq!(
+                &doc[start..stop],
+                table,
+                "docs/writing-plugins.md lists other types than the registry: UPDATE_EXPECT=1 cargo nextest run registry"
+            );
+        }
+    }
 }

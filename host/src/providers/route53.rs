@@ -4,8 +4,11 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, HostedZoneConfig,
     ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag, TagResourceType,
 };
+use serde_json::Value as Json;
 
-use super::{Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::read::Live;
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
 use crate::outputs;
 
 fn bad(op: &str, e: impl std::fmt::Display) -> ProviderError {
@@ -175,5 +178,237 @@ pub async fn delete_record(c: &Clients, p: &Props<'_>) -> Result<(), ProviderErr
         // Deleting a record that is not there: InvalidChangeBatch.
         Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => Ok(()),
         other => other,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Registered resource types (see registry.rs)
+// ---------------------------------------------------------------------------
+
+/// `aws.route53.hosted-zone`
+pub struct HostedZone;
+
+/// A public hosted zone: the DNS records of a domain (`CreateHostedZone`).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct HostedZoneProps {
+    /// The domain the zone serves (`example.com`).
+    pub name: String,
+    /// A comment stored with the zone (`HostedZoneConfig.Comment`).
+    pub comment: Option<String>,
+}
+
+impl ResourceType for HostedZone {
+    const NAME: &'static str = "aws.route53.hosted-zone";
+    const ABOUT: &'static str = "Route 53 public hosted zone of a domain";
+    type Props = HostedZoneProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::No("hosted zones are not read back yet");
+    const SWEEP: Support = Support::No("created without tags, so the tagging API never lists one");
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_zone(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_zone(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_zone(c, o).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
+    }
+}
+
+/// `aws.route53.health-check`
+pub struct HealthCheck;
+
+/// A health check of an endpoint (`CreateHealthCheck`), for failover
+/// records; tagged after creation.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct HealthCheckProps {
+    /// The kind of check (`Type`): `HTTP` (the default), `HTTPS`,
+    /// `HTTP_STR_MATCH`, `HTTPS_STR_MATCH` or `TCP`.
+    #[serde(rename = "type")]
+    pub check_type: Option<String>,
+    /// The host name checked (`FullyQualifiedDomainName`): a load
+    /// balancer's DNS name.
+    pub fully_qualified_domain_name: Option<String>,
+    /// The port checked (`Port`); absent: 80 for HTTP, 443 for HTTPS.
+    pub port: Option<i32>,
+    /// The path requested (`ResourcePath`, `/healthz`).
+    pub resource_path: Option<String>,
+    /// Seconds between checks (`RequestInterval`): 10 or 30 (the default).
+    pub request_interval: Option<i32>,
+    /// Consecutive results that change the status (`FailureThreshold`),
+    /// 1 to 10; absent: 3.
+    pub failure_threshold: Option<i32>,
+    /// The check's `Name` tag, shown in the Route 53 console.
+    pub name: Option<String>,
+}
+
+impl ResourceType for HealthCheck {
+    const NAME: &'static str = "aws.route53.health-check";
+    const ABOUT: &'static str = "Route 53 health check of an HTTP, HTTPS or TCP endpoint";
+    type Props = HealthCheckProps;
+    const ADOPT: Adopt = Adopt::CreateAgain;
+    const DRIFT: Support = Support::No("its endpoint and thresholds are not read back yet");
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_health_check(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_health_check(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_health_check(c, o).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let id = arn.after("healthcheck/")?;
+        (arn.service == "route53").then(|| serde_json::json!({ "id": id }))
+    }
+}
+
+/// `aws.route53.record-set`
+pub struct RecordSet;
+
+/// An alias record in a hosted zone, written with `ChangeResourceRecordSets`
+/// (`UPSERT`); with `set_identifier` and `failover`, one of a failover pair.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RecordSetProps {
+    /// The hosted zone of the record (`HostedZoneId`, `Z0123...` or
+    /// `/hostedzone/Z0123...`).
+    pub zone_id: String,
+    /// The record's name (`api.example.com`).
+    pub name: String,
+    /// The record type (`Type`): `A` (the default), `AAAA`, `CNAME`, ...
+    #[serde(rename = "type")]
+    pub record_type: Option<String>,
+    /// Tells apart records of the same name and type (`SetIdentifier`);
+    /// required with `failover`.
+    pub set_identifier: Option<String>,
+    /// The record's role in failover routing (`Failover`): `PRIMARY` or
+    /// `SECONDARY`.
+    pub failover: Option<String>,
+    /// The health check that decides whether Route 53 answers with this
+    /// record (`HealthCheckId`).
+    pub health_check_id: Option<String>,
+    /// What the alias record points to (`AliasTarget`): a load balancer, ...
+    pub alias_target: Option<AliasTargetProps>,
+}
+
+/// The target of an alias record (`AliasTarget`).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AliasTargetProps {
+    /// The target's DNS name (`DNSName`): a load balancer's DNS name, with
+    /// `dualstack.` in front for IPv6 too.
+    pub dns_name: String,
+    /// The hosted zone of the target (`HostedZoneId`): for a load balancer,
+    /// its canonical hosted zone id, not the zone of the record.
+    pub hosted_zone_id: String,
+    /// Whether the record follows the target's own health
+    /// (`EvaluateTargetHealth`); absent: true.
+    pub evaluate_target_health: Option<bool>,
+}
+
+impl ResourceType for RecordSet {
+    const NAME: &'static str = "aws.route53.record-set";
+    const ABOUT: &'static str = "Route 53 alias record, optionally a failover record with a health check";
+    type Props = RecordSetProps;
+    const ADOPT: Adopt = Adopt::CreateAgain;
+    const DRIFT: Support = Support::No("records are not read back yet");
+    const SWEEP: Support = Support::No("Route 53 records take no tags, so the tagging API never lists one");
+
+    /// `UPSERT` overwrites the record of that zone, name, type and set
+    /// identifier; those identify it. An absent type is `A`, so stating
+    /// `A` is no change.
+    fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
+        let record_type = |p: &Json| p.get("type").and_then(Json::as_str).unwrap_or("A").to_string();
+        changed.iter().all(|k| match k.as_str() {
+            "alias_target" | "health_check_id" | "failover" => true,
+            "type" => record_type(old) == record_type(new),
+            _ => false,
+        })
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        upsert_record(c, r).await
+    }
+
+    async fn find(_aws: &Aws, _c: &Clients, _r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        // UPSERT again is the lookup.
+        Ok(None)
+    }
+
+    async fn update(
+        _aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        upsert_record(c, r).await
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, _o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_record(c, p).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
     }
 }

@@ -4,7 +4,10 @@
 use std::time::Instant;
 
 use aws_sdk_servicediscovery::types::{DnsConfig, DnsRecord, OperationStatus, RecordType, RoutingPolicy, Tag};
+use serde_json::Value as Json;
 
+use super::read::Live;
+use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
 use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while};
 use crate::outputs;
 
@@ -210,4 +213,129 @@ pub async fn delete_service(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<(),
         },
     )
     .await
+}
+
+// ---------------------------------------------------------------------------
+// Resource types: `aws.servicediscovery.private-dns-namespace`,
+// `aws.servicediscovery.service`
+// ---------------------------------------------------------------------------
+
+/// `aws.servicediscovery.private-dns-namespace`
+pub struct PrivateDnsNamespace;
+
+/// A Cloud Map private DNS namespace: a Route 53 private hosted zone of the
+/// VPC where services register by name.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PrivateDnsNamespaceProps {
+    /// The namespace's DNS name (`prod.ml-api.internal`).
+    pub name: String,
+    /// Id of the VPC whose instances resolve names in the namespace.
+    pub vpc_id: String,
+}
+
+impl ResourceType for PrivateDnsNamespace {
+    const NAME: &'static str = "aws.servicediscovery.private-dns-namespace";
+    const ABOUT: &'static str = "Cloud Map private DNS namespace of a VPC, where services register by name";
+    type Props = PrivateDnsNamespaceProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support =
+        Support::No("Cloud Map namespaces are not read back yet; their name and VPC are fixed at creation");
+    const SWEEP: Support = Support::No("leftover Cloud Map namespaces are not recognised by ARN; delete them by hand");
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_namespace(aws, c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_namespace(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_namespace(aws, c, o).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
+    }
+}
+
+/// `aws.servicediscovery.service`
+pub struct DiscoveryService;
+
+/// A Cloud Map service: the DNS name (multivalue A records) under which the
+/// tasks of an ECS service register in a namespace.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DiscoveryServiceProps {
+    /// The service's name, the first label of its DNS name (`api` in
+    /// `api.prod.ml-api.internal`).
+    pub name: String,
+    /// Id of the namespace the service is in (`ns-...`).
+    pub namespace_id: String,
+    /// Seconds resolvers cache the service's A records; absent: 10.
+    pub dns_ttl: Option<i64>,
+}
+
+impl ResourceType for DiscoveryService {
+    const NAME: &'static str = "aws.servicediscovery.service";
+    const ABOUT: &'static str = "Cloud Map service: the DNS name the tasks of an ECS service register under";
+    type Props = DiscoveryServiceProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::No("Cloud Map services are not read back yet");
+    const SWEEP: Support = Support::No("leftover Cloud Map services are not recognised by ARN; delete them by hand");
+
+    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
+        false
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        create_service(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        find_service(c, r).await
+    }
+
+    async fn update(
+        _aws: &Aws,
+        _c: &Clients,
+        _r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        Err(not_in_place(Self::NAME))
+    }
+
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        delete_service(aws, c, o).await
+    }
+
+    async fn read(_aws: &Aws, _c: &Clients, _key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        Ok(Live::Unknown)
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
+    }
 }

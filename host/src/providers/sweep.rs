@@ -3,7 +3,7 @@
 //! Groups Tagging API and deleted by `down` where their ARN says enough.
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::{Aws, ProviderError, aws_err};
 
@@ -112,103 +112,8 @@ async fn terminal(aws: &Aws, arn: &str) -> Result<bool, ProviderError> {
 }
 
 /// The resource type and the outputs a provider needs to delete the
-/// resource an ARN names, when the ARN says enough.
+/// resource an ARN names, when the ARN says enough (each type recognises its
+/// own ARNs: [`super::registry::ResourceType::from_arn`]).
 pub fn from_arn(arn: &str) -> Option<(&'static str, Json)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let (service, resource) = (*parts.get(2)?, *parts.get(5)?);
-    let after = |prefix: &str| resource.strip_prefix(prefix).map(str::to_string);
-    Some(match service {
-        "ec2" => {
-            let (ty, id) = resource.split_once('/')?;
-            let kind = match ty {
-                "vpc" => "aws.ec2.vpc",
-                "subnet" => "aws.ec2.subnet",
-                "internet-gateway" => "aws.ec2.internet-gateway",
-                "security-group" => "aws.ec2.security-group",
-                "route-table" => "aws.ec2.route-table",
-                "natgateway" => "aws.ec2.nat-gateway",
-                "vpc-flow-log" => "aws.ec2.flow-log",
-                "vpc-peering-connection" => "aws.ec2.vpc-peering-connection",
-                "elastic-ip" => return Some(("aws.ec2.eip", json!({ "allocation_id": id }))),
-                _ => return None,
-            };
-            (kind, json!({ "id": id }))
-        }
-        "elasticloadbalancing" if resource.starts_with("loadbalancer/") => {
-            ("aws.elbv2.load-balancer", json!({ "arn": arn }))
-        }
-        "elasticloadbalancing" if resource.starts_with("targetgroup/") => {
-            ("aws.elbv2.target-group", json!({ "arn": arn }))
-        }
-        "elasticloadbalancing" if resource.starts_with("listener/") => ("aws.elbv2.listener", json!({ "arn": arn })),
-        "rds" => match after("db:") {
-            Some(id) => ("aws.rds.db-instance", json!({ "identifier": id })),
-            None => ("aws.rds.db-subnet-group", json!({ "name": after("subgrp:")? })),
-        },
-        "secretsmanager" => ("aws.secretsmanager.secret", json!({ "arn": arn })),
-        "sns" if !resource.contains(':') => ("aws.sns.topic", json!({ "arn": arn })),
-        "cloudwatch" => ("aws.cloudwatch.metric-alarm", json!({ "name": after("alarm:")? })),
-        "logs" => (
-            "aws.logs.log-group",
-            json!({ "name": after("log-group:")?.trim_end_matches(":*").to_string() }),
-        ),
-        "ecs" if resource.starts_with("cluster/") => ("aws.ecs.cluster", json!({ "name": after("cluster/")? })),
-        "ecs" if resource.starts_with("service/") => {
-            let (cluster, name) = after("service/")?
-                .split_once('/')
-                .map(|(c, n)| (c.to_string(), n.to_string()))?;
-            ("aws.ecs.service", json!({ "cluster": cluster, "name": name }))
-        }
-        "ecr" => ("aws.ecr.repository", json!({ "name": after("repository/")? })),
-        "route53" if resource.starts_with("healthcheck/") => {
-            ("aws.route53.health-check", json!({ "id": after("healthcheck/")? }))
-        }
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arns_map_to_types_and_ids() {
-        let check = |arn: &str, kind: &str, outputs: Json| assert_eq!(from_arn(arn), Some((kind, outputs)), "{arn}");
-        check(
-            "arn:aws:ec2:us-east-1:1:vpc/vpc-1",
-            "aws.ec2.vpc",
-            json!({ "id": "vpc-1" }),
-        );
-        check(
-            "arn:aws:ec2:us-east-1:1:elastic-ip/eipalloc-1",
-            "aws.ec2.eip",
-            json!({ "allocation_id": "eipalloc-1" }),
-        );
-        check(
-            "arn:aws:sns:us-east-1:1:alarms",
-            "aws.sns.topic",
-            json!({ "arn": "arn:aws:sns:us-east-1:1:alarms" }),
-        );
-        check(
-            "arn:aws:rds:us-east-1:1:db:ml-api-db",
-            "aws.rds.db-instance",
-            json!({ "identifier": "ml-api-db" }),
-        );
-        check(
-            "arn:aws:ecs:us-east-1:1:service/c/api",
-            "aws.ecs.service",
-            json!({ "cluster": "c", "name": "api" }),
-        );
-        check(
-            "arn:aws:logs:us-east-1:1:log-group:/p/a:*",
-            "aws.logs.log-group",
-            json!({ "name": "/p/a" }),
-        );
-        check(
-            "arn:aws:route53:::healthcheck/abc-1",
-            "aws.route53.health-check",
-            json!({ "id": "abc-1" }),
-        );
-        assert_eq!(from_arn("arn:aws:s3:::bucket"), None);
-    }
+    super::registry::registry().from_arn(arn)
 }

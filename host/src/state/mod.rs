@@ -319,7 +319,8 @@ impl StateStore {
 
     /// Append one event to the journal and fsync it.
     ///
-    /// Failure injection for the crash tests: with
+    /// Failure injection for the crash tests (only in builds with the
+    /// `test-hooks` feature): with
     /// `PLATFORM_CRASH_AFTER_JOURNAL=N` the process aborts (as a kill -9
     /// would stop it) right after its N-th journal event, that is between
     /// recording an intent and sending the call it announces.
@@ -376,6 +377,12 @@ fn parse_state(bytes: &[u8], path: PathBuf) -> Result<State, StateError> {
     Ok(state)
 }
 
+/// Release builds: nothing. The `test-hooks` feature (enabled only for the
+/// test suite, through the dev-dependency on this crate) adds the crash hook.
+#[cfg(not(feature = "test-hooks"))]
+fn crash_point() {}
+
+#[cfg(feature = "test-hooks")]
 fn crash_point() {
     use std::sync::atomic::{AtomicU64, Ordering};
     static EVENTS: AtomicU64 = AtomicU64::new(0);

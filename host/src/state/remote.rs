@@ -177,8 +177,10 @@ impl RemoteLock {
             }
             Err(e) => return Err(remote(e)),
         };
+        // Test hook (only with the `test-hooks` feature): hold the fresh
+        // lock a while, so races can be staged.
+        #[cfg(feature = "test-hooks")]
         if let Some(ms) = std::env::var("PLATFORM_LOCK_HOLD_MS").ok().and_then(|v| v.parse().ok()) {
-            // Test hook: hold the fresh lock a while, so races can be staged.
             std::thread::sleep(Duration::from_millis(ms));
         }
         let etag = Arc::new(Mutex::new(etag));

@@ -9,14 +9,14 @@ struct Hostile;
 impl Plugin for Hostile {
     fn info() -> Info {
         Info::new("hostile", "0.0.1", "Misbehaves on demand (tests only)")
-            .kinds(&["test.thing"])
+            .kinds(&["test.thing", "aws.logs.log-group"])
             .actions(&["test.wait"])
             .schema(json!({
                 "type": "object",
                 "additionalProperties": false,
                 "required": ["mode"],
                 "properties": {
-                    "mode": { "enum": ["ok", "loop", "memory", "panic", "stack", "shadow-stack", "undeclared-kind", "undeclared-action", "duplicate-id", "dangling-ref", "cycle", "needs-self", "bad-region", "bad-id", "invalid-config"] },
+                    "mode": { "enum": ["ok", "loop", "memory", "panic", "stack", "shadow-stack", "undeclared-kind", "undeclared-action", "duplicate-id", "dangling-ref", "cycle", "needs-self", "bad-region", "bad-id", "invalid-config", "misspelt-property", "wrong-property-type"] },
                     "peer": { "type": "string" }
                 }
             }))
@@ -87,6 +87,20 @@ impl Plugin for Hostile {
             }
             "bad-id" => {
                 plan.resource("Not Valid!", "test.thing", obj! {});
+            }
+            "misspelt-property" => {
+                plan.resource(
+                    "logs",
+                    "aws.logs.log-group",
+                    obj! { "name": "/t/logs", "retention_days": 7 },
+                );
+            }
+            "wrong-property-type" => {
+                plan.resource(
+                    "logs",
+                    "aws.logs.log-group",
+                    obj! { "name": "/t/logs", "retention_in_days": "a week\u{1b}[2J" },
+                );
             }
             "invalid-config" => {
                 return Err(Error::config("/mode", "this mode is deliberately rejected"));

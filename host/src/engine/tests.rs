@@ -1,0 +1,718 @@
+//! The resource state machine, table-style, against a scripted fake
+//! provider: (prior state, plan, script) -> (calls made, journal, final
+//! state). No emulator; each case runs in milliseconds.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+
+use super::provider::{Fut, Provider};
+use super::{Change, Reporter, Run};
+use crate::plan::{Action, Plan, PlannedResource};
+use crate::providers::read::Live;
+use crate::providers::rollout::{Begun, Slots};
+use crate::providers::{Outputs, Props, ProviderError, Request};
+use crate::state::{ResourceState, State, StateStore, Status};
+use crate::value::{Ref, Value};
+
+/// A call the engine made, as the fake saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Create(String),
+    Find(String),
+    Update(String),
+    Delete(String),
+}
+
+/// What the fake answers, per call and resource; unscripted calls succeed
+/// (create: outputs `{ "id": "<id>-<n>" }`, find: nothing there).
+#[derive(Debug, Clone)]
+enum Answer {
+    Fail(&'static str),
+    Found,
+}
+
+#[derive(Default)]
+struct Fake {
+    calls: std::sync::Mutex<Vec<Call>>,
+    script: std::sync::Mutex<HashMap<(&'static str, String), VecDeque<Answer>>>,
+    serial: std::sync::atomic::AtomicU32,
+}
+
+impl Fake {
+    fn answer(self, op: &'static str, id: &str, answer: Answer) -> Fake {
+        self.script
+            .lock()
+            .unwrap()
+            .entry((op, id.to_string()))
+            .or_default()
+            .push_back(answer);
+        self
+    }
+
+    fn next(&self, op: &'static str, id: &str) -> Option<Answer> {
+        self.script
+            .lock()
+            .unwrap()
+            .get_mut(&(op, id.to_string()))
+            .and_then(VecDeque::pop_front)
+    }
+
+    fn outputs(&self, id: &str) -> Outputs {
+        let n = self.serial.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        json!({ "id": format!("{id}-{n}"), "platform_id": id })
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn failure(op: &str, message: &str) -> ProviderError {
+    ProviderError {
+        code: Some("Scripted".into()),
+        ..ProviderError::new(op, message)
+    }
+}
+
+impl Provider for Fake {
+    /// `size` changes in place; anything else replaces.
+    fn in_place(&self, _kind: &str, old: &Json, new: &Json) -> bool {
+        crate::providers::changed_keys(old, new).iter().all(|k| k == "size")
+    }
+
+    /// A property `bad` fails the check.
+    fn check(&self, _kind: &str, id: &str, props: &Json) -> Result<(), ProviderError> {
+        match props.get("bad") {
+            Some(_) => Err(ProviderError::property(
+                "t.thing",
+                format!("t.thing of {id}: property `bad`"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn create<'a>(&'a self, r: &'a Request<'a>) -> Fut<'a, Outputs> {
+        self.calls.lock().unwrap().push(Call::Create(r.id.into()));
+        let answer = self.next("create", r.id);
+        Box::pin(async move {
+            match answer {
+                Some(Answer::Fail(m)) => Err(failure("fake:Create", m)),
+                _ => Ok(self.outputs(r.id)),
+            }
+        })
+    }
+
+    fn find<'a>(&'a self, r: &'a Request<'a>) -> Fut<'a, Option<Outputs>> {
+        self.calls.lock().unwrap().push(Call::Find(r.id.into()));
+        let answer = self.next("find", r.id);
+        Box::pin(async move {
+            match answer {
+                Some(Answer::Found) => Ok(Some(
+                    json!({ "id": "found", "platform_id": r.id })
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                )),
+                Some(Answer::Fail(m)) => Err(failure("fake:Find", m)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn update<'a>(&'a self, r: &'a Request<'a>, _old: &'a Json, outputs: &'a Outputs) -> Fut<'a, Outputs> {
+        self.calls.lock().unwrap().push(Call::Update(r.id.into()));
+        let answer = self.next("update", r.id);
+        Box::pin(async move {
+            match answer {
+                Some(Answer::Fail(m)) => Err(failure("fake:Update", m)),
+                _ => Ok(outputs.clone()),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, _kind: &'a str, _region: &'a str, outputs: &'a Json, _props: &'a Json) -> Fut<'a, ()> {
+        let id = outputs["platform_id"].as_str().unwrap_or_default().to_string();
+        self.calls.lock().unwrap().push(Call::Delete(id.clone()));
+        let answer = self.next("delete", &id);
+        Box::pin(async move {
+            match answer {
+                Some(Answer::Fail(m)) => Err(failure("fake:Delete", m)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn read<'a>(&'a self, _kind: &'a str, _region: &'a str, _outputs: &'a Json) -> Fut<'a, Live> {
+        Box::pin(async { Ok(Live::Unknown) })
+    }
+
+    fn step<'a>(&'a self, action: &'a str, _region: &'a str, _params: &'a Json, _timeout: Duration) -> Fut<'a, String> {
+        Box::pin(async move { Ok(format!("ran {action}")) })
+    }
+
+    fn rollout_begin<'a>(&'a self, _: &'a str, _: &'a Props<'a>, _: Option<Slots>) -> Fut<'a, Begun> {
+        Box::pin(async { Err(ProviderError::new("fake", "no rollouts here")) })
+    }
+
+    fn rollout_shift<'a>(&'a self, _: &'a str, _: &'a Slots, _: u32) -> Fut<'a, String> {
+        Box::pin(async { Err(ProviderError::new("fake", "no rollouts here")) })
+    }
+
+    fn rollout_bake<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Slots,
+        _: &'a Props<'a>,
+        _: u64,
+        _: &'a AtomicBool,
+    ) -> Fut<'a, String> {
+        Box::pin(async { Err(ProviderError::new("fake", "no rollouts here")) })
+    }
+
+    fn rollout_finish<'a>(&'a self, _: &'a str, _: &'a Slots, _: Duration, _: bool) -> Fut<'a, String> {
+        Box::pin(async { Err(ProviderError::new("fake", "no rollouts here")) })
+    }
+
+    fn rollout_rollback<'a>(&'a self, _: &'a str, _: &'a Slots) -> Fut<'a, String> {
+        Box::pin(async { Err(ProviderError::new("fake", "no rollouts here")) })
+    }
+}
+
+/// A planned resource `x.<name>` of type `t.thing` with `props`, after `deps`.
+fn planned(name: &str, props: Json, deps: &[&str]) -> PlannedResource {
+    let mut properties = Value::from_json(&props);
+    if let Value::Object(entries) = &mut properties {
+        for d in deps {
+            entries.push((
+                format!("after_{d}"),
+                Value::Ref(Ref {
+                    resource: format!("x.{d}"),
+                    attribute: "id".into(),
+                }),
+            ));
+        }
+    }
+    PlannedResource {
+        id: format!("x.{name}"),
+        instance: "x".into(),
+        kind: "t.thing".into(),
+        region: "us-east-1".into(),
+        action: Action::Create,
+        properties,
+        depends_on: deps.iter().map(|d| format!("x.{d}")).collect(),
+    }
+}
+
+fn plan(resources: Vec<PlannedResource>) -> Plan {
+    // One wave per resource, in the given order (the scheduler follows the
+    // dependencies anyway).
+    Plan {
+        blueprint: "bp".into(),
+        env: "test".into(),
+        regions: vec!["us-east-1".into()],
+        tags: Vec::new(),
+        plugins: Vec::new(),
+        waves: resources.iter().map(|r| vec![r.id.clone()]).collect(),
+        critical_path: Vec::new(),
+        exports: Vec::new(),
+        steps: Vec::new(),
+        resources,
+    }
+}
+
+/// A state entry for `x.<name>` (its outputs carry its id, for the fake's delete).
+fn entry(name: &str, status: Status, props: Json) -> (String, ResourceState) {
+    let id = format!("x.{name}");
+    (
+        id.clone(),
+        ResourceState {
+            kind: "t.thing".into(),
+            region: "us-east-1".into(),
+            status,
+            properties: props,
+            outputs: json!({ "id": format!("{id}-old"), "platform_id": id })
+                .as_object()
+                .unwrap()
+                .clone(),
+            depends_on: Vec::new(),
+            created_by: "run-before".into(),
+            token: "token-before".into(),
+        },
+    )
+}
+
+struct Outcome {
+    calls: Vec<Call>,
+    journal: Vec<String>,
+    state: State,
+    report: super::Report,
+}
+
+fn run(prior: Vec<(String, ResourceState)>, plan: Plan, fake: Fake, rollback: bool) -> Outcome {
+    run_with(prior, plan, fake, rollback, false)
+}
+
+/// `broken_store`: after the prior state is saved, every later state write
+/// fails (its path becomes a directory).
+fn run_with(
+    prior: Vec<(String, ResourceState)>,
+    plan: Plan,
+    fake: Fake,
+    rollback: bool,
+    broken_store: bool,
+) -> Outcome {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "platform-engine-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = StateStore::new(Some(dir.clone()), "bp", "test");
+    let mut state = State::new("bp", "test");
+    state.resources = prior.into_iter().collect::<BTreeMap<_, _>>();
+    store.save(&mut state).unwrap();
+    let saved = state.clone();
+    if broken_store {
+        std::fs::remove_file(store.state_path()).unwrap();
+        std::fs::create_dir(store.state_path()).unwrap();
+    }
+    let fake = Arc::new(fake);
+    let provider: Arc<dyn Provider> = fake.clone();
+    let run = Arc::new(Run::new(provider, store, state, Vec::new(), Reporter::quiet()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(run.up(Arc::new(plan), 4, rollback));
+    let journal = std::fs::read_to_string(run.store.journal_path())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let e: Json = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                e["event"].as_str().unwrap(),
+                e["id"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    let state = if broken_store { saved } else { run.store.load().unwrap() };
+    let _ = std::fs::remove_dir_all(&dir);
+    Outcome {
+        calls: fake.calls(),
+        journal,
+        state,
+        report,
+    }
+}
+
+fn create(id: &str) -> Call {
+    Call::Create(format!("x.{id}"))
+}
+fn find(id: &str) -> Call {
+    Call::Find(format!("x.{id}"))
+}
+fn update(id: &str) -> Call {
+    Call::Update(format!("x.{id}"))
+}
+fn delete(id: &str) -> Call {
+    Call::Delete(format!("x.{id}"))
+}
+
+fn status(o: &Outcome, id: &str) -> Option<Status> {
+    o.state.resources.get(&format!("x.{id}")).map(|e| e.status)
+}
+
+fn change(o: &Outcome, id: &str) -> Option<Change> {
+    o.report.changes.get(&format!("x.{id}")).copied()
+}
+
+#[test]
+fn new_resources_are_created_with_the_intent_journaled_first() {
+    let o = run(
+        vec![],
+        plan(vec![
+            planned("a", json!({ "size": 1 }), &[]),
+            planned("b", json!({}), &["a"]),
+        ]),
+        Fake::default(),
+        false,
+    );
+    assert_eq!(o.calls, vec![create("a"), create("b")]);
+    assert_eq!(
+        o.journal,
+        ["create-intent x.a", "created x.a", "create-intent x.b", "created x.b"]
+    );
+    assert_eq!(status(&o, "a"), Some(Status::Created));
+    // b was created with a's id resolved into its properties.
+    assert_eq!(o.state.resources["x.b"].properties["after_a"], "x.a-0");
+    assert_eq!(change(&o, "b"), Some(Change::Created));
+    assert!(o.report.failed.is_empty());
+}
+
+#[test]
+fn unchanged_resources_make_no_call() {
+    let o = run(
+        vec![entry("a", Status::Created, json!({ "size": 1 }))],
+        plan(vec![planned("a", json!({ "size": 1 }), &[])]),
+        Fake::default(),
+        false,
+    );
+    assert_eq!(o.calls, vec![]);
+    assert!(o.journal.is_empty());
+    assert_eq!(change(&o, "a"), Some(Change::Unchanged));
+}
+
+#[test]
+fn the_table_of_decisions() {
+    use Status::*;
+    struct Case {
+        name: &'static str,
+        prior: Status,
+        props: Json,
+        fake: Fake,
+        calls: Vec<Call>,
+        journal: Vec<&'static str>,
+        after: Option<Status>,
+        change: Option<Change>,
+        fails: bool,
+    }
+    let cases = vec![
+        Case {
+            name: "an in-place change updates",
+            prior: Created,
+            props: json!({ "size": 2 }),
+            fake: Fake::default(),
+            calls: vec![update("a")],
+            journal: vec!["update-intent x.a", "updated x.a"],
+            after: Some(Created),
+            change: Some(Change::Updated),
+            fails: false,
+        },
+        Case {
+            name: "any other change replaces: delete, then create",
+            prior: Created,
+            props: json!({ "size": 1, "name": "other" }),
+            fake: Fake::default(),
+            calls: vec![delete("a"), create("a")],
+            journal: vec!["delete-intent x.a", "deleted x.a", "create-intent x.a", "created x.a"],
+            after: Some(Created),
+            change: Some(Change::Replaced),
+            fails: false,
+        },
+        Case {
+            name: "an interrupted create that did happen is adopted",
+            prior: Creating,
+            props: json!({ "size": 1 }),
+            fake: Fake::default().answer("find", "x.a", Answer::Found),
+            calls: vec![find("a")],
+            journal: vec!["adopted x.a"],
+            after: Some(Created),
+            change: Some(Change::Adopted),
+            fails: false,
+        },
+        Case {
+            name: "an interrupted create that did not happen is created",
+            prior: Creating,
+            props: json!({ "size": 1 }),
+            fake: Fake::default(),
+            calls: vec![find("a"), create("a")],
+            journal: vec!["create-intent x.a", "created x.a"],
+            after: Some(Created),
+            change: Some(Change::Created),
+            fails: false,
+        },
+        Case {
+            name: "an adopted resource with other properties is then updated",
+            prior: Creating,
+            props: json!({ "size": 2 }),
+            fake: Fake::default().answer("find", "x.a", Answer::Found),
+            calls: vec![find("a"), update("a")],
+            journal: vec!["adopted x.a", "update-intent x.a", "updated x.a"],
+            after: Some(Created),
+            change: Some(Change::Updated),
+            fails: false,
+        },
+        Case {
+            name: "an interrupted update is made again",
+            prior: Updating,
+            props: json!({ "size": 1 }),
+            fake: Fake::default(),
+            calls: vec![update("a")],
+            journal: vec!["update-intent x.a", "updated x.a"],
+            after: Some(Created),
+            change: Some(Change::Updated),
+            fails: false,
+        },
+        Case {
+            name: "an interrupted delete is finished, then the resource created anew",
+            prior: Deleting,
+            props: json!({ "size": 1 }),
+            fake: Fake::default(),
+            calls: vec![delete("a"), create("a")],
+            journal: vec!["delete-intent x.a", "deleted x.a", "create-intent x.a", "created x.a"],
+            after: Some(Created),
+            change: Some(Change::Replaced),
+            fails: false,
+        },
+        Case {
+            name: "a failed update leaves the update intent for the next run",
+            prior: Created,
+            props: json!({ "size": 2 }),
+            fake: Fake::default().answer("update", "x.a", Answer::Fail("throttled")),
+            calls: vec![update("a")],
+            journal: vec!["update-intent x.a"],
+            after: Some(Updating),
+            change: None,
+            fails: true,
+        },
+        Case {
+            name: "a replacement whose delete fails creates nothing",
+            prior: Created,
+            props: json!({ "name": "other" }),
+            fake: Fake::default().answer("delete", "x.a", Answer::Fail("in use")),
+            calls: vec![delete("a")],
+            journal: vec!["delete-intent x.a"],
+            after: Some(Deleting),
+            change: None,
+            fails: true,
+        },
+        Case {
+            name: "a replacement whose create fails leaves nothing behind when nothing was made",
+            prior: Created,
+            props: json!({ "name": "other" }),
+            fake: Fake::default().answer("create", "x.a", Answer::Fail("quota")),
+            calls: vec![delete("a"), create("a"), find("a")],
+            journal: vec![
+                "delete-intent x.a",
+                "deleted x.a",
+                "create-intent x.a",
+                "create-failed x.a",
+            ],
+            after: None,
+            change: None,
+            fails: true,
+        },
+        Case {
+            name: "a failed create that left something keeps the intent, to adopt or roll back",
+            prior: Created,
+            props: json!({ "name": "other" }),
+            fake: Fake::default()
+                .answer("create", "x.a", Answer::Fail("timed out"))
+                .answer("find", "x.a", Answer::Found),
+            calls: vec![delete("a"), create("a"), find("a")],
+            journal: vec!["delete-intent x.a", "deleted x.a", "create-intent x.a"],
+            after: Some(Creating),
+            change: None,
+            fails: true,
+        },
+        Case {
+            name: "properties that do not fit fail before the replacement deletes anything",
+            prior: Created,
+            props: json!({ "name": "other", "bad": 1 }),
+            fake: Fake::default(),
+            calls: vec![],
+            journal: vec![],
+            after: Some(Created),
+            change: None,
+            fails: true,
+        },
+        Case {
+            name: "an interrupted create whose lookup fails is not created blindly",
+            prior: Creating,
+            props: json!({ "size": 1 }),
+            fake: Fake::default().answer("find", "x.a", Answer::Fail("access denied")),
+            calls: vec![find("a")],
+            journal: vec![],
+            after: Some(Creating),
+            change: None,
+            fails: true,
+        },
+    ];
+    for c in cases {
+        let o = run(
+            vec![entry("a", c.prior, json!({ "size": 1 }))],
+            plan(vec![planned("a", c.props, &[])]),
+            c.fake,
+            false,
+        );
+        assert_eq!(o.calls, c.calls, "{}: calls", c.name);
+        assert_eq!(o.journal, c.journal, "{}: journal", c.name);
+        assert_eq!(status(&o, "a"), c.after, "{}: final status", c.name);
+        assert_eq!(change(&o, "a"), c.change, "{}: change", c.name);
+        assert_eq!(
+            !o.report.failed.is_empty(),
+            c.fails,
+            "{}: failed {:?}",
+            c.name,
+            o.report.failed
+        );
+    }
+}
+
+#[test]
+fn a_resumed_create_reuses_its_idempotency_token() {
+    let fake = Fake::default();
+    let o = run(
+        vec![entry("a", Status::Creating, json!({ "size": 1 }))],
+        plan(vec![planned("a", json!({ "size": 1 }), &[])]),
+        fake,
+        false,
+    );
+    assert_eq!(o.calls, vec![find("a"), create("a")]);
+    assert_eq!(o.state.resources["x.a"].token, "token-before");
+}
+
+#[test]
+fn resources_no_longer_planned_are_deleted_after_the_rest_succeeds() {
+    let o = run(
+        vec![
+            entry("a", Status::Created, json!({ "size": 1 })),
+            entry("gone", Status::Created, json!({})),
+        ],
+        plan(vec![planned("a", json!({ "size": 1 }), &[])]),
+        Fake::default(),
+        false,
+    );
+    assert_eq!(o.calls, vec![delete("gone")]);
+    assert_eq!(o.journal, ["delete-intent x.gone", "deleted x.gone"]);
+    assert_eq!(status(&o, "gone"), None);
+    assert_eq!(change(&o, "gone"), Some(Change::Deleted));
+
+    // When something failed, nothing is deleted.
+    let o = run(
+        vec![entry("gone", Status::Created, json!({}))],
+        plan(vec![planned("a", json!({}), &[])]),
+        Fake::default().answer("create", "x.a", Answer::Fail("quota")),
+        false,
+    );
+    assert_eq!(o.calls, vec![create("a"), find("a")]);
+    assert_eq!(status(&o, "gone"), Some(Status::Created));
+}
+
+#[test]
+fn a_failure_skips_what_depends_on_it_and_rollback_removes_what_this_run_made() {
+    let resources = || {
+        plan(vec![
+            planned("a", json!({}), &[]),
+            planned("b", json!({}), &["a"]),
+            planned("c", json!({}), &["b"]),
+        ])
+    };
+    let o = run(
+        vec![],
+        resources(),
+        Fake::default().answer("create", "x.b", Answer::Fail("quota")),
+        false,
+    );
+    assert_eq!(o.calls, vec![create("a"), create("b"), find("b")]);
+    assert_eq!(o.report.skipped, vec!["x.c".to_string()]);
+    assert_eq!(o.report.failed.len(), 1);
+    assert_eq!(o.report.failed[0].id, "x.b");
+    assert_eq!(o.report.failed[0].instance, "x");
+    assert_eq!(status(&o, "a"), Some(Status::Created));
+
+    // With --rollback, a is deleted again; what existed before the run stays.
+    let fake = Fake::default().answer("create", "x.b", Answer::Fail("quota"));
+    let o = run(vec![entry("old", Status::Created, json!({}))], resources(), fake, true);
+    assert!(o.calls.ends_with(&[delete("a")]), "{:?}", o.calls);
+    assert_eq!(o.report.rolled_back, vec!["x.a".to_string()]);
+    assert_eq!(status(&o, "a"), None);
+    assert_eq!(status(&o, "old"), Some(Status::Created));
+    assert_eq!(o.journal.last().map(String::as_str), Some("deleted x.a"));
+}
+
+#[test]
+fn a_change_of_type_or_region_replaces() {
+    let mut moved = planned("a", json!({ "size": 1 }), &[]);
+    moved.region = "eu-west-1".into();
+    let o = run(
+        vec![entry("a", Status::Created, json!({ "size": 1 }))],
+        plan(vec![moved]),
+        Fake::default(),
+        false,
+    );
+    assert_eq!(o.calls, vec![delete("a"), create("a")]);
+    assert_eq!(o.state.resources["x.a"].region, "eu-west-1");
+}
+
+#[test]
+fn no_call_is_sent_when_its_intent_cannot_be_saved() {
+    let o = run_with(
+        vec![entry("a", Status::Created, json!({ "size": 1 }))],
+        plan(vec![
+            planned("a", json!({ "size": 2 }), &[]),
+            planned("b", json!({}), &[]),
+        ]),
+        Fake::default(),
+        false,
+        true,
+    );
+    assert_eq!(
+        o.calls,
+        vec![],
+        "the update and the create need their intents saved first"
+    );
+    assert_eq!(o.report.failed.len(), 2);
+    assert!(
+        o.report
+            .failed
+            .iter()
+            .all(|f| matches!(f.error, super::NodeError::State(_))),
+        "{:?}",
+        o.report.failed
+    );
+    assert!(o.journal.is_empty());
+}
+
+#[test]
+fn the_preview_shows_the_decision_up_makes() {
+    use super::preview::{Action as Shown, preview_with};
+    let mut state = State::new("bp", "test");
+    state.resources.extend([
+        entry("same", Status::Created, json!({ "size": 1 })),
+        entry("grows", Status::Created, json!({ "size": 1 })),
+        entry("renamed", Status::Created, json!({ "size": 1 })),
+        entry("moved", Status::Created, json!({ "size": 1 })),
+        entry("half", Status::Creating, json!({ "size": 1 })),
+        entry("old", Status::Created, json!({})),
+    ]);
+    let mut moved = planned("moved", json!({ "size": 1 }), &["new"]);
+    moved.region = "eu-west-1".into();
+    let fake = Fake::default();
+    let p = preview_with(
+        &plan(vec![
+            planned("same", json!({ "size": 1 }), &[]),
+            planned("grows", json!({ "size": 2 }), &[]),
+            planned("renamed", json!({ "size": 1, "name": "n" }), &[]),
+            // Moved to another region, with a property known only later.
+            moved,
+            planned("half", json!({ "size": 1 }), &[]),
+            planned("new", json!({}), &[]),
+        ]),
+        &state,
+        |k, o, n| fake.in_place(k, o, n),
+    );
+    let shown: Vec<(&str, Shown)> = p.changes.iter().map(|(id, _, a)| (id.as_str(), *a)).collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("x.grows", Shown::Update),
+            ("x.renamed", Shown::Replace),
+            ("x.moved", Shown::Replace),
+            ("x.half", Shown::Resume),
+            ("x.new", Shown::Create),
+            ("x.old", Shown::Delete),
+        ]
+    );
+    assert_eq!(p.unchanged, 1);
+}
