@@ -8,6 +8,7 @@ mod custom_plugins;
 mod deploy;
 mod emulator;
 mod hostile;
+mod kinds;
 mod plans;
 mod plugin_harness;
 mod remote_state;

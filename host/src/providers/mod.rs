@@ -14,6 +14,7 @@ mod ecr;
 mod ecs;
 mod elbv2;
 mod iam;
+mod kms;
 mod logs;
 pub mod preflight;
 mod props;

@@ -332,6 +332,7 @@ pub fn registry() -> &'static Registry {
             .with::<ec2::FlowLog>()
             .with::<ec2::VpcPeeringConnection>()
             .with::<iam::Role>()
+            .with::<kms::Key>()
             .with::<logs::LogGroup>()
             .with::<ecr::Repository>()
             .with::<ecs::Cluster>()
@@ -500,12 +501,19 @@ mod tests {
             }
         }
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let planning = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("planning/src");
         let mut files = Vec::new();
         walk(&src, &mut files);
+        walk(&planning, &mut files);
         let names: Vec<String> = registry().names().map(|n| format!("\"{n}\"")).collect();
         let mut found = Vec::new();
         for f in files {
-            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().to_string();
+            let rel = f
+                .strip_prefix(&src)
+                .or_else(|_| f.strip_prefix(&planning))
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             if rel.starts_with("providers/") || rel == "testing.rs" || rel.ends_with("tests.rs") {
                 continue;
             }

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use source::{Diagnostic, Diagnostics, Location, Source};
 pub use value::{Kind, SValue};
 
-use crate::runtime::{Limits, PluginSource, resolve_plugin_path};
+use crate::plugin_source::{Limits, PluginSource, resolve_plugin_path};
 
 /// A parsed blueprint, before an environment is chosen.
 #[derive(Debug)]

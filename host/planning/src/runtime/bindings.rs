@@ -2,7 +2,7 @@
 
 wasmtime::component::bindgen!({
     world: "platform-plugin",
-    path: "../wit",
+    path: "../../wit",
 });
 
 pub use self::platform::plugin::types::*;
@@ -18,7 +18,7 @@ mod tests {
     /// The contract version in `wit/`, the host and the plugin SDK agree.
     #[test]
     fn the_contract_version_is_the_same_in_wit_host_and_sdk() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let (a, b, c) = super::CONTRACT_VERSION;
         let host = format!("{a}.{b}.{c}");
         let wit = std::fs::read_to_string(root.join("wit/plugin.wit")).unwrap();

@@ -25,7 +25,7 @@ const BUILTINS: &[(&str, &str)] = &[
 const TEST_PLUGINS: &[&str] = &["hostile", "future-contract", "plugin-budget-alarm"];
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     for dir in ["wit", "plugins", "tests/plugins", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

@@ -11,7 +11,9 @@
 mod bindings;
 mod cache;
 
-use std::path::{Path, PathBuf};
+pub use crate::plugin_source::{Limits, PluginSource, resolve_plugin_path};
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,24 +35,6 @@ const TICK: Duration = Duration::from_millis(2);
 /// Bytes of a plugin's stdout/stderr kept for error messages.
 const OUTPUT_CAP: usize = 64 * 1024;
 
-/// Resource limits of one plugin call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Linear memory cap, in bytes.
-    pub memory_bytes: usize,
-    /// CPU time a call may take before it is interrupted.
-    pub timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            memory_bytes: 64 << 20,
-            timeout: Duration::from_secs(2),
-        }
-    }
-}
-
 /// Engine-wide options.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
@@ -65,22 +49,6 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             max_stack_bytes: 512 << 10,
             cache_dir: Cache::default_dir(),
-        }
-    }
-}
-
-/// Where a plugin comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PluginSource {
-    Builtin(String),
-    Path(PathBuf),
-}
-
-impl std::fmt::Display for PluginSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PluginSource::Builtin(name) => write!(f, "builtin:{name}"),
-            PluginSource::Path(path) => write!(f, "{}", path.display()),
         }
     }
 }
@@ -508,16 +476,6 @@ pub fn contract_compatible(plugin: (u64, u64, u64), host: (u64, u64, u64)) -> bo
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Read a plugin's path as given in a blueprint, relative to the blueprint.
-pub fn resolve_plugin_path(blueprint: &Path, path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        blueprint.parent().unwrap_or(Path::new(".")).join(p)
-    }
 }
 
 #[cfg(test)]

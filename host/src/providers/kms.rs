@@ -1,0 +1,321 @@
+//! KMS customer managed keys, with automatic rotation and an alias.
+//!
+//! AWS never deletes a key at once: ScheduleKeyDeletion waits 7 to 30 days
+//! (`deletion_window_in_days`), during which the key is `PendingDeletion`
+//! and unusable; such a key counts as gone here (drift, `down`), and a key
+//! already scheduled is deleted as far as we are concerned. An alias is
+//! unique in its account and region, so it is how an interrupted create is
+//! found again (else the `platform:id` tag).
+
+use aws_sdk_kms::types::Tag;
+use serde_json::Value as Json;
+
+use super::read::{Live, observed};
+use super::registry::{Adopt, Arn, ResourceType, Support, only};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
+use crate::outputs;
+
+/// `aws.kms.key`
+pub struct Key;
+
+/// A symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct KeyProps {
+    /// What the key protects, shown in the KMS console.
+    pub description: Option<String>,
+    /// An alias for the key (`alias/ml-api-prod`): unique in the account
+    /// and region, never starting with `alias/aws/` (AWS's own).
+    pub alias: Option<String>,
+    /// Automatic yearly rotation of the key material (default on; AWS
+    /// Security Hub flags keys without it).
+    pub enable_key_rotation: Option<bool>,
+    /// Days between deleting the key and AWS destroying it, 7 to 30
+    /// (default 30); the key can be recovered in that window.
+    pub deletion_window_in_days: Option<i32>,
+}
+
+impl ResourceType for Key {
+    const NAME: &'static str = "aws.kms.key";
+    const ABOUT: &'static str = "KMS symmetric encryption key with automatic rotation and an alias";
+    type Props = KeyProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(
+            changed,
+            &["description", "alias", "enable_key_rotation", "deletion_window_in_days"],
+        )
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        let mut call = c
+            .kms
+            .create_key()
+            .set_description(r.props.opt_str("description").map(str::to_string));
+        for (k, v) in r.tags {
+            let tag = Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .map_err(|e| ProviderError::new("kms:CreateKey", e.to_string()))?;
+            call = call.tags(tag);
+        }
+        let out = call.send().await.map_err(|e| aws_err("kms:CreateKey", e))?;
+        let meta = out
+            .key_metadata()
+            .ok_or_else(|| ProviderError::new("kms:CreateKey", "AWS returned no key metadata"))?;
+        let (id, arn) = (meta.key_id().to_string(), meta.arn().unwrap_or_default().to_string());
+        configure(c, r, &id, None).await?;
+        Ok(key_outputs(&id, &arn, r))
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        let found = match r.props.opt_str("alias") {
+            Some(alias) => match usable(c, alias).await? {
+                Some(found) => Some(found),
+                None => by_tag(c, r.id).await?,
+            },
+            None => by_tag(c, r.id).await?,
+        };
+        let Some((id, arn)) = found else { return Ok(None) };
+        // The interrupted run may have stopped before the alias or rotation.
+        configure(c, r, &id, None).await?;
+        Ok(Some(key_outputs(&id, &arn, r)))
+    }
+
+    async fn update(
+        _aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        let field = |k: &str| outputs.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+        let (id, arn) = (field("id"), field("arn"));
+        if id.is_empty() {
+            return Err(ProviderError::new(
+                "kms:UpdateKeyDescription",
+                "the state has no key id for this key",
+            ));
+        }
+        let old = Props::new(old, Self::NAME);
+        if old.opt_str("description") != r.props.opt_str("description") {
+            c.kms
+                .update_key_description()
+                .key_id(&id)
+                .description(r.props.opt_str("description").unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| aws_err("kms:UpdateKeyDescription", e))?;
+        }
+        configure(c, r, &id, old.opt_str("alias")).await?;
+        Ok(key_outputs(&id, &arn, r))
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        let id = o.str("id")?;
+        if let Some(alias) = o.opt_str("alias").or_else(|| p.opt_str("alias")) {
+            match c.kms.delete_alias().alias_name(alias).send().await {
+                Ok(_) => {}
+                Err(e) => {
+                    let e = aws_err("kms:DeleteAlias", e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let days = p.opt_i32("deletion_window_in_days").unwrap_or(30);
+        match c
+            .kms
+            .schedule_key_deletion()
+            .key_id(id)
+            .pending_window_in_days(days)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = aws_err("kms:ScheduleKeyDeletion", e);
+                // Already scheduled (or gone): deleted, as far as we are concerned.
+                if e.is_code("KMSInvalidStateException") && state(c, id).await?.as_deref() == Some("PendingDeletion") {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, _key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
+        let id = o.str("id")?;
+        let out = c
+            .kms
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_err("kms:DescribeKey", e))?;
+        let Some(meta) = out.key_metadata() else {
+            return Ok(Live::Gone);
+        };
+        if meta
+            .key_state()
+            .is_some_and(|s| s.as_str().starts_with("Pending") && s.as_str().contains("Deletion"))
+        {
+            return Ok(Live::Gone);
+        }
+        let rotation = c
+            .kms
+            .get_key_rotation_status()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_err("kms:GetKeyRotationStatus", e))?;
+        Ok(observed(vec![
+            ("description", meta.description().unwrap_or_default().into()),
+            ("enable_key_rotation", rotation.key_rotation_enabled().into()),
+        ]))
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        let id = arn.after("key/")?;
+        (arn.service == "kms").then(|| serde_json::json!({ "id": id }))
+    }
+}
+
+fn key_outputs(id: &str, arn: &str, r: &Request<'_>) -> Outputs {
+    let mut o = outputs! { "id" => id, "arn" => arn };
+    if let Some(alias) = r.props.opt_str("alias") {
+        o.insert("alias".into(), alias.into());
+    }
+    o
+}
+
+/// Alias and rotation as the properties ask (`old_alias`: the alias to
+/// retire when it changed).
+async fn configure(c: &Clients, r: &Request<'_>, id: &str, old_alias: Option<&str>) -> Result<(), ProviderError> {
+    let alias = r.props.opt_str("alias");
+    if let Some(alias) = alias
+        && old_alias != Some(alias)
+    {
+        let current = usable(c, alias).await?;
+        match current {
+            Some((target, _)) if target == id => {}
+            Some(_) => {
+                c.kms
+                    .update_alias()
+                    .alias_name(alias)
+                    .target_key_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("kms:UpdateAlias", e))?;
+            }
+            None => {
+                c.kms
+                    .create_alias()
+                    .alias_name(alias)
+                    .target_key_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("kms:CreateAlias", e))?;
+            }
+        }
+    }
+    if let Some(old) = old_alias
+        && alias != Some(old)
+    {
+        match c.kms.delete_alias().alias_name(old).send().await {
+            Ok(_) => {}
+            Err(e) => {
+                let e = aws_err("kms:DeleteAlias", e);
+                if !e.is_not_found() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    if r.props.bool("enable_key_rotation").unwrap_or(true) {
+        c.kms
+            .enable_key_rotation()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_err("kms:EnableKeyRotation", e))?;
+    } else {
+        c.kms
+            .disable_key_rotation()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_err("kms:DisableKeyRotation", e))?;
+    }
+    Ok(())
+}
+
+/// The key an alias names, unless it is scheduled for deletion: (id, arn).
+async fn usable(c: &Clients, alias: &str) -> Result<Option<(String, String)>, ProviderError> {
+    match c.kms.describe_key().key_id(alias).send().await {
+        Ok(out) => Ok(out.key_metadata().and_then(|m| {
+            let deleting = m.key_state().is_some_and(|s| s.as_str() == "PendingDeletion");
+            (!deleting).then(|| (m.key_id().to_string(), m.arn().unwrap_or_default().to_string()))
+        })),
+        Err(e) => {
+            let e = aws_err("kms:DescribeKey", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// The key state (`Enabled`, `PendingDeletion`, ...), `None` when not found.
+async fn state(c: &Clients, id: &str) -> Result<Option<String>, ProviderError> {
+    match c.kms.describe_key().key_id(id).send().await {
+        Ok(out) => Ok(out
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str().to_string())),
+        Err(e) => {
+            let e = aws_err("kms:DescribeKey", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// A usable key tagged `platform:id` = `id` (keys are listed, then their
+/// tags read: KMS has no tag filter).
+async fn by_tag(c: &Clients, id: &str) -> Result<Option<(String, String)>, ProviderError> {
+    let mut marker: Option<String> = None;
+    loop {
+        let out = c
+            .kms
+            .list_keys()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| aws_err("kms:ListKeys", e))?;
+        for k in out.keys() {
+            let Some(key_id) = k.key_id() else { continue };
+            let tags = match c.kms.list_resource_tags().key_id(key_id).send().await {
+                Ok(t) => t,
+                // Keys of other principals may refuse us: not ours.
+                Err(_) => continue,
+            };
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.tag_key() == "platform:id" && t.tag_value() == id)
+                && state(c, key_id).await?.as_deref() != Some("PendingDeletion")
+            {
+                return Ok(Some((key_id.to_string(), k.key_arn().unwrap_or_default().to_string())));
+            }
+        }
+        match (out.truncated(), out.next_marker()) {
+            (true, Some(m)) => marker = Some(m.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
