@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use platform::blueprint::Blueprint;
-use platform::engine::{Reporter, Run};
+use platform::engine::{Run, Silent};
 use platform::plan::Plan;
 use platform::providers::Aws;
 use platform::runtime::{Phase, Runtime, RuntimeOptions};
@@ -116,7 +116,7 @@ fn main() {
             store,
             State::new("ml-api", "prod"),
             resolved.tags.clone(),
-            Reporter::quiet(),
+            Arc::new(Silent),
         ));
         let started = Instant::now();
         let report = rt.block_on(run.up(plan.clone(), 10, false));

@@ -15,5 +15,8 @@ pub mod engine;
 pub mod harness;
 pub mod providers;
 pub mod state;
+/// The fault proxy and AWS-behaviour layer of the tests and benchmarks:
+/// compiled only with the `test-hooks` feature, never into a release build.
+#[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub mod testing;

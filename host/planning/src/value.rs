@@ -7,6 +7,8 @@
 
 use serde_json::json;
 
+use platform_value_tree::{Build, TreeError, View};
+
 use crate::runtime::Node;
 
 /// A reference to an attribute of a resource, known only once it exists.
@@ -30,24 +32,11 @@ pub enum Value {
     Concat(Vec<Value>),
 }
 
-/// Deepest nesting accepted in a value; deeper trees are refused.
-const MAX_DEPTH: usize = 64;
-
 impl Value {
-    /// Decode a plugin's tree. An empty tree is `Null`.
-    pub fn decode(nodes: &[Node]) -> Result<Value, String> {
-        if nodes.is_empty() {
-            return Ok(Value::Null);
-        }
-        let mut used = vec![false; nodes.len()];
-        used[0] = true;
-        let value = decode_at(nodes, 0, &mut used, 0)?;
-        if let Some(unused) = used.iter().position(|u| !u) {
-            return Err(format!(
-                "malformed value tree: node {unused} is not reachable from the root"
-            ));
-        }
-        Ok(value)
+    /// Decode a plugin's tree (an empty tree is `Null`), with the checks of
+    /// `platform-value-tree`, which the plugin SDK shares.
+    pub fn decode(nodes: &[Node]) -> Result<Value, TreeError> {
+        platform_value_tree::decode(nodes)
     }
 
     /// Every reference in the value, in order.
@@ -236,47 +225,56 @@ impl Value {
     }
 }
 
-fn decode_at(nodes: &[Node], at: usize, used: &mut [bool], depth: usize) -> Result<Value, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("value tree nested deeper than {MAX_DEPTH} levels"));
+impl platform_value_tree::Node for Node {
+    fn view(&self) -> View<'_> {
+        match self {
+            Node::Null => View::Null,
+            Node::Boolean(b) => View::Bool(*b),
+            Node::Integer(i) => View::Int(*i),
+            Node::Number(n) => View::Num(*n),
+            Node::Text(s) => View::Text(s),
+            Node::Array(items) => View::Array(items),
+            Node::Object(entries) => View::Object(entries),
+            Node::Ref(r) => View::Ref {
+                resource: &r.resource,
+                attribute: &r.attribute,
+            },
+            Node::Concat(parts) => View::Concat(parts),
+        }
     }
-    let child = |i: u32, used: &mut [bool]| -> Result<Value, String> {
-        let i = i as usize;
-        if i <= at || i >= nodes.len() {
-            return Err(format!(
-                "malformed value tree: node {at} points at node {i} (of {})",
-                nodes.len()
-            ));
-        }
-        if std::mem::replace(&mut used[i], true) {
-            return Err(format!("malformed value tree: node {i} is used twice"));
-        }
-        decode_at(nodes, i, used, depth + 1)
-    };
-    Ok(match &nodes[at] {
-        Node::Null => Value::Null,
-        Node::Boolean(b) => Value::Bool(*b),
-        Node::Integer(i) => Value::Int(*i),
-        Node::Number(n) if n.is_finite() => Value::Num(*n),
-        Node::Number(n) => return Err(format!("value tree holds the non-finite number {n}")),
-        Node::Text(s) => Value::Str(s.clone()),
-        Node::Array(items) => Value::Array(items.iter().map(|&i| child(i, used)).collect::<Result<_, _>>()?),
-        Node::Object(entries) => {
-            let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
-            for (k, i) in entries {
-                if out.iter().any(|(existing, _)| existing == k) {
-                    return Err(format!("malformed value tree: key `{k}` appears twice in one object"));
-                }
-                out.push((k.clone(), child(*i, used)?));
-            }
-            Value::Object(out)
-        }
-        Node::Ref(r) => Value::Ref(Ref {
-            resource: r.resource.clone(),
-            attribute: r.attribute.clone(),
-        }),
-        Node::Concat(parts) => Value::Concat(parts.iter().map(|&i| child(i, used)).collect::<Result<_, _>>()?),
-    })
+}
+
+impl Build for Value {
+    fn null() -> Value {
+        Value::Null
+    }
+    fn bool(b: bool) -> Value {
+        Value::Bool(b)
+    }
+    fn int(i: i64) -> Value {
+        Value::Int(i)
+    }
+    fn num(n: f64) -> Value {
+        Value::Num(n)
+    }
+    fn text(s: &str) -> Value {
+        Value::Str(s.to_string())
+    }
+    fn array(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+    fn object(entries: Vec<(String, Value)>) -> Value {
+        Value::Object(entries)
+    }
+    fn reference(resource: &str, attribute: &str) -> Value {
+        Value::Ref(Ref {
+            resource: resource.to_string(),
+            attribute: attribute.to_string(),
+        })
+    }
+    fn concat(parts: Vec<Value>) -> Value {
+        Value::Concat(parts)
+    }
 }
 
 #[cfg(test)]
@@ -314,7 +312,7 @@ mod tests {
     #[test]
     fn malformed_trees_are_refused() {
         let check = |nodes: Vec<Node>, expect: &str| {
-            let err = Value::decode(&nodes).unwrap_err();
+            let err = Value::decode(&nodes).unwrap_err().to_string();
             assert!(err.contains(expect), "{err}");
         };
         check(vec![Node::Array(vec![0])], "node 0 points at node 0");

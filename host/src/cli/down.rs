@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::output::Reporter;
 use super::up::{StateArgs, confirm, runtime};
 use super::{Context, Failure};
 use crate::blueprint::Blueprint;
-use crate::engine::{Reporter, Run};
+use crate::engine::{Events, Run};
 use crate::providers::{Aws, sweep};
 
 #[derive(Debug, clap::Args)]
@@ -53,7 +54,7 @@ impl Args {
                 store,
                 state,
                 resolved.tags.clone(),
-                Reporter::new(ctx.quiet, ids.len()),
+                Arc::new(Reporter::new(ctx.quiet, ids.len())),
             ));
             let mut failed = run.delete_all(&ids, self.parallelism.into()).await;
             let leftovers = sweep(&aws, &run.reporter, &resolved.regions, &blueprint.name, &env).await?;
@@ -94,7 +95,7 @@ impl Args {
 /// returns what could not be deleted, with why.
 async fn sweep(
     aws: &Aws,
-    reporter: &Reporter,
+    reporter: &Arc<dyn Events>,
     regions: &[String],
     blueprint: &str,
     env: &str,
@@ -110,7 +111,7 @@ async fn sweep(
                     Some((kind, outputs)) => match aws.delete(kind, region, &outputs, &serde_json::Value::Null).await {
                         Ok(()) => {
                             progress = true;
-                            reporter.line(format!(
+                            reporter.line(&format!(
                                 "- {arn} deleted (tagged for {blueprint} {env}, not in the state)"
                             ));
                         }

@@ -3,6 +3,7 @@
 
 mod down;
 mod graph;
+pub mod output;
 mod plan;
 mod plugin;
 mod rollout;

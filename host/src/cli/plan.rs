@@ -2,6 +2,7 @@
 //! when the environment has a state, also what `up` would change and what
 //! drifted in AWS (if AWS can be reached).
 
+use anyhow::Context as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,7 +148,7 @@ impl Args {
                 plan: plan.to_json(),
             };
             let bytes = serde_json::to_vec_pretty(&saved).map_err(anyhow::Error::from)?;
-            std::fs::write(out, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
             ctx.status(format!(
                 "Saved the plan to {} ({} changes, state serial {}); apply it with `platform up {} --env {} --plan {}`.",
                 out.display(),

@@ -1,5 +1,6 @@
 //! `platform plugin list|inspect|new|lock`.
 
+use anyhow::Context as _;
 use std::path::PathBuf;
 
 use super::{Context, Failure};
@@ -144,9 +145,9 @@ fn new_plugin(ctx: &Context, name: &str, dir: Option<PathBuf>, sdk: Option<PathB
     for (rel, text) in &files {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     ctx.status(format!(
         "Created plugin `{name}` in {}. Next:\n  cd {}\n  cargo build --release --target wasm32-wasip2\n  platform plugin lock blueprint.toml\n  platform plan blueprint.toml",
@@ -178,7 +179,7 @@ fn lock(ctx: &Context, runtime: &Runtime, path: &std::path::Path) -> Result<(), 
         }
     }
     let written = crate::lockfile::write(path, &entries)
-        .map_err(|e| anyhow::anyhow!("cannot write the lock file of {}: {e}", path.display()))?;
+        .with_context(|| format!("cannot write the lock file of {}", path.display()))?;
     ctx.status(format!(
         "Locked {} plugin files in {}:",
         entries.len(),

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::output::Reporter;
 use super::up::{StateArgs, runtime};
 use super::{Context, Failure};
 use crate::compose::compose;
-use crate::engine::{Reporter, Run};
+use crate::engine::Run;
 use crate::state::RolloutStatus;
 
 #[derive(Debug, clap::Args)]
@@ -65,7 +66,7 @@ impl Args {
             store,
             state,
             resolved.tags.clone(),
-            Reporter::new(ctx.quiet, 0),
+            Arc::new(Reporter::new(ctx.quiet, 0)),
         ));
         let outcome = rt.block_on(run.rollouts(plan, |r| r.is_some_and(|r| r.approved)));
         run.reporter.done();
@@ -103,7 +104,13 @@ impl Args {
             rt.block_on(crate::providers::Aws::load())
                 .map_err(anyhow::Error::from)?,
         );
-        let run = Run::new(aws, store, state, resolved.tags.clone(), Reporter::new(ctx.quiet, 0));
+        let run = Run::new(
+            aws,
+            store,
+            state,
+            resolved.tags.clone(),
+            Arc::new(Reporter::new(ctx.quiet, 0)),
+        );
         let result = rt.block_on(run.rollback_rollouts());
         drop(lock);
         match result {

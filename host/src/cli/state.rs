@@ -2,6 +2,7 @@
 //! dead holder's remote lock, list and restore versions, and move the state
 //! between local files and a remote backend.
 
+use anyhow::Context as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -95,8 +96,9 @@ fn remote_of(store: &StateStore) -> Result<Arc<dyn ObjectStore>, Failure> {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> Failure {
-    anyhow::anyhow!("{e}").into()
+/// A typed error as a failure, its sources kept for the "caused by" lines.
+fn err(e: impl std::error::Error + Send + Sync + 'static) -> Failure {
+    anyhow::Error::from(e).into()
 }
 
 impl Command {
@@ -159,7 +161,7 @@ impl Command {
                 let name = store.object("state.json");
                 let bytes = objects.get_version(&name, &version).map_err(err)?;
                 let mut restored: State = serde_json::from_slice(&bytes)
-                    .map_err(|e| anyhow::anyhow!("version {version} of {} is not a state: {e}", objects.url(&name)))?;
+                    .with_context(|| format!("version {version} of {} is not a state", objects.url(&name)))?;
                 if restored.blueprint != store.blueprint || restored.environment != store.environment {
                     return Err(anyhow::anyhow!(
                         "version {version} is the state of {} {}, not of {} {}",

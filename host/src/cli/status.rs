@@ -76,7 +76,7 @@ impl Args {
 
 /// One line about a rollout: its stage and the production weights.
 pub fn describe_rollout(id: &str, r: &crate::state::Rollout) -> String {
-    let green = r.slots.get("green_percent").and_then(|v| v.as_u64()).unwrap_or(0);
+    let green = r.slots.as_ref().map_or(0, |s| s.green_percent);
     let status = match r.status {
         RolloutStatus::InProgress => format!("in progress, next step {} ({}/{} done)", r.next_step, r.done, r.total),
         RolloutStatus::AwaitingApproval => format!(

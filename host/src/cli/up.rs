@@ -1,14 +1,16 @@
 //! `platform up`: make AWS match the plan.
 
+use anyhow::Context as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::output::Reporter;
 use super::{Context, Failure};
 use crate::blueprint::{Instance, Kind, Resolved, SValue};
 use crate::compose::compose;
 use crate::engine::preview::{Action, preview};
-use crate::engine::{Change, Reporter, Run, drift};
+use crate::engine::{Change, Run, drift};
 use crate::state::StateStore;
 
 #[derive(Debug, clap::Args)]
@@ -190,7 +192,7 @@ impl StateArgs {
     pub fn store(&self, blueprint: &str, env: &str, configured: Option<&str>) -> Result<StateStore, Failure> {
         match self.backend.as_deref().or(configured) {
             Some(url) => {
-                let objects = crate::providers::s3state::S3Objects::open(url).map_err(|e| anyhow::anyhow!(e))?;
+                let objects = crate::providers::s3state::S3Objects::open(url).map_err(anyhow::Error::from)?;
                 Ok(StateStore::remote(std::sync::Arc::new(objects), blueprint, env))
             }
             None => Ok(StateStore::new(self.state_dir.clone(), blueprint, env)),
@@ -352,7 +354,7 @@ impl Args {
         let rollback = self.rollback || (resolved.rollback && !self.no_rollback);
         let report = rt.block_on(async {
             let tags = resolved.tags.clone();
-            let run = Arc::new(Run::new(aws, store, state, tags, reporter.clone()));
+            let run = Arc::new(Run::new(aws, store, state, tags, Arc::new(reporter.clone())));
             Ok::<_, anyhow::Error>(run.up(plan.clone(), self.parallelism.into(), rollback).await)
         })?;
         drop(lock);
@@ -426,10 +428,9 @@ fn read_saved(
     resolved: &Resolved,
     plan: &crate::plan::Plan,
 ) -> Result<crate::plan::SavedPlan, Failure> {
-    let bytes =
-        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read the saved plan {}: {e}", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read the saved plan {}", file.display()))?;
     let saved: crate::plan::SavedPlan = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a plan saved by `platform plan --out`: {e}", file.display()))?;
+        .with_context(|| format!("{} is not a plan saved by `platform plan --out`", file.display()))?;
     if saved.blueprint != resolved.blueprint || saved.environment != resolved.env {
         return Err(anyhow::anyhow!(
             "{} is a plan of {} {}, not of {} {}",

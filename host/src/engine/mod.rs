@@ -7,14 +7,15 @@
 
 pub mod decide;
 pub mod drift;
+pub mod events;
 pub mod preview;
 pub mod provider;
-mod report;
 pub mod resolve;
 pub mod rollout;
 pub mod schedule;
 #[cfg(test)]
 mod tests;
+pub mod time;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 pub use decide::Decision;
-pub use report::Reporter;
+pub use events::{Events, Silent};
 
 use crate::plan::{Plan, PlannedResource, PlannedStep};
 use crate::providers::{Outputs, Props, ProviderError, Request};
@@ -51,7 +52,7 @@ pub enum NodeError {
     #[error("{0}")]
     Aws(#[from] ProviderError),
     #[error("{0}")]
-    Resolve(String),
+    Resolve(#[from] resolve::ResolveError),
     #[error("{0}")]
     State(String),
     #[error("{0}")]
@@ -110,7 +111,8 @@ pub struct Run {
     pub run_id: String,
     /// Tags for every resource (blueprint and environment tags).
     pub tags: Vec<(String, String)>,
-    pub reporter: Reporter,
+    /// Where progress goes (the CLI renders it).
+    pub reporter: Arc<dyn Events>,
     changes: std::sync::Mutex<BTreeMap<String, Change>>,
     durations: std::sync::Mutex<BTreeMap<String, Duration>>,
 }
@@ -121,7 +123,7 @@ impl Run {
         store: StateStore,
         state: State,
         tags: Vec<(String, String)>,
-        reporter: Reporter,
+        reporter: Arc<dyn Events>,
     ) -> Run {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -182,7 +184,7 @@ impl Run {
         if let Json::Object(map) = &mut event {
             map.insert("run".into(), self.run_id.clone().into());
             map.insert("serial".into(), state.serial.into());
-            map.insert("at".into(), report::timestamp().into());
+            map.insert("at".into(), time::timestamp().into());
         }
         self.store.journal(&event)?;
         Ok(())
@@ -290,7 +292,7 @@ impl Run {
                     .collect()
             };
             self.reporter
-                .line(format!("rolling back {} resources created by this run", created.len()));
+                .line(&format!("rolling back {} resources created by this run", created.len()));
             let failed = self.delete_all(&created, parallelism).await;
             report.rolled_back = created
                 .into_iter()
@@ -317,7 +319,7 @@ impl Run {
         }
         state.outputs = outputs.clone();
         if let Err(e) = self.store.save(&mut state) {
-            self.reporter.line(format!("warning: could not save outputs: {e}"));
+            self.reporter.line(&format!("warning: could not save outputs: {e}"));
         }
         outputs
     }
@@ -490,7 +492,7 @@ impl Run {
             .delete(&entry.kind, &entry.region, &Json::Object(outputs), &entry.properties)
             .await?;
         self.record(id, None, "deleted").await?;
-        self.reporter.finish(id, format!("- {id} deleted"));
+        self.reporter.finish(id, &format!("- {id} deleted"));
         Ok(())
     }
 
@@ -567,7 +569,7 @@ impl Run {
             .await?;
         self.reporter.finish(
             &step.id,
-            format!("> {} {} ({detail}, {:.1?})", step.id, step.action, started.elapsed()),
+            &format!("> {} {} ({detail}, {:.1?})", step.id, step.action, started.elapsed()),
         );
         self.note(&step.id, Change::StepRan);
         Ok(())

@@ -5,27 +5,39 @@ use serde_json::Value as Json;
 use crate::state::{State, Status};
 use crate::value::Value;
 
+/// A reference that has no value yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("`{resource}` is not created yet, so `${{{resource}.{attribute}}}` has no value")]
+    NotCreated { resource: String, attribute: String },
+    #[error("`{resource}` ({kind}) has no output `{attribute}`; it has: {}", known.join(", "))]
+    NoOutput {
+        resource: String,
+        kind: String,
+        attribute: String,
+        known: Vec<String>,
+    },
+}
+
 /// `value` with every reference replaced by the referenced output.
-pub fn resolve(value: &Value, state: &State) -> Result<Json, String> {
+pub fn resolve(value: &Value, state: &State) -> Result<Json, ResolveError> {
     Ok(match value {
         Value::Ref(r) => {
             let Some(entry) = state.resources.get(&r.resource).filter(|e| e.status == Status::Created) else {
-                return Err(format!(
-                    "`{}` is not created yet, so `${{{}.{}}}` has no value",
-                    r.resource, r.resource, r.attribute
-                ));
+                return Err(ResolveError::NotCreated {
+                    resource: r.resource.clone(),
+                    attribute: r.attribute.clone(),
+                });
             };
             match entry.outputs.get(&r.attribute) {
                 Some(v) => v.clone(),
                 None => {
-                    let known: Vec<&str> = entry.outputs.keys().map(String::as_str).collect();
-                    return Err(format!(
-                        "`{}` ({}) has no output `{}`; it has: {}",
-                        r.resource,
-                        entry.kind,
-                        r.attribute,
-                        known.join(", ")
-                    ));
+                    return Err(ResolveError::NoOutput {
+                        resource: r.resource.clone(),
+                        kind: entry.kind.clone(),
+                        attribute: r.attribute.clone(),
+                        known: entry.outputs.keys().cloned().collect(),
+                    });
                 }
             }
         }
@@ -45,7 +57,7 @@ pub fn resolve(value: &Value, state: &State) -> Result<Json, String> {
             entries
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), resolve(v, state)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, ResolveError>>()?,
         ),
         other => other.to_json(),
     })
@@ -109,7 +121,7 @@ mod tests {
             serde_json::json!({ "url": "http://x.elb:80", "list": [80] })
         );
         assert!(resolvable(&v, &state));
-        let err = resolve(&r("arn"), &state).unwrap_err();
+        let err = resolve(&r("arn"), &state).unwrap_err().to_string();
         assert_eq!(
             err,
             "`n.alb` (aws.elbv2.load-balancer) has no output `arn`; it has: dns_name, port"

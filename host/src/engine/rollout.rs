@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
-use super::{Change, Failed, NodeError, Run, report, resolve};
+use super::{Change, Failed, NodeError, Run, resolve};
 use crate::plan::{Plan, PlannedStep};
 use crate::providers::rollout::{self as prim, Begun, Slots};
 use crate::providers::{Props, ProviderError};
@@ -78,6 +78,15 @@ pub struct Outcome {
     /// Waiting for `promote` or `rollback`.
     pub paused: Vec<String>,
     pub failed: Vec<Failed>,
+}
+
+/// Where one rollout stands, as its state record keeps it: what the
+/// primitives work on, whether `promote` approved it, and when it began.
+#[derive(Debug, Clone)]
+struct Progress {
+    slots: Option<Slots>,
+    approved: bool,
+    started_at: String,
 }
 
 enum End {
@@ -149,9 +158,11 @@ impl Run {
             })
         };
         let resuming = record.as_ref().filter(|r| r.status != RolloutStatus::RolledBack);
-        let mut slots: Option<Slots> = resuming.and_then(|r| serde_json::from_value(r.slots.clone()).ok());
-        let approved = resuming.is_some_and(|r| r.approved);
-        let started_at = resuming.map_or_else(report::timestamp, |r| r.started_at.clone());
+        let mut progress = Progress {
+            slots: resuming.and_then(|r| r.slots.clone()),
+            approved: resuming.is_some_and(|r| r.approved),
+            started_at: resuming.map_or_else(super::time::timestamp, |r| r.started_at.clone()),
+        };
         let resume_at = resuming
             .and_then(|r| seq.steps.iter().position(|s| s.id == r.next_step))
             .unwrap_or(0);
@@ -161,14 +172,7 @@ impl Run {
             let step = &seq.steps[i];
             if stop.load(Ordering::SeqCst) {
                 return self
-                    .abandon(
-                        seq,
-                        step,
-                        slots.as_ref(),
-                        "another rollout of this run failed".into(),
-                        &started_at,
-                        i,
-                    )
+                    .abandon(seq, step, &progress, "another rollout of this run failed".into(), i)
                     .await;
             }
             let params = {
@@ -184,16 +188,16 @@ impl Run {
             let started = std::time::Instant::now();
             let result: Result<String, ProviderError> = match step.action.as_str() {
                 "rollout.begin" => {
-                    let work = self.provider.rollout_begin(&seq.region, &p, slots.clone());
+                    let work = self.provider.rollout_begin(&seq.region, &p, progress.slots.clone());
                     match with_timeout(&step.action, timeout, work).await {
                         Ok(Begun::Done { detail, first }) => {
                             // Nothing to roll out, or the first version went
                             // straight to blue: either way, no rollout is left.
                             if first {
-                                self.reporter.finish(&step.id, format!("> {} ({detail})", step.id));
+                                self.reporter.finish(&step.id, &format!("> {} ({detail})", step.id));
                                 self.note(&step.id, Change::StepRan);
                             } else {
-                                self.reporter.finish(&step.id, format!("= {} ({detail})", seq.id));
+                                self.reporter.finish(&step.id, &format!("= {} ({detail})", seq.id));
                             }
                             if record.is_some()
                                 && let Err(e) = self.save_rollout(&seq.id, None, "rollout-cleared").await
@@ -206,15 +210,15 @@ impl Run {
                             let s = *s;
                             // Resuming the same rollout continues where it
                             // stopped; anything else starts at the top.
-                            let same = slots.as_ref().is_some_and(|old| old.green_task_set == s.green_task_set);
-                            slots = Some(s);
+                            let same = progress
+                                .slots
+                                .as_ref()
+                                .is_some_and(|old| old.green_task_set == s.green_task_set);
+                            progress.slots = Some(s);
                             if same && resume_at > i {
-                                self.reporter.finish(&step.id, format!("> {} ({detail})", step.id));
+                                self.reporter.finish(&step.id, &format!("> {} ({detail})", step.id));
                                 i = resume_at;
-                                if let Err(e) = self
-                                    .checkpoint(seq, &seq.steps[i], slots.as_ref(), approved, &started_at, i)
-                                    .await
-                                {
+                                if let Err(e) = self.checkpoint(seq, &seq.steps[i], &progress, i).await {
                                     return fail(&step.id, e);
                                 }
                                 continue;
@@ -224,7 +228,7 @@ impl Run {
                         Err(e) => Err(e),
                     }
                 }
-                "traffic.shift" => match slots.as_mut() {
+                "traffic.shift" => match progress.slots.as_mut() {
                     Some(s) => {
                         let green = p.opt_i64("green_percent").unwrap_or(100).clamp(0, 100) as u32;
                         let r = with_timeout(
@@ -240,7 +244,7 @@ impl Run {
                     }
                     None => Err(no_begin(&step.action)),
                 },
-                "rollout.bake" => match slots.as_mut() {
+                "rollout.bake" => match progress.slots.as_mut() {
                     Some(s) => {
                         let seconds = p.opt_i64("seconds").unwrap_or(0).max(0) as u64;
                         if i != resume_at {
@@ -248,36 +252,47 @@ impl Run {
                         }
                         let left = prim::bake_left(s, seconds);
                         prim::bake_start(s);
-                        if let Err(e) = self.checkpoint(seq, step, Some(s), approved, &started_at, i).await {
+                        if let Err(e) = self.checkpoint(seq, step, &progress, i).await {
                             return fail(&step.id, e);
                         }
+                        let s = progress.slots.as_ref().expect("begun: slots were just set");
                         let r = with_timeout(
                             &step.action,
                             timeout,
                             self.provider.rollout_bake(&seq.region, s, &p, left, stop),
                         )
                         .await;
-                        s.bake_started = None;
+                        if let Some(s) = progress.slots.as_mut() {
+                            s.bake_started = None;
+                        }
                         r
                     }
                     None => Err(no_begin(&step.action)),
                 },
                 "rollout.approval" => {
-                    if approved {
+                    if progress.approved {
                         Ok("approved with `platform promote`".into())
                     } else {
-                        let mut rec = self.record_for(seq, step, slots.as_ref(), false, &started_at, i);
+                        let mut rec = self.record_for(
+                            seq,
+                            step,
+                            &Progress {
+                                approved: false,
+                                ..progress.clone()
+                            },
+                            i,
+                        );
                         rec.status = RolloutStatus::AwaitingApproval;
                         if let Err(e) = self.save_rollout(&seq.id, Some(rec), "rollout-awaiting-approval").await {
                             return fail(&step.id, e);
                         }
                         let message = p.opt_str("message").unwrap_or("waiting for approval");
                         self.reporter
-                            .finish(&step.id, format!("|| {} waits for approval", seq.id));
+                            .finish(&step.id, &format!("|| {} waits for approval", seq.id));
                         return End::Paused(format!("{} ({}): {message}", seq.id, seq.region));
                     }
                 }
-                "rollout.finish" => match slots.as_ref() {
+                "rollout.finish" => match progress.slots.as_ref() {
                     Some(s) => {
                         let drain = Duration::from_secs(p.opt_i64("drain_seconds").unwrap_or(0).max(0) as u64);
                         let deregister = p.bool("deregister_previous").unwrap_or(true);
@@ -296,14 +311,11 @@ impl Run {
                 Ok(detail) => {
                     self.reporter.finish(
                         &step.id,
-                        format!("> {} {} ({detail}, {:.1?})", step.id, step.action, started.elapsed()),
+                        &format!("> {} {} ({detail}, {:.1?})", step.id, step.action, started.elapsed()),
                     );
                     self.note(&step.id, Change::StepRan);
                     let saved = match seq.steps.get(i + 1) {
-                        Some(next) => {
-                            self.checkpoint(seq, next, slots.as_ref(), approved, &started_at, i + 1)
-                                .await
-                        }
+                        Some(next) => self.checkpoint(seq, next, &progress, i + 1).await,
                         None => self.save_rollout(&seq.id, None, "rollout-finished").await,
                     };
                     if let Err(e) = saved {
@@ -311,10 +323,8 @@ impl Run {
                     }
                 }
                 Err(e) => {
-                    let when = report::timestamp();
-                    return self
-                        .abandon(seq, step, slots.as_ref(), format!("{e} (at {when})"), &started_at, i)
-                        .await;
+                    let when = super::time::timestamp();
+                    return self.abandon(seq, step, &progress, format!("{e} (at {when})"), i).await;
                 }
             }
             i += 1;
@@ -322,15 +332,7 @@ impl Run {
         End::Done(format!("{}: rolled out", seq.id))
     }
 
-    fn record_for(
-        &self,
-        seq: &Sequence,
-        next: &PlannedStep,
-        slots: Option<&Slots>,
-        approved: bool,
-        started_at: &str,
-        done: usize,
-    ) -> Rollout {
+    fn record_for(&self, seq: &Sequence, next: &PlannedStep, progress: &Progress, done: usize) -> Rollout {
         Rollout {
             instance: seq.instance.clone(),
             region: seq.region.clone(),
@@ -338,10 +340,11 @@ impl Run {
             next_step: next.id.clone(),
             done,
             total: seq.steps.len(),
-            approved,
-            started_at: started_at.to_string(),
-            updated_at: report::timestamp(),
-            slots: slots.map_or(Json::Null, |s| serde_json::to_value(s).unwrap_or(Json::Null)),
+            approved: progress.approved,
+            started_at: progress.started_at.clone(),
+            updated_at: super::time::timestamp(),
+            slots: progress.slots.clone(),
+            format: crate::state::ROLLOUT_FORMAT,
             reason: None,
         }
     }
@@ -350,27 +353,17 @@ impl Run {
         &self,
         seq: &Sequence,
         next: &PlannedStep,
-        slots: Option<&Slots>,
-        approved: bool,
-        started_at: &str,
+        progress: &Progress,
         done: usize,
     ) -> Result<(), NodeError> {
-        let record = self.record_for(seq, next, slots, approved, started_at, done);
+        let record = self.record_for(seq, next, progress, done);
         self.save_rollout(&seq.id, Some(record), "rollout-step").await
     }
 
     /// Roll back after a failure at `step` and record why.
-    async fn abandon(
-        &self,
-        seq: &Sequence,
-        step: &PlannedStep,
-        slots: Option<&Slots>,
-        why: String,
-        started_at: &str,
-        done: usize,
-    ) -> End {
-        self.reporter.finish(&step.id, format!("! {} failed: {why}", step.id));
-        let undone = match slots {
+    async fn abandon(&self, seq: &Sequence, step: &PlannedStep, progress: &Progress, why: String, done: usize) -> End {
+        self.reporter.finish(&step.id, &format!("! {} failed: {why}", step.id));
+        let undone = match &progress.slots {
             Some(s) => match self.provider.rollout_rollback(&seq.region, s).await {
                 Ok(detail) => format!("rolled back: {detail}"),
                 Err(e) => {
@@ -379,8 +372,16 @@ impl Run {
             },
             None => "nothing had started, nothing to roll back".into(),
         };
-        self.reporter.line(format!("{}: {undone}", seq.id));
-        let mut record = self.record_for(seq, step, slots, false, started_at, done);
+        self.reporter.line(&format!("{}: {undone}", seq.id));
+        let mut record = self.record_for(
+            seq,
+            step,
+            &Progress {
+                approved: false,
+                ..progress.clone()
+            },
+            done,
+        );
         if !undone.starts_with("ROLLBACK FAILED") {
             record.status = RolloutStatus::RolledBack;
         }
@@ -406,8 +407,7 @@ impl Run {
         };
         let (mut done, mut failed) = (Vec::new(), Vec::new());
         for (id, mut record) in records {
-            let slots: Option<Slots> = serde_json::from_value(record.slots.clone()).ok();
-            let result = match &slots {
+            let result = match &record.slots {
                 Some(s) => self.provider.rollout_rollback(&record.region, s).await,
                 None => Ok("nothing had started".into()),
             };
@@ -415,7 +415,7 @@ impl Run {
                 Ok(detail) => {
                     record.status = RolloutStatus::RolledBack;
                     record.reason = Some("rolled back with `platform rollback`".into());
-                    record.updated_at = report::timestamp();
+                    record.updated_at = super::time::timestamp();
                     match self.save_rollout(&id, Some(record), "rollout-rolled-back").await {
                         Ok(()) => done.push(format!("{id}: {detail}")),
                         Err(e) => failed.push(format!("{id}: {e}")),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 
 use super::provider::{Fut, Provider};
-use super::{Change, Reporter, Run};
+use super::{Change, Run, Silent};
 use crate::plan::{Action, Plan, PlannedResource};
 use crate::providers::read::Live;
 use crate::providers::rollout::{Begun, Slots};
@@ -287,7 +287,7 @@ fn run_with(
     }
     let fake = Arc::new(fake);
     let provider: Arc<dyn Provider> = fake.clone();
-    let run = Arc::new(Run::new(provider, store, state, Vec::new(), Reporter::quiet()));
+    let run = Arc::new(Run::new(provider, store, state, Vec::new(), Arc::new(Silent)));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,18 +18,32 @@ pub struct S3Objects {
     rt: Option<tokio::runtime::Runtime>,
 }
 
+/// Why a backend URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("`{url}` is not a backend this platform knows: use s3://bucket/prefix")]
+    NotS3 { url: String },
+    #[error("`{bucket}` in `{url}` is not a valid S3 bucket name")]
+    BadBucket { bucket: String, url: String },
+    #[error("cannot start the S3 client")]
+    Runtime(#[source] std::io::Error),
+}
+
 /// Split `s3://bucket/some/prefix` into the bucket and the prefix.
-pub fn parse_url(url: &str) -> Result<(String, String), String> {
+pub fn parse_url(url: &str) -> Result<(String, String), BackendError> {
     let rest = url
         .strip_prefix("s3://")
-        .ok_or_else(|| format!("`{url}` is not a backend this platform knows: use s3://bucket/prefix"))?;
+        .ok_or_else(|| BackendError::NotS3 { url: url.to_string() })?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let bucket_ok = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
     if !bucket_ok {
-        return Err(format!("`{bucket}` in `{url}` is not a valid S3 bucket name"));
+        return Err(BackendError::BadBucket {
+            bucket: bucket.to_string(),
+            url: url.to_string(),
+        });
     }
     let prefix = prefix.trim_matches('/');
     Ok((
@@ -45,14 +59,14 @@ pub fn parse_url(url: &str) -> Result<(String, String), String> {
 impl S3Objects {
     /// Connect to `s3://bucket/prefix` with the usual AWS configuration
     /// (and `AWS_ENDPOINT_URL`, with path-style addressing, for an emulator).
-    pub fn open(url: &str) -> Result<S3Objects, String> {
+    pub fn open(url: &str) -> Result<S3Objects, BackendError> {
         let (bucket, prefix) = parse_url(url)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("platform-s3")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the S3 client: {e}"))?;
+            .map_err(BackendError::Runtime)?;
         let sdk = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
         let custom =
             std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
@@ -275,10 +289,16 @@ mod tests {
             ("my-state".into(), "teams/ml/".into())
         );
         assert_eq!(parse_url("s3://my-state").unwrap(), ("my-state".into(), String::new()));
-        assert!(parse_url("gs://x/y").unwrap_err().contains("use s3://bucket/prefix"));
+        assert!(
+            parse_url("gs://x/y")
+                .unwrap_err()
+                .to_string()
+                .contains("use s3://bucket/prefix")
+        );
         assert!(
             parse_url("s3://My_Bucket/x")
                 .unwrap_err()
+                .to_string()
                 .contains("not a valid S3 bucket name")
         );
     }

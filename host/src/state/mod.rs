@@ -106,11 +106,23 @@ pub struct Rollout {
     pub started_at: String,
     pub updated_at: String,
     /// What the rollout primitives are working on (task sets, target
-    /// groups, listeners, weights).
-    pub slots: serde_json::Value,
+    /// groups, listeners, weights); `None` until `rollout.begin` ran.
+    #[serde(default)]
+    pub slots: Option<crate::providers::rollout::Slots>,
+    /// The record's format ([`ROLLOUT_FORMAT`]); a newer one is refused
+    /// rather than misread.
+    #[serde(default = "first_rollout_format")]
+    pub format: u32,
     /// Why it was rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// The format of [`Rollout`] records this version writes and reads.
+pub const ROLLOUT_FORMAT: u32 = 1;
+
+fn first_rollout_format() -> u32 {
+    1
 }
 
 impl State {
@@ -374,6 +386,15 @@ fn parse_state(bytes: &[u8], path: PathBuf) -> Result<State, StateError> {
             found: state.version,
         });
     }
+    if let Some((id, r)) = state.rollouts.iter().find(|(_, r)| r.format > ROLLOUT_FORMAT) {
+        return Err(StateError::Corrupt {
+            path,
+            message: format!(
+                "rollout `{id}` was recorded in format {} by a newer platform; this one reads format {ROLLOUT_FORMAT}: upgrade platform",
+                r.format
+            ),
+        });
+    }
     Ok(state)
 }
 
@@ -468,6 +489,35 @@ mod tests {
         let err = s.load().unwrap_err().to_string();
         assert!(err.contains("is corrupt"), "{err}");
         assert_eq!(std::fs::read_to_string(s.state_path()).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn rollout_records_are_typed_and_a_newer_format_is_refused() {
+        let s = store("rollout-format");
+        std::fs::create_dir_all(&s.dir).unwrap();
+        let record = |extra: &str| {
+            format!(
+                r#"{{"version":1,"blueprint":"bp","environment":"dev","serial":3,"resources":{{}},
+                "rollouts":{{"api.begin":{{"instance":"api","region":"us-east-1","status":"in-progress",
+                "next_step":"api.bake","done":2,"total":5,"started_at":"10:00:00","updated_at":"10:01:00",
+                "slots":{{"cluster":"c","service":"s","task_definition":"td:2","previous_task_definition":"td:1",
+                "blue_target_group":"b","green_target_group":"g","production_listeners":["l"],
+                "blue_task_set":"ts-1","green_task_set":"ts-2","green_percent":10}}{extra}}}}}}}"#
+            )
+        };
+        // A record written before the format field: format 1, slots typed.
+        std::fs::write(s.state_path(), record("")).unwrap();
+        let state = s.load().unwrap();
+        let r = &state.rollouts["api.begin"];
+        assert_eq!(r.format, ROLLOUT_FORMAT);
+        assert_eq!(r.slots.as_ref().unwrap().green_percent, 10);
+        assert_eq!(r.slots.as_ref().unwrap().green_task_set, "ts-2");
+        // A newer platform's record is refused, and left as it is.
+        let newer = record(r#","format":2"#);
+        std::fs::write(s.state_path(), &newer).unwrap();
+        let err = s.load().unwrap_err().to_string();
+        assert!(err.contains("recorded in format 2 by a newer platform"), "{err}");
+        assert_eq!(std::fs::read_to_string(s.state_path()).unwrap(), newer);
     }
 
     #[test]

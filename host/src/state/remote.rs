@@ -253,30 +253,42 @@ impl Drop for RemoteLock {
 }
 
 /// `platform state unlock`: remove the lock `id` once its lease has expired.
-pub fn unlock(objects: &dyn ObjectStore, name: &str, id: &str) -> Result<Lease, String> {
-    let Some((bytes, _)) = objects.get(name).map_err(|e| e.to_string())? else {
-        return Err(format!("{} is not locked", objects.url(name)));
+/// Why `platform state unlock` removed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlockError {
+    #[error(transparent)]
+    Store(#[from] RemoteError),
+    #[error("{url} is not locked")]
+    NotLocked { url: String },
+    #[error("the lock object is not a platform lock")]
+    NotALock(#[source] serde_json::Error),
+    #[error("the lock at {url} has id {found}, not {asked}; nothing was removed")]
+    OtherHolder { url: String, found: String, asked: String },
+    #[error(
+        "refusing: the lease of lock {} (`{}`, pid {} on {}) is live for {seconds} more seconds and is renewed while its holder runs; if the holder is gone, run this again once the lease has expired",
+        holder.id, holder.command, holder.pid, holder.host
+    )]
+    Live { holder: Lease, seconds: u64 },
+}
+
+pub fn unlock(objects: &dyn ObjectStore, name: &str, id: &str) -> Result<Lease, UnlockError> {
+    let Some((bytes, _)) = objects.get(name)? else {
+        return Err(UnlockError::NotLocked { url: objects.url(name) });
     };
-    let holder: Lease =
-        serde_json::from_slice(&bytes).map_err(|e| format!("the lock object is not a platform lock: {e}"))?;
+    let holder: Lease = serde_json::from_slice(&bytes).map_err(UnlockError::NotALock)?;
     if holder.id != id {
-        return Err(format!(
-            "the lock at {} has id {}, not {id}; nothing was removed",
-            objects.url(name),
-            holder.id
-        ));
+        return Err(UnlockError::OtherHolder {
+            url: objects.url(name),
+            found: holder.id,
+            asked: id.to_string(),
+        });
     }
     let now = now();
     if holder.expires > now {
-        return Err(format!(
-            "refusing: the lease of lock {id} (`{}`, pid {} on {}) is live for {} more seconds and is renewed while its holder runs; if the holder is gone, run this again once the lease has expired",
-            holder.command,
-            holder.pid,
-            holder.host,
-            holder.expires - now
-        ));
+        let seconds = holder.expires - now;
+        return Err(UnlockError::Live { holder, seconds });
     }
-    objects.delete(name).map_err(|e| e.to_string())?;
+    objects.delete(name)?;
     Ok(holder)
 }
 
@@ -358,7 +370,9 @@ mod tests {
             }
             other => panic!("expected a held lease, got {other:?}"),
         }
-        let err = unlock(store.as_ref(), "x.lock", &first.lease.id).unwrap_err();
+        let err = unlock(store.as_ref(), "x.lock", &first.lease.id)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is live for"), "{err}");
         drop(first);
         assert_eq!(store.get("x.lock").unwrap(), None);
@@ -379,7 +393,7 @@ mod tests {
         let etag = store
             .put("x.lock", serde_json::to_vec(&dead).unwrap(), Cond::IfAbsent)
             .unwrap();
-        let err = unlock(store.as_ref(), "x.lock", "other").unwrap_err();
+        let err = unlock(store.as_ref(), "x.lock", "other").unwrap_err().to_string();
         assert!(err.contains("has id dead"), "{err}");
         let taker = RemoteLock::acquire(store.clone(), "x.lock", "up", lost()).unwrap();
         assert_eq!(taker.replaced.as_ref().map(|l| l.id.as_str()), Some("dead"));

@@ -1,5 +1,7 @@
 //! Values with references, and their flat tree encoding (see `node` in the WIT).
 
+use platform_value_tree::{Build, View};
+
 use crate::bindings::platform::plugin::types::{Node, Reference};
 
 /// A JSON-like value that may hold references resolved by the host at apply time.
@@ -107,41 +109,60 @@ impl Value {
         index as u32
     }
 
+    /// Decode a tree from the host with the checks the host applies to
+    /// plugins' trees (`platform-value-tree`).
     pub(crate) fn decode(nodes: &[Node]) -> Result<Value, String> {
-        if nodes.is_empty() {
-            return Ok(Value::Null);
-        }
-        decode_at(nodes, 0)
+        platform_value_tree::decode(nodes).map_err(|e| e.to_string())
     }
 }
 
-fn decode_at(nodes: &[Node], at: usize) -> Result<Value, String> {
-    let child = |i: u32| -> Result<Value, String> {
-        let i = i as usize;
-        if i <= at || i >= nodes.len() {
-            return Err(format!("malformed value tree: node {at} points at node {i}"));
+impl platform_value_tree::Node for Node {
+    fn view(&self) -> View<'_> {
+        match self {
+            Node::Null => View::Null,
+            Node::Boolean(b) => View::Bool(*b),
+            Node::Integer(i) => View::Int(*i),
+            Node::Number(n) => View::Num(*n),
+            Node::Text(s) => View::Text(s),
+            Node::Array(items) => View::Array(items),
+            Node::Object(entries) => View::Object(entries),
+            Node::Ref(r) => View::Ref {
+                resource: &r.resource,
+                attribute: &r.attribute,
+            },
+            Node::Concat(parts) => View::Concat(parts),
         }
-        decode_at(nodes, i)
-    };
-    Ok(match &nodes[at] {
-        Node::Null => Value::Null,
-        Node::Boolean(b) => Value::Bool(*b),
-        Node::Integer(i) => Value::Int(*i),
-        Node::Number(n) => Value::Num(*n),
-        Node::Text(s) => Value::Str(s.clone()),
-        Node::Array(items) => Value::Array(items.iter().map(|&i| child(i)).collect::<Result<_, _>>()?),
-        Node::Object(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(k, i)| Ok((k.clone(), child(*i)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        Node::Ref(r) => Value::Ref {
-            resource: r.resource.clone(),
-            attribute: r.attribute.clone(),
-        },
-        Node::Concat(parts) => Value::Concat(parts.iter().map(|&i| child(i)).collect::<Result<_, _>>()?),
-    })
+    }
+}
+
+impl Build for Value {
+    fn null() -> Value {
+        Value::Null
+    }
+    fn bool(b: bool) -> Value {
+        Value::Bool(b)
+    }
+    fn int(i: i64) -> Value {
+        Value::Int(i)
+    }
+    fn num(n: f64) -> Value {
+        Value::Num(n)
+    }
+    fn text(s: &str) -> Value {
+        Value::Str(s.to_string())
+    }
+    fn array(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+    fn object(entries: Vec<(String, Value)>) -> Value {
+        Value::Object(entries)
+    }
+    fn reference(resource: &str, attribute: &str) -> Value {
+        reference(resource, attribute)
+    }
+    fn concat(parts: Vec<Value>) -> Value {
+        Value::Concat(parts)
+    }
 }
 
 impl From<&str> for Value {
