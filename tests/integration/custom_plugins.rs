@@ -178,6 +178,22 @@ fn a_scaffolded_plugin_builds_locks_plans_deploys_and_goes_away() {
     }
     let built = build.output().expect("run cargo");
     assert!(built.status.success(), "cargo build failed:\n{}", text(&built.stderr));
+    // Its own tests run natively, checked as `plan` checks.
+    let mut test = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    test.args(["test", "--quiet"]).current_dir(&crate_dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key.contains("RUSTFLAGS") || key == "RUSTC_WRAPPER" {
+            test.env_remove(key);
+        }
+    }
+    let tested = test.output().expect("run cargo test");
+    assert!(
+        tested.status.success(),
+        "the scaffolded plugin's tests failed:\n{}{}",
+        text(&tested.stdout),
+        text(&tested.stderr)
+    );
+    assert!(text(&tested.stdout).contains("2 passed"), "{}", text(&tested.stdout));
     let wasm = crate_dir.join("target/wasm32-wasip2/release/plugin_notify.wasm");
     let size = std::fs::metadata(&wasm).unwrap().len();
     eprintln!(

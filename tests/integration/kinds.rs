@@ -85,3 +85,81 @@ fn a_kms_key_rotates_keeps_its_alias_and_is_scheduled_for_deletion() {
         assert_eq!(aws.find(&request(&SECOND)).await.unwrap(), None);
     });
 }
+
+#[test]
+fn a_kms_alias_moves_from_a_key_on_its_way_out_but_never_from_another_teams_key() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let endpoint = moto.endpoint.clone();
+        let aws = Aws::load_with(|l| {
+            l.endpoint_url(endpoint)
+                .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+        })
+        .await
+        .unwrap();
+        let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
+        let tags = vec![("platform:id".to_string(), "t.key".to_string())];
+        let other_tags = vec![("platform:id".to_string(), "t.other".to_string())];
+        let request = |props: &'static Json| Request {
+            id: "t.key",
+            kind: KEY,
+            region: "us-east-1",
+            props: Props::new(props, KEY),
+            tags: &tags,
+            token: "token".into(),
+        };
+        let other = |props: &'static Json| Request {
+            id: "t.other",
+            tags: &other_tags,
+            ..request(props)
+        };
+        static MINE: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| json!({ "alias": "alias/t-mine" }));
+        static THEIRS: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| json!({ "alias": "alias/t-theirs" }));
+        static AWS_OWN: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| json!({ "alias": "alias/aws/rds" }));
+
+        // Someone schedules our key for deletion by hand: the alias stays
+        // behind on it, and the next create takes it over.
+        let first = aws.create(&request(&MINE)).await.unwrap();
+        kms.schedule_key_deletion()
+            .key_id(first["id"].as_str().unwrap())
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            aws.find(&request(&MINE)).await.unwrap(),
+            None,
+            "a key on its way out is not adopted"
+        );
+        let second = aws.create(&request(&MINE)).await.unwrap();
+        assert_ne!(second["id"], first["id"]);
+        let named = kms.describe_key().key_id("alias/t-mine").send().await.unwrap();
+        assert_eq!(named.key_metadata().unwrap().key_id(), second["id"].as_str().unwrap());
+
+        // Another team's alias is neither adopted nor taken over.
+        let theirs = kms.create_key().send().await.unwrap();
+        let their_id = theirs.key_metadata().unwrap().key_id().to_string();
+        kms.create_alias()
+            .alias_name("alias/t-theirs")
+            .target_key_id(&their_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(aws.find(&other(&THEIRS)).await.unwrap(), None);
+        let e = aws.create(&other(&THEIRS)).await.unwrap_err();
+        assert!(e.message.contains("already names key"), "{e}");
+        assert_eq!(
+            aws.find(&other(&THEIRS)).await.unwrap(),
+            None,
+            "no key was made before the refusal"
+        );
+        let still = kms.describe_key().key_id("alias/t-theirs").send().await.unwrap();
+        assert_eq!(still.key_metadata().unwrap().key_id(), their_id);
+
+        // AWS's own aliases are refused before any call.
+        let e = aws.create(&request(&AWS_OWN)).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+    });
+}

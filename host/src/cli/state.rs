@@ -160,8 +160,14 @@ impl Command {
                 let objects = remote_of(&store)?;
                 let name = store.object("state.json");
                 let bytes = objects.get_version(&name, &version).map_err(err)?;
-                let mut restored: State = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("version {version} of {} is not a state", objects.url(&name)))?;
+                // The checks of any load: the state and rollout format versions.
+                let mut restored: State =
+                    crate::state::parse_state(&bytes, objects.url(&name).into()).with_context(|| {
+                        format!(
+                            "version {version} of {} is not a state this platform reads",
+                            objects.url(&name)
+                        )
+                    })?;
                 if restored.blueprint != store.blueprint || restored.environment != store.environment {
                     return Err(anyhow::anyhow!(
                         "version {version} is the state of {} {}, not of {} {}",

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 
 use super::read::{Live, observed};
 use super::registry::{Adopt, Arn, ResourceType, Support, only};
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while};
 use crate::outputs;
 
 /// `aws.kms.key`
@@ -51,7 +51,16 @@ impl ResourceType for Key {
         )
     }
 
-    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        valid(&r.props)?;
+        // An alias taken by someone else's key fails before a key is made.
+        if let Some(alias) = r.props.opt_str("alias")
+            && let Some(t) = target(c, alias).await?
+            && !deleting(&t.state)
+            && !tagged(c, &t.id, r.id).await?
+        {
+            return Err(taken(alias, &t.id));
+        }
         let mut call = c
             .kms
             .create_key()
@@ -69,31 +78,38 @@ impl ResourceType for Key {
             .key_metadata()
             .ok_or_else(|| ProviderError::new("kms:CreateKey", "AWS returned no key metadata"))?;
         let (id, arn) = (meta.key_id().to_string(), meta.arn().unwrap_or_default().to_string());
-        configure(c, r, &id, None).await?;
+        configure(aws, c, r, &id, None).await?;
         Ok(key_outputs(&id, &arn, r))
     }
 
-    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
-        let found = match r.props.opt_str("alias") {
-            Some(alias) => match usable(c, alias).await? {
-                Some(found) => Some(found),
-                None => by_tag(c, r.id).await?,
+    async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        // By alias only when the key it names is ours: an alias is
+        // account-wide, and another team's key must never be adopted.
+        let by_alias = match r.props.opt_str("alias") {
+            Some(alias) => match target(c, alias).await? {
+                Some(t) if !deleting(&t.state) && tagged(c, &t.id, r.id).await? => Some((t.id, t.arn)),
+                _ => None,
             },
+            None => None,
+        };
+        let found = match by_alias {
+            Some(found) => Some(found),
             None => by_tag(c, r.id).await?,
         };
         let Some((id, arn)) = found else { return Ok(None) };
         // The interrupted run may have stopped before the alias or rotation.
-        configure(c, r, &id, None).await?;
+        configure(aws, c, r, &id, None).await?;
         Ok(Some(key_outputs(&id, &arn, r)))
     }
 
     async fn update(
-        _aws: &Aws,
+        aws: &Aws,
         c: &Clients,
         r: &Request<'_>,
         old: &Json,
         outputs: &Outputs,
     ) -> Result<Outputs, ProviderError> {
+        valid(&r.props)?;
         let field = |k: &str| outputs.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
         let (id, arn) = (field("id"), field("arn"));
         if id.is_empty() {
@@ -112,24 +128,24 @@ impl ResourceType for Key {
                 .await
                 .map_err(|e| aws_err("kms:UpdateKeyDescription", e))?;
         }
-        configure(c, r, &id, old.opt_str("alias")).await?;
+        configure(aws, c, r, &id, old.opt_str("alias")).await?;
         Ok(key_outputs(&id, &arn, r))
     }
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
         let id = o.str("id")?;
+        let days = window(p)?;
         if let Some(alias) = o.opt_str("alias").or_else(|| p.opt_str("alias")) {
-            match c.kms.delete_alias().alias_name(alias).send().await {
-                Ok(_) => {}
-                Err(e) => {
-                    let e = aws_err("kms:DeleteAlias", e);
-                    if !e.is_not_found() {
-                        return Err(e);
-                    }
+            // Only our key's alias: another key may have taken the name since.
+            if target(c, alias).await?.is_some_and(|t| t.id == id)
+                && let Err(e) = c.kms.delete_alias().alias_name(alias).send().await
+            {
+                let e = aws_err("kms:DeleteAlias", e);
+                if !e.is_not_found() {
+                    return Err(e);
                 }
             }
         }
-        let days = p.opt_i32("deletion_window_in_days").unwrap_or(30);
         match c
             .kms
             .schedule_key_deletion()
@@ -141,8 +157,8 @@ impl ResourceType for Key {
             Ok(_) => Ok(()),
             Err(e) => {
                 let e = aws_err("kms:ScheduleKeyDeletion", e);
-                // Already scheduled (or gone): deleted, as far as we are concerned.
-                if e.is_code("KMSInvalidStateException") && state(c, id).await?.as_deref() == Some("PendingDeletion") {
+                // Already scheduled: deleted, as far as we are concerned.
+                if e.is_code("KMSInvalidStateException") && state(c, id).await?.as_deref().is_some_and(deleting) {
                     Ok(())
                 } else {
                     Err(e)
@@ -163,10 +179,7 @@ impl ResourceType for Key {
         let Some(meta) = out.key_metadata() else {
             return Ok(Live::Gone);
         };
-        if meta
-            .key_state()
-            .is_some_and(|s| s.as_str().starts_with("Pending") && s.as_str().contains("Deletion"))
-        {
+        if meta.key_state().is_some_and(|s| deleting(s.as_str())) {
             return Ok(Live::Gone);
         }
         let rotation = c
@@ -196,77 +209,170 @@ fn key_outputs(id: &str, arn: &str, r: &Request<'_>) -> Outputs {
     o
 }
 
+/// A key state in which the key is on its way out.
+fn deleting(state: &str) -> bool {
+    matches!(state, "PendingDeletion" | "PendingReplicaDeletion")
+}
+
+/// The alias and the deletion window as KMS accepts them, checked before
+/// any call.
+fn valid(p: &Props<'_>) -> Result<(), ProviderError> {
+    if let Some(alias) = p.opt_str("alias") {
+        let name = alias.strip_prefix("alias/").unwrap_or_default();
+        let ok = !name.is_empty()
+            && !alias.starts_with("alias/aws/")
+            && alias.len() <= 256
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'));
+        if !ok {
+            return Err(ProviderError::property(
+                "aws.kms.key",
+                format!(
+                    "property `alias` of a aws.kms.key must be `alias/` then letters, digits, `/`, `_` or `-` (not `alias/aws/`, which is AWS's), not `{alias}`"
+                ),
+            ));
+        }
+    }
+    window(p).map(drop)
+}
+
+fn window(p: &Props<'_>) -> Result<i32, ProviderError> {
+    let days = p.opt_i32("deletion_window_in_days").unwrap_or(30);
+    if (7..=30).contains(&days) {
+        Ok(days)
+    } else {
+        Err(ProviderError::property(
+            "aws.kms.key",
+            format!("property `deletion_window_in_days` of a aws.kms.key must be 7 to 30, not {days}"),
+        ))
+    }
+}
+
 /// Alias and rotation as the properties ask (`old_alias`: the alias to
-/// retire when it changed).
-async fn configure(c: &Clients, r: &Request<'_>, id: &str, old_alias: Option<&str>) -> Result<(), ProviderError> {
+/// retire when it changed). A key made moments ago may not be visible to
+/// every KMS call yet: not found is retried for a while.
+async fn configure(
+    aws: &Aws,
+    c: &Clients,
+    r: &Request<'_>,
+    id: &str,
+    old_alias: Option<&str>,
+) -> Result<(), ProviderError> {
     let alias = r.props.opt_str("alias");
     if let Some(alias) = alias
         && old_alias != Some(alias)
     {
-        let current = usable(c, alias).await?;
-        match current {
-            Some((target, _)) if target == id => {}
-            Some(_) => {
-                c.kms
-                    .update_alias()
-                    .alias_name(alias)
-                    .target_key_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err("kms:UpdateAlias", e))?;
+        match target(c, alias).await? {
+            Some(t) if t.id == id => {}
+            // A key of ours, or one on its way out (the alias outlives a
+            // key scheduled for deletion): the alias moves to this key.
+            Some(t) if deleting(&t.state) || tagged(c, &t.id, r.id).await? => {
+                retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, || async {
+                    c.kms
+                        .update_alias()
+                        .alias_name(alias)
+                        .target_key_id(id)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_err("kms:UpdateAlias", e))
+                })
+                .await?;
             }
+            Some(t) => return Err(taken(alias, &t.id)),
             None => {
-                c.kms
-                    .create_alias()
-                    .alias_name(alias)
-                    .target_key_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err("kms:CreateAlias", e))?;
+                retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, || async {
+                    c.kms
+                        .create_alias()
+                        .alias_name(alias)
+                        .target_key_id(id)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_err("kms:CreateAlias", e))
+                })
+                .await?;
             }
         }
     }
     if let Some(old) = old_alias
         && alias != Some(old)
+        && let Err(e) = c.kms.delete_alias().alias_name(old).send().await
     {
-        match c.kms.delete_alias().alias_name(old).send().await {
-            Ok(_) => {}
-            Err(e) => {
-                let e = aws_err("kms:DeleteAlias", e);
-                if !e.is_not_found() {
-                    return Err(e);
-                }
-            }
+        let e = aws_err("kms:DeleteAlias", e);
+        if !e.is_not_found() {
+            return Err(e);
         }
     }
-    if r.props.bool("enable_key_rotation").unwrap_or(true) {
-        c.kms
-            .enable_key_rotation()
-            .key_id(id)
-            .send()
-            .await
-            .map_err(|e| aws_err("kms:EnableKeyRotation", e))?;
-    } else {
-        c.kms
-            .disable_key_rotation()
-            .key_id(id)
-            .send()
-            .await
-            .map_err(|e| aws_err("kms:DisableKeyRotation", e))?;
-    }
-    Ok(())
+    let rotate = r.props.bool("enable_key_rotation").unwrap_or(true);
+    retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, || async {
+        if rotate {
+            c.kms
+                .enable_key_rotation()
+                .key_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_err("kms:EnableKeyRotation", e))
+        } else {
+            c.kms
+                .disable_key_rotation()
+                .key_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_err("kms:DisableKeyRotation", e))
+        }
+    })
+    .await
 }
 
-/// The key an alias names, unless it is scheduled for deletion: (id, arn).
-async fn usable(c: &Clients, alias: &str) -> Result<Option<(String, String)>, ProviderError> {
+fn taken(alias: &str, key: &str) -> ProviderError {
+    ProviderError::new(
+        "kms:CreateAlias",
+        format!(
+            "the alias {alias} already names key {key}, which this deployment did not create; choose another alias, or move or delete that one first"
+        ),
+    )
+}
+
+/// The key an alias names, in whatever state.
+struct Target {
+    id: String,
+    arn: String,
+    state: String,
+}
+
+async fn target(c: &Clients, alias: &str) -> Result<Option<Target>, ProviderError> {
     match c.kms.describe_key().key_id(alias).send().await {
-        Ok(out) => Ok(out.key_metadata().and_then(|m| {
-            let deleting = m.key_state().is_some_and(|s| s.as_str() == "PendingDeletion");
-            (!deleting).then(|| (m.key_id().to_string(), m.arn().unwrap_or_default().to_string()))
+        Ok(out) => Ok(out.key_metadata().map(|m| Target {
+            id: m.key_id().to_string(),
+            arn: m.arn().unwrap_or_default().to_string(),
+            state: m.key_state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         })),
         Err(e) => {
             let e = aws_err("kms:DescribeKey", e);
             if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Whether key `key` carries `platform:id` = `id`. A key whose tags we may
+/// not read is not ours; any other error is an error.
+async fn tagged(c: &Clients, key: &str, id: &str) -> Result<bool, ProviderError> {
+    match c.kms.list_resource_tags().key_id(key).send().await {
+        Ok(t) => Ok(t
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "platform:id" && t.tag_value() == id)),
+        Err(e) => {
+            let e = aws_err("kms:ListResourceTags", e);
+            if e.is_not_found() || e.is_code("AccessDeniedException") {
+                Ok(false)
+            } else {
+                Err(e)
+            }
         }
     }
 }
@@ -299,17 +405,7 @@ async fn by_tag(c: &Clients, id: &str) -> Result<Option<(String, String)>, Provi
             .map_err(|e| aws_err("kms:ListKeys", e))?;
         for k in out.keys() {
             let Some(key_id) = k.key_id() else { continue };
-            let tags = match c.kms.list_resource_tags().key_id(key_id).send().await {
-                Ok(t) => t,
-                // Keys of other principals may refuse us: not ours.
-                Err(_) => continue,
-            };
-            if tags
-                .tags()
-                .iter()
-                .any(|t| t.tag_key() == "platform:id" && t.tag_value() == id)
-                && state(c, key_id).await?.as_deref() != Some("PendingDeletion")
-            {
+            if tagged(c, key_id, id).await? && !state(c, key_id).await?.as_deref().is_some_and(deleting) {
                 return Ok(Some((key_id.to_string(), k.key_arn().unwrap_or_default().to_string())));
             }
         }

@@ -375,7 +375,7 @@ impl Registry {
                 k.name(),
                 k.about(),
                 match k.adopt() {
-                    Adopt::Lookup => "by name or tag",
+                    Adopt::Lookup => "by its name (or alias) or its tag",
                     Adopt::CreateAgain => "by creating it again",
                 },
                 cell(k.drift()),
@@ -535,6 +535,26 @@ mod tests {
             "resource type names outside the providers:\n{}",
             found.join("\n")
         );
+    }
+
+    /// The plugin SDK's copy of the type schemas (for its native test
+    /// harness, which must not depend on the host) equals the registry.
+    #[test]
+    fn the_sdk_has_every_type_schema() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk/kinds.json");
+        let kinds: Vec<Json> = registry()
+            .iter()
+            .map(|k| serde_json::json!({ "type": k.name(), "schema": k.schema() }))
+            .collect();
+        let text = serde_json::to_string_pretty(&kinds).unwrap() + "\n";
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(&path, text).unwrap();
+        } else {
+            assert!(
+                std::fs::read_to_string(&path).unwrap_or_default() == text,
+                "plugins/sdk/kinds.json differs from the registry: UPDATE_EXPECT=1 cargo nextest run registry"
+            );
+        }
     }
 
     #[test]

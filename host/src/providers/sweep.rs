@@ -98,6 +98,19 @@ async fn terminal(aws: &Aws, arn: &str) -> Result<bool, ProviderError> {
             .map_err(|e| aws_err("ecs:DescribeServices", e))?;
         return Ok(out.services().iter().all(|s| s.status() != Some("ACTIVE")));
     }
+    if arn.contains(":key/") && arn.contains(":kms:") {
+        // A key scheduled for deletion keeps its tags for 7 to 30 days.
+        return match c.kms.describe_key().key_id(arn).send().await {
+            Ok(out) => Ok(out
+                .key_metadata()
+                .and_then(|m| m.key_state())
+                .is_some_and(|s| matches!(s.as_str(), "PendingDeletion" | "PendingReplicaDeletion"))),
+            Err(e) => {
+                let e = aws_err("kms:DescribeKey", e);
+                if e.is_not_found() { Ok(true) } else { Err(e) }
+            }
+        };
+    }
     if arn.contains(":task-definition/") {
         let out = c
             .ecs

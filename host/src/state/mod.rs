@@ -151,6 +151,10 @@ pub enum StateError {
     Corrupt { path: PathBuf, message: String },
     #[error("state file {path} has version {found}, this platform reads version {STATE_VERSION}")]
     Version { path: PathBuf, found: u32 },
+    #[error(
+        "state file {path} holds rollout `{rollout}` recorded in format {found} by a newer platform; this one reads format {ROLLOUT_FORMAT}: upgrade platform (the file was left untouched)"
+    )]
+    RolloutFormat { path: PathBuf, rollout: String, found: u32 },
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error("remote state {url}: {message}")]
@@ -375,7 +379,8 @@ impl StateStore {
     }
 }
 
-fn parse_state(bytes: &[u8], path: PathBuf) -> Result<State, StateError> {
+/// Read a state file's bytes, refusing a version this platform does not read.
+pub fn parse_state(bytes: &[u8], path: PathBuf) -> Result<State, StateError> {
     let state: State = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
@@ -387,12 +392,10 @@ fn parse_state(bytes: &[u8], path: PathBuf) -> Result<State, StateError> {
         });
     }
     if let Some((id, r)) = state.rollouts.iter().find(|(_, r)| r.format > ROLLOUT_FORMAT) {
-        return Err(StateError::Corrupt {
+        return Err(StateError::RolloutFormat {
             path,
-            message: format!(
-                "rollout `{id}` was recorded in format {} by a newer platform; this one reads format {ROLLOUT_FORMAT}: upgrade platform",
-                r.format
-            ),
+            rollout: id.clone(),
+            found: r.format,
         });
     }
     Ok(state)
@@ -517,6 +520,7 @@ mod tests {
         std::fs::write(s.state_path(), &newer).unwrap();
         let err = s.load().unwrap_err().to_string();
         assert!(err.contains("recorded in format 2 by a newer platform"), "{err}");
+        assert!(!err.contains(".bak"), "restoring a backup is not the remedy: {err}");
         assert_eq!(std::fs::read_to_string(s.state_path()).unwrap(), newer);
     }
 

@@ -252,7 +252,6 @@ impl Drop for RemoteLock {
     }
 }
 
-/// `platform state unlock`: remove the lock `id` once its lease has expired.
 /// Why `platform state unlock` removed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum UnlockError {
@@ -271,6 +270,7 @@ pub enum UnlockError {
     Live { holder: Lease, seconds: u64 },
 }
 
+/// `platform state unlock`: remove the lock `id` once its lease has expired.
 pub fn unlock(objects: &dyn ObjectStore, name: &str, id: &str) -> Result<Lease, UnlockError> {
     let Some((bytes, _)) = objects.get(name)? else {
         return Err(UnlockError::NotLocked { url: objects.url(name) });

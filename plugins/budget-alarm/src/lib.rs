@@ -134,3 +134,37 @@ impl Plugin for BudgetAlarm {
 }
 
 export_plugin!(BudgetAlarm);
+
+/// Native tests: `cargo test` plans the plugin without a wasm runtime and
+/// checks its output as `platform plan` would (see the SDK's `testing`).
+#[cfg(test)]
+mod tests {
+    use platform_plugin_sdk::testing::{Case, Failure, plan};
+    use serde_json::json;
+
+    use super::BudgetAlarm;
+
+    #[test]
+    fn an_alarm_per_threshold_with_properties_the_host_accepts() {
+        let p = plan::<BudgetAlarm>(&Case::new(json!({ "monthly_usd": 200, "emails": ["ops@example.com"] }))).unwrap();
+        let alarms: Vec<_> = p
+            .resources
+            .iter()
+            .filter(|r| r.kind == "aws.cloudwatch.metric-alarm")
+            .collect();
+        assert_eq!(alarms.len(), 2);
+        assert_eq!(alarms[0].properties.get("threshold"), Some(&160.0.into()));
+        assert_eq!(
+            p.resources.iter().filter(|r| r.kind == "aws.sns.subscription").count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_configuration_outside_the_schema_is_refused() {
+        assert!(matches!(
+            plan::<BudgetAlarm>(&Case::new(json!({ "monthly": 200 }))),
+            Err(Failure::Schema(_))
+        ));
+    }
+}

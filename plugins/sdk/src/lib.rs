@@ -24,6 +24,8 @@
 //! [`obj!`], `Vec`s, scalars and [`reference`], and read the configuration with
 //! [`Context::config`].
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod value;
 
 pub use value::{Value, concat, reference};
