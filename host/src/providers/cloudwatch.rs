@@ -77,11 +77,7 @@ fn queries(p: &Props<'_>) -> Result<Vec<MetricDataQuery>, ProviderError> {
 pub async fn put_alarm(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let name = p.str("name")?;
-    let tags: Vec<Tag> = r
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let tags = crate::sdk_tags!(r, Tag);
     let mut alarm = c.cloudwatch.put_metric_alarm().alarm_name(name);
     alarm = if p.get("metrics").is_some() {
         alarm.set_metrics(Some(queries(p)?))

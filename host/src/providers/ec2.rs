@@ -17,11 +17,7 @@ use super::{
 use crate::outputs;
 
 fn tag_spec(r: &Request<'_>, resource_type: Ec2ResourceType) -> TagSpecification {
-    let mut tags: Vec<Tag> = r
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let mut tags = crate::sdk_tags!(r, Tag);
     let name = r
         .props
         .opt_str("name")

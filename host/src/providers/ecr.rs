@@ -11,11 +11,7 @@ use crate::outputs;
 pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let name = p.str("name")?;
-    let tags: Vec<Tag> = r
-        .tags
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
+    let tags = crate::sdk_tags!(r, Tag, "ecr:CreateRepository")?;
     let out = c
         .ecr
         .create_repository()

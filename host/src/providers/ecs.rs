@@ -16,10 +16,7 @@ use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry
 use crate::outputs;
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
-    r.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    crate::sdk_tags!(r, Tag)
 }
 
 pub async fn create_cluster(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {

@@ -14,10 +14,7 @@ use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, wait_
 use crate::outputs;
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
-    r.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    crate::sdk_tags!(r, Tag)
 }
 
 /// `app/name/id` from `arn:...:loadbalancer/app/name/id` (the CloudWatch dimension).

@@ -21,11 +21,7 @@ fn trust(service: &str) -> String {
 pub async fn create_role(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let name = p.str("name")?;
-    let tags: Vec<Tag> = r
-        .tags
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
+    let tags = crate::sdk_tags!(r, Tag, "iam:CreateRole")?;
     let out = c
         .iam
         .create_role()

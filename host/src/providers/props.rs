@@ -110,6 +110,34 @@ impl<'a> Props<'a> {
     }
 }
 
+/// The request's tags (blueprint, environment and `platform:*`) as an AWS
+/// SDK's tag type, the one way every provider converts them:
+/// `sdk_tags!(r, aws_sdk_ecs::types::Tag)` for SDKs whose tag builder cannot
+/// fail; `sdk_tags!(r, aws_sdk_iam::types::Tag, "iam:CreateRole")` for those
+/// whose builder checks required fields, a failure failing the call (a tag
+/// is never dropped silently: `down` and the tagging API rely on them).
+#[macro_export]
+macro_rules! sdk_tags {
+    ($r:expr, $tag:ty) => {
+        $r.tags
+            .iter()
+            .map(|(k, v)| <$tag>::builder().key(k).value(v).build())
+            .collect::<Vec<$tag>>()
+    };
+    ($r:expr, $tag:ty, $op:expr) => {
+        $r.tags
+            .iter()
+            .map(|(k, v)| {
+                <$tag>::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| $crate::providers::ProviderError::new($op, format!("tag `{k}`: {e}")))
+            })
+            .collect::<Result<Vec<$tag>, $crate::providers::ProviderError>>()
+    };
+}
+
 /// Build an outputs map: `outputs!{"id" => vpc_id, "arn" => arn}`.
 #[macro_export]
 macro_rules! outputs {

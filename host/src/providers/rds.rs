@@ -16,10 +16,7 @@ use crate::outputs;
 const DB_WAIT: Duration = Duration::from_secs(4 * 3600);
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
-    r.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    crate::sdk_tags!(r, Tag)
 }
 
 pub async fn create_subnet_group(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {

@@ -53,11 +53,7 @@ pub async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, 
         }
         None => None,
     };
-    let tags: Vec<Tag> = r
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let tags = crate::sdk_tags!(r, Tag);
     // Replicas in other regions, so tasks there read it even when the
     // primary region is down.
     let replicas = p.strs("replica_regions")?;

@@ -11,11 +11,8 @@ use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
 use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while};
 use crate::outputs;
 
-fn tags(r: &Request<'_>) -> Vec<Tag> {
-    r.tags
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
+fn tags(r: &Request<'_>, op: &str) -> Result<Vec<Tag>, ProviderError> {
+    crate::sdk_tags!(r, Tag, op)
 }
 
 /// Namespace changes are asynchronous: wait for the operation's outcome and
@@ -85,7 +82,7 @@ pub async fn create_namespace(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result
         .name(p.str("name")?)
         .vpc(p.str("vpc_id")?)
         .creator_request_id(&r.token)
-        .set_tags(Some(tags(r)))
+        .set_tags(Some(tags(r, "servicediscovery:CreatePrivateDnsNamespace")?))
         .send()
         .await
         .map_err(|e| aws_err("servicediscovery:CreatePrivateDnsNamespace", e))?;
@@ -152,7 +149,7 @@ pub async fn create_service(c: &Clients, r: &Request<'_>) -> Result<Outputs, Pro
         .namespace_id(p.str("namespace_id")?)
         .creator_request_id(&r.token)
         .dns_config(dns)
-        .set_tags(Some(tags(r)))
+        .set_tags(Some(tags(r, "servicediscovery:CreateService")?))
         .send()
         .await
         .map_err(|e| aws_err("servicediscovery:CreateService", e))?;

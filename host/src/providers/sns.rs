@@ -9,11 +9,7 @@ use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
 use crate::outputs;
 
 pub async fn create_topic(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
-    let tags: Vec<Tag> = r
-        .tags
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
+    let tags = crate::sdk_tags!(r, Tag, "sns:CreateTopic")?;
     let out = c
         .sns
         .create_topic()
