@@ -61,8 +61,21 @@ pub enum NodeError {
 
 impl From<StateError> for NodeError {
     fn from(e: StateError) -> NodeError {
-        NodeError::State(e.to_string())
+        NodeError::State(with_causes(&e))
     }
+}
+
+/// An error and its causes on one line, for a report line (a node's failure
+/// is one line; the CLI prints other errors with a line per cause).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
 }
 
 /// A failed node, with the plugin instance it came from.
@@ -319,7 +332,8 @@ impl Run {
         }
         state.outputs = outputs.clone();
         if let Err(e) = self.store.save(&mut state) {
-            self.reporter.line(&format!("warning: could not save outputs: {e}"));
+            self.reporter
+                .line(&format!("warning: could not save outputs: {}", with_causes(&e)));
         }
         outputs
     }

@@ -672,6 +672,10 @@ fn no_call_is_sent_when_its_intent_cannot_be_saved() {
         o.report.failed
     );
     assert!(o.journal.is_empty());
+    // The report line names the file and gives the cause once.
+    let line = o.report.failed[0].error.to_string();
+    assert!(line.starts_with("cannot "), "{line}");
+    assert_eq!(line.matches("os error").count(), 1, "{line}");
 }
 
 #[test]

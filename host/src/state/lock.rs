@@ -23,7 +23,7 @@ pub enum LockError {
         .info.command, .info.pid, .info.host, .info.since, age(.info.since), .path.display()
     )]
     Held { path: PathBuf, info: LockInfo },
-    #[error("cannot take the lock {path}: {source}")]
+    #[error("cannot take the lock {path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(
         "the state at {url} is locked by `{}` (lock id {}, pid {} on {}) since {} ago; its lease runs {left} more seconds and is renewed while the holder runs: wait for it to finish, or if the holder is gone, run `platform state unlock` with that lock id once the lease has expired",

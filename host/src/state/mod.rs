@@ -141,7 +141,8 @@ impl State {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot {action} {path}: {source}")]
+    // The cause is the source, printed by whoever prints the chain.
+    #[error("cannot {action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,
