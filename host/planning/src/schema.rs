@@ -197,18 +197,25 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
+/// A plugin's configuration schema this validator cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadSchema {
+    #[error("the configuration schema is not a JSON object")]
+    NotAnObject,
+    #[error("the configuration schema's type is {0}, but configuration is always a table")]
+    NotATable(String),
+}
+
 /// Check that a plugin's schema is one this validator understands well
-/// enough: an object schema. Returns a message when it is not.
-pub fn check_schema(schema: &Value) -> Result<(), String> {
+/// enough: an object schema.
+pub fn check_schema(schema: &Value) -> Result<(), BadSchema> {
     let Some(obj) = schema.as_object() else {
-        return Err("the configuration schema is not a JSON object".into());
+        return Err(BadSchema::NotAnObject);
     };
     match obj.get("type") {
         Some(Value::String(t)) if t == "object" => Ok(()),
         None => Ok(()),
-        Some(other) => Err(format!(
-            "the configuration schema's type is {other}, but configuration is always a table"
-        )),
+        Some(other) => Err(BadSchema::NotATable(other.to_string())),
     }
 }
 
