@@ -354,12 +354,11 @@ impl Run {
             tags: &tags,
             token,
         };
-        let decision = decide::decide(r, &props, existing.as_ref(), |k, o, n| self.provider.in_place(k, o, n));
         let Some(entry) = existing else {
             return self.create(r, &props, request(self.token(&r.id))).await;
         };
-        match decision {
-            Decision::Create => self.create(r, &props, request(self.token(&r.id))).await,
+        match decide::decide(r, &props, Some(&entry), |k, o, n| self.provider.in_place(k, o, n)) {
+            Decision::Create => unreachable!("decide says Create only when the state has no entry"),
             Decision::Unchanged => {
                 self.reporter.skip();
                 self.note(&r.id, Change::Unchanged);

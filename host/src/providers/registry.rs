@@ -151,7 +151,9 @@ pub trait Kind: Send + Sync {
     fn schema(&self) -> Json;
     /// Check planned properties (references stand for any value).
     fn check(&self, props: &Value) -> Result<(), PropertyError>;
-    /// Check resolved properties before a call.
+    /// Check resolved properties before a call. The engine does it once per
+    /// resource (`Provider::check`), before any intent is recorded;
+    /// `create` and `update` do not check again.
     fn check_json(&self, props: &Json) -> Result<(), PropertyError>;
     fn in_place(&self, old: &Json, new: &Json) -> bool;
     fn create<'a>(&'a self, aws: &'a Aws, r: &'a Request<'a>) -> Fut<'a, Outputs>;
@@ -207,10 +209,7 @@ impl<T: ResourceType> Kind for Registered<T> {
     }
 
     fn create<'a>(&'a self, aws: &'a Aws, r: &'a Request<'a>) -> Fut<'a, Outputs> {
-        Box::pin(async move {
-            checked::<T>(r)?;
-            T::create(aws, &aws.region(r.region), r).await
-        })
+        Box::pin(async move { T::create(aws, &aws.region(r.region), r).await })
     }
 
     fn find<'a>(&'a self, aws: &'a Aws, r: &'a Request<'a>) -> Fut<'a, Option<Outputs>> {
@@ -223,10 +222,7 @@ impl<T: ResourceType> Kind for Registered<T> {
     }
 
     fn update<'a>(&'a self, aws: &'a Aws, r: &'a Request<'a>, old: &'a Json, outputs: &'a Outputs) -> Fut<'a, Outputs> {
-        Box::pin(async move {
-            checked::<T>(r)?;
-            T::update(aws, &aws.region(r.region), r, old, outputs).await
-        })
+        Box::pin(async move { T::update(aws, &aws.region(r.region), r, old, outputs).await })
     }
 
     fn delete<'a>(&'a self, aws: &'a Aws, region: &'a str, outputs: &'a Json, props: &'a Json) -> Fut<'a, ()> {
@@ -261,14 +257,6 @@ impl<T: ResourceType> Kind for Registered<T> {
             Support::No(_) => None,
         }
     }
-}
-
-/// The resolved properties fit the type (a reference that resolved to the
-/// wrong kind of value is caught here, before the call).
-fn checked<T: ResourceType>(r: &Request<'_>) -> Result<(), ProviderError> {
-    properties::decode_json::<T::Props>(r.props.raw())
-        .map(drop)
-        .map_err(|e| ProviderError::property(T::NAME, format!("{} of {}: {e}", T::NAME, r.id)))
 }
 
 /// Every resource type, by name.
