@@ -3,7 +3,8 @@
 //!
 //! Planning (blueprint, plugin runtime, composition, plan) is the
 //! `platform-planning` crate, re-exported here under the same module names;
-//! this crate adds the AWS providers, the engine, the state and the CLI.
+//! the AWS providers are the `platform-aws` crate, re-exported as
+//! `providers`; this crate adds the engine, the state and the CLI.
 
 pub use platform_planning::{
     TEST_PLUGIN_DIR, blueprint, builtin, compose, graph, lockfile, plan, plugin_source, properties, runtime, schema,
@@ -13,7 +14,7 @@ pub use platform_planning::{
 pub mod cli;
 pub mod engine;
 pub mod harness;
-pub mod providers;
+pub use platform_aws as providers;
 pub mod state;
 /// The fault proxy and AWS-behaviour layer of the tests and benchmarks:
 /// compiled only with the `test-hooks` feature, never into a release build.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use super::up::{StateArgs, confirm};
 use super::{Context, Failure};
 use crate::blueprint::Blueprint;
-use crate::providers::s3state::S3Objects;
 use crate::state::remote::{self, Cond, ObjectStore};
+use crate::state::s3::S3Objects;
 use crate::state::{State, StateStore};
 
 #[derive(Debug, clap::Args)]

@@ -192,7 +192,7 @@ impl StateArgs {
     pub fn store(&self, blueprint: &str, env: &str, configured: Option<&str>) -> Result<StateStore, Failure> {
         match self.backend.as_deref().or(configured) {
             Some(url) => {
-                let objects = crate::providers::s3state::S3Objects::open(url).map_err(anyhow::Error::from)?;
+                let objects = crate::state::s3::S3Objects::open(url).map_err(anyhow::Error::from)?;
                 Ok(StateStore::remote(std::sync::Arc::new(objects), blueprint, env))
             }
             None => Ok(StateStore::new(self.state_dir.clone(), blueprint, env)),

@@ -53,15 +53,17 @@ pub enum NodeError {
     Aws(#[from] ProviderError),
     #[error("{0}")]
     Resolve(#[from] resolve::ResolveError),
-    #[error("{0}")]
-    State(String),
+    /// The state could not record the change: the report line carries the
+    /// causes (a node's failure is one line).
+    #[error("{}", with_causes(.0.as_ref()))]
+    State(std::sync::Arc<StateError>),
     #[error("{0}")]
     Rollout(String),
 }
 
 impl From<StateError> for NodeError {
     fn from(e: StateError) -> NodeError {
-        NodeError::State(with_causes(&e))
+        NodeError::State(std::sync::Arc::new(e))
     }
 }
 

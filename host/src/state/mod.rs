@@ -13,6 +13,7 @@
 
 mod lock;
 pub mod remote;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::io::Write;

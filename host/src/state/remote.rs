@@ -1,5 +1,5 @@
 //! Remote state: the state file, the journal and the lock as objects in a
-//! store with conditional writes (S3, through `providers::s3state`).
+//! store with conditional writes (S3, through `state::s3`).
 //!
 //! - The lock is an object created only if absent (`If-None-Match: *`),
 //!   holding who took it and until when its lease runs. The holder renews

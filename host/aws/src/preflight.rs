@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use tokio::task::JoinSet;
 
 use super::{Aws, ProviderError, aws_err};
-use crate::plan::{Plan, PlannedResource};
+use platform_planning::plan::{Plan, PlannedResource};
 
 /// One reason a resource of the plan cannot be created.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,10 @@
 //! update where AWS allows it in place, and delete, for the resource types
 //! the built-in plugins emit.
 //!
-//! Architecture invariant: nothing outside this module calls an AWS SDK.
-//! The executor sees resource types only as strings passed through here.
+//! Architecture invariant: nothing outside this crate calls an AWS SDK, but
+//! the S3 state backend (`platform::state::s3`, storage rather than a
+//! resource). The engine sees resource types only as strings passed through
+//! the registry here; the planning crate does not depend on this one.
 
 pub mod actions;
 mod autoscaling;
@@ -23,7 +25,6 @@ pub mod read;
 pub mod registry;
 pub mod rollout;
 mod route53;
-pub mod s3state;
 mod secrets;
 mod servicediscovery;
 mod sns;
@@ -45,7 +46,7 @@ pub use props::Props;
 
 /// Resource types and step actions of a plan that this host cannot carry
 /// out, checked before `up` changes anything.
-pub fn unsupported_in(plan: &crate::plan::Plan) -> Vec<String> {
+pub fn unsupported_in(plan: &platform_planning::plan::Plan) -> Vec<String> {
     let mut missing: Vec<String> = plan
         .resources
         .iter()
@@ -204,6 +205,24 @@ pub struct Clients {
     pub servicediscovery: aws_sdk_servicediscovery::Client,
     pub kms: aws_sdk_kms::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    /// The region's configuration, for clients built on first use.
+    config: SdkConfig,
+    /// Those clients, by type ([`Clients::client`]).
+    more: Mutex<HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>>,
+}
+
+impl Clients {
+    /// The client of a service that no field above names, built on first
+    /// use and then shared: `c.client(aws_sdk_ssm::Client::new)`. A type of
+    /// a new AWS service needs no change here.
+    pub fn client<T: Clone + Send + Sync + 'static>(&self, make: fn(&SdkConfig) -> T) -> T {
+        let mut more = self.more.lock().expect("clients lock");
+        more.entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(make(&self.config)))
+            .downcast_ref::<T>()
+            .expect("a client stored under its own type")
+            .clone()
+    }
 }
 
 impl Aws {
@@ -299,6 +318,8 @@ impl Aws {
                     servicediscovery: aws_sdk_servicediscovery::Client::new(&c),
                     kms: aws_sdk_kms::Client::new(&c),
                     quotas: aws_sdk_servicequotas::Client::new(&c),
+                    more: Mutex::new(HashMap::new()),
+                    config: c,
                 })
             })
             .clone()

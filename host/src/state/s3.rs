@@ -7,7 +7,7 @@ use std::future::Future;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::state::remote::{Cond, ObjectStore, RemoteError, Version};
+use super::remote::{Cond, ObjectStore, RemoteError, Version};
 
 #[derive(Debug)]
 pub struct S3Objects {

@@ -31,6 +31,13 @@ impl<'a> Props<'a> {
         self.value
     }
 
+    /// The properties as the type's property struct. The engine checked
+    /// them against it before the call, so an error here is a bug.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        platform_planning::properties::decode_json(self.value)
+            .map_err(|e| ProviderError::property(self.kind, format!("a {}: {e}", self.kind)))
+    }
+
     pub fn str(&self, key: &str) -> Result<&'a str, ProviderError> {
         self.get(key)
             .and_then(Json::as_str)
@@ -132,9 +139,9 @@ macro_rules! sdk_tags {
                     .key(k)
                     .value(v)
                     .build()
-                    .map_err(|e| $crate::providers::ProviderError::new($op, format!("tag `{k}`: {e}")))
+                    .map_err(|e| $crate::ProviderError::new($op, format!("tag `{k}`: {e}")))
             })
-            .collect::<Result<Vec<$tag>, $crate::providers::ProviderError>>()
+            .collect::<Result<Vec<$tag>, $crate::ProviderError>>()
     };
 }
 
