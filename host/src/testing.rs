@@ -53,6 +53,7 @@ pub const EVENTUAL_CONSISTENCY: &str = "eventual-consistency";
 pub const RETIRED_ENGINE_VERSIONS: &str = "retired-engine-versions";
 pub const REPLICA_NEEDS_KMS: &str = "replica-needs-kms";
 pub const SECRET_NAME_REUSE: &str = "secret-name-reuse";
+pub const SSM_READ_AFTER_WRITE: &str = "ssm-read-after-write";
 
 /// Every rule: name and what it reproduces.
 pub const RULES: &[(&str, &str)] = &[
@@ -92,6 +93,10 @@ pub const RULES: &[(&str, &str)] = &[
         SECRET_NAME_REUSE,
         "the name of a force-deleted secret cannot be reused in its region for a while",
     ),
+    (
+        SSM_READ_AFTER_WRITE,
+        "a parameter just created by PutParameter is not found yet by GetParameter (ParameterNotFound) nor ListTagsForResource (InvalidResourceId)",
+    ),
 ];
 
 /// Which AWS behaviours to reproduce. A window is how long the behaviour
@@ -116,6 +121,8 @@ pub struct Behaviours {
     pub replica_needs_kms: bool,
     /// `secret-name-reuse`: after a force `DeleteSecret`.
     pub secret_name_reuse: Option<Duration>,
+    /// `ssm-read-after-write`: after `ssm:PutParameter` creates a parameter.
+    pub ssm_read_after_write: Option<Duration>,
 }
 
 impl Behaviours {
@@ -131,6 +138,7 @@ impl Behaviours {
             retired_engine_versions: true,
             replica_needs_kms: true,
             secret_name_reuse: Some(window),
+            ssm_read_after_write: Some(window),
         }
     }
 
@@ -772,6 +780,8 @@ struct State {
     /// EC2 ids not yet visible to every endpoint.
     fresh_ids: Vec<Window<String>>,
     deleted_secrets: Vec<Window<DeletedSecret>>,
+    /// (region, name) of parameters just created.
+    new_parameters: Vec<Window<(String, String)>>,
 }
 
 struct Layer {
@@ -797,6 +807,7 @@ const ANSWERS: &[(&str, AnswerRule)] = &[
     (RETIRED_ENGINE_VERSIONS, offered_engine_versions),
     (REPLICA_NEEDS_KMS, replica_without_kms_key),
     (SECRET_NAME_REUSE, secret_name_scheduled_for_deletion),
+    (SSM_READ_AFTER_WRITE, parameter_not_visible_yet),
 ];
 
 /// All run on every successful response.
@@ -811,6 +822,7 @@ const OBSERVERS: &[(&str, ObserveRule)] = &[
     (ECS_DRAINING, show_draining_services),
     (EVENTUAL_CONSISTENCY, note_fresh_id),
     (SECRET_NAME_REUSE, note_deleted_secret),
+    (SSM_READ_AFTER_WRITE, note_new_parameter),
 ];
 
 impl Layer {
@@ -1397,6 +1409,40 @@ fn secret_name_scheduled_for_deletion(on: &Behaviours, s: &mut State, call: &Cal
                 SECRET_NAME_REUSE,
             )
         })
+}
+
+// ssm-read-after-write ------------------------------------------------------
+
+fn note_new_parameter(on: &Behaviours, s: &mut State, call: &Call, now: Instant, _body: &mut String) -> bool {
+    let Some(length) = on.ssm_read_after_write else {
+        return false;
+    };
+    // A first put (an overwrite of a visible parameter keeps it visible).
+    let overwrite = matches!(call.json.get("Overwrite"), Some(Value::Bool(true)));
+    if call.is("ssm", "PutParameter")
+        && !overwrite
+        && let Some(name) = call.field("Name")
+    {
+        s.new_parameters
+            .push(window(now, length, (call.op.region.clone(), name.to_string())));
+    }
+    false
+}
+
+fn parameter_not_visible_yet(on: &Behaviours, s: &mut State, call: &Call, now: Instant) -> Option<Vec<u8>> {
+    on.ssm_read_after_write?;
+    let (name, code) = if call.is("ssm", "GetParameter") {
+        (call.field("Name")?, "ParameterNotFound")
+    } else if call.is("ssm", "ListTagsForResource") {
+        (call.field("ResourceId")?, "InvalidResourceId")
+    } else {
+        return None;
+    };
+    let region = &call.op.region;
+    live(&mut s.new_parameters, now)
+        .iter()
+        .any(|w| &w.what.0 == region && w.what.1 == name)
+        .then(|| error_response(Protocol::Json, code, "", SSM_READ_AFTER_WRITE))
 }
 
 #[cfg(test)]

@@ -163,3 +163,247 @@ fn a_kms_alias_moves_from_a_key_on_its_way_out_but_never_from_another_teams_key(
         assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
     });
 }
+
+const PARAMETER: &str = "aws.ssm.parameter";
+
+#[test]
+fn an_ssm_parameter_holds_configuration_and_a_secure_value_only_aws_keeps() {
+    // SAFETY: set before this test starts any thread (nextest runs each
+    // test in a process of its own); nothing else reads the variable.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("PLATFORM_SECRET_T_TOKEN", "s3cr3t-value")
+    };
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let endpoint = moto.endpoint.clone();
+        let aws = Aws::load_with(|l| {
+            l.endpoint_url(endpoint).credentials_provider(aws_sdk_ssm::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+        })
+        .await
+        .unwrap();
+        let ssm = aws_sdk_ssm::Client::new(&moto.sdk("us-east-1").await);
+        let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
+        let tags = vec![("platform:id".to_string(), "t.config".to_string())];
+        let request = |props: &'static Json| Request {
+            id: "t.config",
+            kind: PARAMETER,
+            region: "us-east-1",
+            props: Props::new(props, PARAMETER),
+            tags: &tags,
+            token: "token".into(),
+        };
+        static CONFIG: std::sync::LazyLock<Json> = std::sync::LazyLock::new(
+            || json!({ "name": "/t-api/example-config", "value": "{\"log_level\":\"INFO\"}", "description": "app config" }),
+        );
+        static CONFIG_2: std::sync::LazyLock<Json> = std::sync::LazyLock::new(
+            || json!({ "name": "/t-api/example-config", "value": "{\"log_level\":\"DEBUG\"}", "description": "app config" }),
+        );
+
+        let created = aws.create(&request(&CONFIG)).await.unwrap();
+        assert_eq!(created["name"], "/t-api/example-config");
+        assert!(
+            created["arn"].as_str().unwrap().ends_with(":parameter/t-api/example-config"),
+            "{created:?}"
+        );
+        let got = ssm.get_parameter().name("/t-api/example-config").send().await.unwrap();
+        assert_eq!(got.parameter().unwrap().value(), Some("{\"log_level\":\"INFO\"}"));
+
+        // Found again after an interruption, not refused as existing.
+        let found = aws.find(&request(&CONFIG)).await.unwrap().expect("found by name and tag");
+        assert_eq!(found["arn"], created["arn"]);
+
+        // A value changed by hand is drift; an update in place puts ours back.
+        ssm.put_parameter()
+            .name("/t-api/example-config")
+            .value("by hand")
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+        let outputs = Json::Object(created.clone());
+        let Live::Exists(live) = read(&aws, PARAMETER, "us-east-1", &outputs).await.unwrap() else {
+            panic!("the parameter is there")
+        };
+        assert_eq!(live["value"], "by hand");
+        assert!(Aws::updates_in_place(PARAMETER, &CONFIG, &CONFIG_2));
+        aws.update(&request(&CONFIG_2), &CONFIG, &created).await.unwrap();
+        let got = ssm.get_parameter().name("/t-api/example-config").send().await.unwrap();
+        assert_eq!(got.parameter().unwrap().value(), Some("{\"log_level\":\"DEBUG\"}"));
+        let listed = ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id("/t-api/example-config")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            listed.tag_list().iter().any(|t| t.key() == "platform:id" && t.value() == "t.config"),
+            "the first put tagged it, the overwrite kept the tags"
+        );
+
+        // Someone else's parameter under the same name is never overwritten.
+        ssm.put_parameter()
+            .name("/t-other/config")
+            .value("theirs")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+        static THEIRS: std::sync::LazyLock<Json> =
+            std::sync::LazyLock::new(|| json!({ "name": "/t-other/config", "value": "ours" }));
+        assert_eq!(aws.find(&request(&THEIRS)).await.unwrap(), None);
+        let e = aws.create(&request(&THEIRS)).await.unwrap_err();
+        assert!(e.message.contains("did not create it"), "{e}");
+        let got = ssm.get_parameter().name("/t-other/config").send().await.unwrap();
+        assert_eq!(got.parameter().unwrap().value(), Some("theirs"));
+
+        // A SecureString: encrypted with our key, its value from the
+        // environment, never in the properties or the outputs.
+        let key = kms.create_key().send().await.unwrap();
+        let key_id = key.key_metadata().unwrap().key_id().to_string();
+        let secure: &'static Json = Box::leak(Box::new(json!({
+            "name": "/t-api/token",
+            "type": "SecureString",
+            "value_from_env": "PLATFORM_SECRET_T_TOKEN",
+            "key_id": key_id,
+        })));
+        let made = aws.create(&request(secure)).await.unwrap();
+        let text = serde_json::to_string(&(secure, &made)).unwrap();
+        assert!(!text.contains("s3cr3t"), "the value is in neither props nor outputs: {text}");
+        let got = ssm
+            .get_parameter()
+            .name("/t-api/token")
+            .with_decryption(true)
+            .send()
+            .await
+            .unwrap();
+        let p = got.parameter().unwrap();
+        assert_eq!(p.value(), Some("s3cr3t-value"));
+        assert_eq!(p.r#type().map(|t| t.as_str()), Some("SecureString"));
+        let described = ssm
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .values("/t-api/token")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            described.parameters()[0].key_id().is_some_and(|k| k.contains(&key_id)),
+            "encrypted with our key: {:?}",
+            described.parameters()[0].key_id()
+        );
+        let Live::Exists(live) = read(&aws, PARAMETER, "us-east-1", &Json::Object(made.clone())).await.unwrap() else {
+            panic!("the secure parameter is there")
+        };
+        assert!(!live.contains_key("value"), "a secure value is never read back: {live:?}");
+
+        // A variable outside PLATFORM_SECRET_ is refused before any call.
+        static CREDENTIALS: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| {
+            json!({ "name": "/t-api/stolen", "type": "SecureString", "value_from_env": "AWS_SECRET_ACCESS_KEY" })
+        });
+        let e = aws.create(&request(&CREDENTIALS)).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+        assert!(ssm.get_parameter().name("/t-api/stolen").send().await.is_err());
+
+        // The sweep knows a parameter by its ARN; deleting twice is fine.
+        let (kind, sweep_outputs) = platform::providers::registry::registry()
+            .from_arn(made["arn"].as_str().unwrap())
+            .expect("recognised");
+        assert_eq!((kind, &sweep_outputs["name"]), (PARAMETER, &json!("/t-api/token")));
+        aws.delete(PARAMETER, "us-east-1", &sweep_outputs, secure).await.unwrap();
+        aws.delete(PARAMETER, "us-east-1", &outputs, &CONFIG_2).await.unwrap();
+        aws.delete(PARAMETER, "us-east-1", &outputs, &CONFIG_2).await.unwrap();
+        assert_eq!(read(&aws, PARAMETER, "us-east-1", &outputs).await.unwrap(), Live::Gone);
+    });
+}
+
+#[test]
+fn an_ssm_parameter_not_visible_yet_is_waited_for_and_adopted_not_refused() {
+    use platform::testing::{Behaviours, FaultProxy, Faults};
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let proxy = FaultProxy::start(
+            moto.endpoint.trim_start_matches("http://").to_string(),
+            Faults {
+                behaviours: Behaviours {
+                    ssm_read_after_write: Some(std::time::Duration::from_secs(2)),
+                    ..Behaviours::default()
+                },
+                ..Faults::default()
+            },
+        )
+        .await
+        .unwrap();
+        let endpoint = proxy.endpoint.clone();
+        let aws = Aws::load_with(|l| {
+            l.endpoint_url(endpoint)
+                .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+        })
+        .await
+        .unwrap();
+        let tags = vec![("platform:id".to_string(), "t.config".to_string())];
+        static CONFIG: std::sync::LazyLock<Json> =
+            std::sync::LazyLock::new(|| json!({ "name": "/t-api/config", "value": "v1" }));
+        let request = Request {
+            id: "t.config",
+            kind: PARAMETER,
+            region: "us-east-1",
+            props: Props::new(&CONFIG, PARAMETER),
+            tags: &tags,
+            token: "token".into(),
+        };
+        // The ARN is read back while the new parameter is still invisible.
+        let created = aws.create(&request).await.unwrap();
+        assert!(created["arn"].as_str().unwrap().ends_with("parameter/t-api/config"));
+        let waited = proxy.counters.fired("ssm-read-after-write");
+        assert!(waited > 0, "the rule acted");
+
+        // An interrupted run put it and died; the next one does not see it
+        // yet, puts it again, is told it exists, and adopts it once visible.
+        let ssm = aws_sdk_ssm::Client::new(&moto.sdk("us-east-1").await);
+        ssm.delete_parameter().name("/t-api/config").send().await.unwrap();
+        let raw = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&moto.sdk("us-east-1").await)
+                .endpoint_url(&proxy.endpoint)
+                .build(),
+        );
+        raw.put_parameter()
+            .name("/t-api/config")
+            .value("v0")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .tags(
+                aws_sdk_ssm::types::Tag::builder()
+                    .key("platform:id")
+                    .value("t.config")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            aws.find(&request).await.unwrap(),
+            None,
+            "invisible, and find does not wait"
+        );
+        let adopted = aws.create(&request).await.unwrap();
+        assert_eq!(adopted["arn"], created["arn"]);
+        let got = ssm.get_parameter().name("/t-api/config").send().await.unwrap();
+        assert_eq!(
+            got.parameter().unwrap().value(),
+            Some("v1"),
+            "our value put over the old one"
+        );
+        assert!(proxy.counters.fired("ssm-read-after-write") > waited);
+    });
+}

@@ -28,6 +28,7 @@ mod route53;
 mod secrets;
 mod servicediscovery;
 mod sns;
+mod ssm;
 pub mod sweep;
 
 use std::collections::HashMap;

@@ -343,6 +343,7 @@ pub fn registry() -> &'static Registry {
             .with::<route53::RecordSet>()
             .with::<servicediscovery::PrivateDnsNamespace>()
             .with::<servicediscovery::DiscoveryService>()
+            .with::<ssm::Parameter>()
     });
     &REGISTRY
 }
