@@ -87,7 +87,7 @@ fn human_plan_summarises_like_terraform() {
         text.lines()
             .last()
             .unwrap()
-            .starts_with("Plan: 47 to create, 0 to change, 0 to destroy;"),
+            .starts_with("Plan: 49 to create, 0 to change, 0 to destroy;"),
         "{text}"
     );
 }

@@ -606,7 +606,7 @@ fn throttling_and_unavailable_errors_are_retried_without_duplicates() {
         &["status", "blueprints/ml-api.toml", "--env", "local", "--json"],
     );
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(status["resources"].as_array().unwrap().len(), 45);
+    assert_eq!(status["resources"].as_array().unwrap().len(), 47);
 }
 
 #[test]

@@ -407,3 +407,309 @@ fn an_ssm_parameter_not_visible_yet_is_waited_for_and_adopted_not_refused() {
         assert!(proxy.counters.fired("ssm-read-after-write") > waited);
     });
 }
+
+const REPOSITORY: &str = "aws.ecr.repository";
+
+#[test]
+fn an_ecr_repository_changes_its_settings_in_place_and_keeps_its_images() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let endpoint = moto.endpoint.clone();
+        let aws = Aws::load_with(|l| {
+            l.endpoint_url(endpoint).credentials_provider(aws_sdk_ecr::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+        })
+        .await
+        .unwrap();
+        let ecr = aws_sdk_ecr::Client::new(&moto.sdk("us-east-1").await);
+        let tags = vec![("platform:id".to_string(), "t.repo".to_string())];
+        let request = |props: &'static Json| Request {
+            id: "t.repo",
+            kind: REPOSITORY,
+            region: "us-east-1",
+            props: Props::new(props, REPOSITORY),
+            tags: &tags,
+            token: "token".into(),
+        };
+        static FIRST: std::sync::LazyLock<Json> =
+            std::sync::LazyLock::new(|| json!({ "name": "t-api", "scan_on_push": false, "untagged_expire_days": 14 }));
+        static SECOND: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| {
+            json!({ "name": "t-api", "image_tag_mutability": "IMMUTABLE", "scan_on_push": true, "untagged_expire_days": 3 })
+        });
+        static THIRD: std::sync::LazyLock<Json> = std::sync::LazyLock::new(
+            || json!({ "name": "t-api", "image_tag_mutability": "IMMUTABLE", "scan_on_push": true }),
+        );
+        static RENAMED: std::sync::LazyLock<Json> = std::sync::LazyLock::new(
+            || json!({ "name": "t-web", "image_tag_mutability": "IMMUTABLE", "scan_on_push": true }),
+        );
+        let repository = || async {
+            let out = ecr.describe_repositories().repository_names("t-api").send().await.unwrap();
+            out.repositories()[0].clone()
+        };
+        let expire_days = || async {
+            match ecr.get_lifecycle_policy().repository_name("t-api").send().await {
+                Ok(out) => {
+                    let policy: Json = serde_json::from_str(out.lifecycle_policy_text().unwrap()).unwrap();
+                    policy["rules"][0]["selection"]["countNumber"].as_i64()
+                }
+                Err(e) => {
+                    assert_eq!(
+                        aws_sdk_ecr::error::ProvideErrorMetadata::code(&e),
+                        Some("LifecyclePolicyNotFoundException"),
+                        "{e:?}"
+                    );
+                    None
+                }
+            }
+        };
+
+        let created = aws.create(&request(&FIRST)).await.unwrap();
+        let before = repository().await;
+        assert_eq!(before.image_tag_mutability().map(|m| m.as_str()), Some("MUTABLE"));
+        // Turned on, not off: the Rust SDK leaves `scanOnPush: false` out (the
+        // default), which AWS reads as off and moto ignores.
+        assert!(!before.image_scanning_configuration().unwrap().scan_on_push());
+        assert_eq!(expire_days().await, Some(14));
+        // An image the repository holds: a replacement would delete it.
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 2,
+                "digest": format!("sha256:{}", "0".repeat(64)),
+            },
+            "layers": [],
+        });
+        ecr.put_image()
+            .repository_name("t-api")
+            .image_manifest(manifest.to_string())
+            .image_tag("v1")
+            .send()
+            .await
+            .unwrap();
+
+        let outputs = Json::Object(created.clone());
+        assert_eq!(
+            read(&aws, REPOSITORY, "us-east-1", &outputs).await.unwrap(),
+            Live::Exists(
+                json!({ "image_tag_mutability": "MUTABLE", "scan_on_push": false, "untagged_expire_days": 14 })
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            )
+        );
+
+        // Tag mutability, scan on push and the expiry change in place.
+        assert!(Aws::updates_in_place(REPOSITORY, &FIRST, &SECOND));
+        let updated = aws.update(&request(&SECOND), &FIRST, &created).await.unwrap();
+        assert_eq!(updated, created);
+        let after = repository().await;
+        assert_eq!(after.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
+        assert!(after.image_scanning_configuration().unwrap().scan_on_push());
+        assert_eq!(expire_days().await, Some(3));
+        assert_eq!(after.repository_arn(), before.repository_arn());
+        assert_eq!(after.created_at(), before.created_at(), "the same repository, not a new one");
+        let images = ecr.describe_images().repository_name("t-api").send().await.unwrap();
+        assert_eq!(
+            images.image_details().iter().flat_map(|i| i.image_tags()).collect::<Vec<_>>(),
+            ["v1"],
+            "the image survived the update"
+        );
+
+        // Without an expiry the policy goes; a policy already gone counts as removed.
+        assert!(Aws::updates_in_place(REPOSITORY, &SECOND, &THIRD));
+        aws.update(&request(&THIRD), &SECOND, &created).await.unwrap();
+        assert_eq!(expire_days().await, None);
+        aws.update(&request(&THIRD), &SECOND, &created).await.unwrap();
+        let Live::Exists(live) = read(&aws, REPOSITORY, "us-east-1", &outputs).await.unwrap() else {
+            panic!("the repository is there")
+        };
+        assert_eq!(live["untagged_expire_days"], Json::Null);
+        assert_eq!(live["image_tag_mutability"], "IMMUTABLE");
+
+        // Another name is another repository.
+        assert!(!Aws::updates_in_place(REPOSITORY, &THIRD, &RENAMED));
+
+        aws.delete(REPOSITORY, "us-east-1", &outputs, &THIRD).await.unwrap();
+        assert_eq!(read(&aws, REPOSITORY, "us-east-1", &outputs).await.unwrap(), Live::Gone);
+    });
+}
+
+const TARGET_GROUP: &str = "aws.elbv2.target-group";
+
+#[test]
+fn a_target_group_changes_its_health_check_and_deregistration_delay_in_place() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let endpoint = moto.endpoint.clone();
+        let aws = Aws::load_with(|l| {
+            l.endpoint_url(endpoint)
+                .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+        })
+        .await
+        .unwrap();
+        let sdk = moto.sdk("us-east-1").await;
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let vpc = aws_sdk_ec2::Client::new(&sdk)
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let tags = vec![("platform:id".to_string(), "t.tg".to_string())];
+        let request = |props: &'static Json| Request {
+            id: "t.tg",
+            kind: TARGET_GROUP,
+            region: "us-east-1",
+            props: Props::new(props, TARGET_GROUP),
+            tags: &tags,
+            token: "token".into(),
+        };
+        let props = |extra: Json| -> &'static Json {
+            let mut p = json!({ "name": "t-api-blue", "port": 8080, "vpc_id": vpc_id });
+            p.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            Box::leak(Box::new(p))
+        };
+        let first = props(json!({
+            "health_check_path": "/healthz",
+            "health_check_interval_seconds": 30,
+            "health_check_timeout_seconds": 5,
+            "healthy_threshold_count": 3,
+            "unhealthy_threshold_count": 3,
+            "deregistration_delay_seconds": 30,
+        }));
+        let second = props(json!({
+            "health_check_path": "/ready",
+            "health_check_interval_seconds": 10,
+            "health_check_timeout_seconds": 4,
+            "healthy_threshold_count": 2,
+            "unhealthy_threshold_count": 5,
+            "deregistration_delay_seconds": 10,
+        }));
+        // Path, timeout and delay removed: AWS's defaults again.
+        let third = props(json!({
+            "health_check_interval_seconds": 10,
+            "healthy_threshold_count": 2,
+            "unhealthy_threshold_count": 5,
+        }));
+        let live = |arn: String| {
+            let elb = elb.clone();
+            async move {
+                let tgs = elb
+                    .describe_target_groups()
+                    .target_group_arns(&arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let tg = tgs.target_groups()[0].clone();
+                let attributes = elb
+                    .describe_target_group_attributes()
+                    .target_group_arn(&arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let delay = attributes
+                    .attributes()
+                    .iter()
+                    .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+                    .and_then(|a| a.value())
+                    .map(str::to_string);
+                (
+                    tg.health_check_path().map(str::to_string),
+                    tg.health_check_interval_seconds(),
+                    tg.health_check_timeout_seconds(),
+                    tg.healthy_threshold_count(),
+                    tg.unhealthy_threshold_count(),
+                    delay,
+                )
+            }
+        };
+
+        let created = aws.create(&request(first)).await.unwrap();
+        let arn = created["arn"].as_str().unwrap().to_string();
+        assert_eq!(
+            live(arn.clone()).await,
+            (
+                Some("/healthz".into()),
+                Some(30),
+                Some(5),
+                Some(3),
+                Some(3),
+                Some("30".into())
+            )
+        );
+        let outputs = Json::Object(created.clone());
+        assert_eq!(
+            read(&aws, TARGET_GROUP, "us-east-1", &outputs).await.unwrap(),
+            Live::Exists(
+                json!({
+                    "health_check_path": "/healthz",
+                    "health_check_interval_seconds": 30,
+                    "health_check_timeout_seconds": 5,
+                    "healthy_threshold_count": 3,
+                    "unhealthy_threshold_count": 3,
+                    "deregistration_delay_seconds": 30,
+                })
+                .as_object()
+                .unwrap()
+                .clone()
+            )
+        );
+
+        // The health check and the delay change on the same target group.
+        assert!(Aws::updates_in_place(TARGET_GROUP, first, second));
+        let updated = aws.update(&request(second), first, &created).await.unwrap();
+        assert_eq!(updated, created);
+        assert_eq!(
+            live(arn.clone()).await,
+            (
+                Some("/ready".into()),
+                Some(10),
+                Some(4),
+                Some(2),
+                Some(5),
+                Some("10".into())
+            )
+        );
+        let by_name = elb.describe_target_groups().names("t-api-blue").send().await.unwrap();
+        assert_eq!(by_name.target_groups().len(), 1);
+        assert_eq!(by_name.target_groups()[0].target_group_arn(), Some(arn.as_str()));
+
+        // Removed settings go back to AWS's defaults, not stay as they were.
+        assert!(Aws::updates_in_place(TARGET_GROUP, second, third));
+        aws.update(&request(third), second, &created).await.unwrap();
+        assert_eq!(
+            live(arn.clone()).await,
+            (
+                Some("/".into()),
+                Some(10),
+                Some(6),
+                Some(2),
+                Some(5),
+                Some("300".into())
+            )
+        );
+
+        // A timeout not below the interval is refused before any call.
+        let too_slow = props(json!({ "health_check_interval_seconds": 10, "health_check_timeout_seconds": 10 }));
+        assert!(Aws::updates_in_place(TARGET_GROUP, third, too_slow));
+        let e = aws.update(&request(too_slow), third, &created).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+        assert_eq!(live(arn.clone()).await.2, Some(6), "nothing was sent");
+
+        // What AWS cannot change replaces it.
+        let other_port = props(json!({ "port": 8081, "health_check_interval_seconds": 10 }));
+        assert!(!Aws::updates_in_place(TARGET_GROUP, third, other_port));
+
+        aws.delete(TARGET_GROUP, "us-east-1", &outputs, third).await.unwrap();
+        assert_eq!(
+            read(&aws, TARGET_GROUP, "us-east-1", &outputs).await.unwrap(),
+            Live::Gone
+        );
+    });
+}

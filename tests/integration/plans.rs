@@ -160,3 +160,141 @@ fn security_groups_open_only_the_load_balancer_to_the_internet() {
         }
     }
 }
+
+/// The service settings the seeds need: generated secrets, Parameter Store
+/// configuration with exact grants, the health check, the repository's
+/// rules and optional autoscaling.
+#[test]
+fn service_settings_from_the_seeds() {
+    use crate::support::{plan_error, plan_text};
+    let base = std::fs::read_to_string(root().join("blueprints/ml-api.toml")).unwrap();
+    let plan = plan_text(&base, Some("prod")).unwrap();
+    let props = |id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    // One generated secret in the primary region, replicated to the other.
+    let secret = props("api.secret-app-secret");
+    assert_eq!(secret["name"], "/ml-api-prod-api/app");
+    assert_eq!(secret["generate"]["format"], "plain");
+    assert_eq!(secret["replica_regions"], serde_json::json!(["us-east-2"]));
+    assert!(plan.resource("api.secret-app-secret").unwrap().region == "us-east-1");
+    // A parameter per region, under the service's path.
+    for region in ["us-east-1", "us-east-2"] {
+        let p = props(&format!("api.parameter-example-config-{region}"));
+        assert_eq!(p["name"], "/ml-api-prod-api/example-config");
+        assert_eq!(p["value"], "{\"log_level\": \"info\"}");
+    }
+    // Each region's tasks read their region's copy of the secret.
+    let secrets_of = |region: &str| {
+        let task = props(&format!("api.task-{region}"));
+        task["containers"][0]["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "APP_SECRET")
+            .unwrap()["value_from"]
+            .clone()
+    };
+    assert_eq!(
+        secrets_of("us-east-1"),
+        serde_json::json!({ "$ref": { "resource": "api.secret-app-secret", "attribute": "arn" } })
+    );
+    assert_eq!(
+        secrets_of("us-east-2"),
+        serde_json::json!({ "$ref": { "resource": "api.secret-app-secret", "attribute": "replica_arn_us_east_2" } })
+    );
+    let env = props("api.task-us-east-2")["containers"][0]["environment"].clone();
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "PARAMETERS_PATH" && e["value"] == "/ml-api-prod-api/"),
+        "{env}"
+    );
+    // The task role reads exactly its parameters and secret, nothing else.
+    let policy = props("api.task-role")["inline_policy"].clone();
+    let statements = policy["Statement"].as_array().unwrap();
+    let ssm = statements
+        .iter()
+        .find(|s| s["Action"][0] == "ssm:GetParameter")
+        .unwrap();
+    assert_eq!(ssm["Resource"].as_array().unwrap().len(), 2, "{ssm}");
+    assert!(
+        ssm["Resource"]
+            .to_string()
+            .contains("api.parameter-example-config-us-east-2")
+    );
+    let sm = statements
+        .iter()
+        .find(|s| s["Action"][0] == "secretsmanager:GetSecretValue")
+        .unwrap();
+    assert_eq!(sm["Resource"].as_array().unwrap().len(), 2, "{sm}");
+    assert!(!policy.to_string().contains("\"*\""), "no wildcard resource: {policy}");
+    let exec = props("api.execution-role")["inline_policy"].to_string();
+    assert!(
+        exec.contains("replica_arn_us_east_2") && exec.contains("db.credentials"),
+        "{exec}"
+    );
+
+    // Health check, repository rules, autoscaling off.
+    let custom = base.replace(
+        "health_check_path = \"/healthz\"",
+        "health_check = { path = \"/health\", interval_seconds = 30, timeout_seconds = 10, unhealthy_threshold = 5 }\necr = { tag_mutability = \"MUTABLE\", untagged_expire_days = 7 }",
+    )
+    .replace("[plugins.api.config.autoscaling]\n", "[plugins.api.config.autoscaling]\nenabled = false\n");
+    let plan = plan_text(&custom, Some("prod")).unwrap();
+    let tg = plan.resource("api.tg-blue-us-east-1").unwrap().properties.to_json();
+    assert_eq!(
+        (
+            &tg["health_check_path"],
+            &tg["health_check_interval_seconds"],
+            &tg["health_check_timeout_seconds"],
+            &tg["unhealthy_threshold_count"],
+            &tg["healthy_threshold_count"]
+        ),
+        (
+            &serde_json::json!("/health"),
+            &serde_json::json!(30),
+            &serde_json::json!(10),
+            &serde_json::json!(5),
+            &serde_json::json!(2)
+        )
+    );
+    let repo = plan.resource("api.repository").unwrap().properties.to_json();
+    assert_eq!(
+        (&repo["image_tag_mutability"], &repo["untagged_expire_days"]),
+        (&serde_json::json!("MUTABLE"), &serde_json::json!(7))
+    );
+    assert!(
+        plan.resources.iter().all(|r| !r.id.starts_with("api.scaling-")),
+        "autoscaling is off"
+    );
+    let probe = plan.steps.iter().find(|s| s.id == "api.probe-us-east-1").unwrap();
+    assert!(
+        probe.params.to_json().to_string().contains("/health\""),
+        "the probe follows the path"
+    );
+
+    // Mistakes are named at their setting.
+    let both = base.replace(
+        "health_check_path = \"/healthz\"",
+        "health_check_path = \"/healthz\"\nhealth_check = { path = \"/health\" }",
+    );
+    assert!(plan_error(&both, Some("prod")).contains("set the path once"));
+    let slow = base.replace(
+        "health_check_path = \"/healthz\"",
+        "health_check = { interval_seconds = 10, timeout_seconds = 10 }",
+    );
+    assert!(plan_error(&slow, Some("prod")).contains("must be less than the interval"));
+    let not_arn = base.replace(
+        "APP_SECRET = { generate = true, name = \"app\" }",
+        "APP_SECRET = \"hunter2\"",
+    );
+    let e = plan_error(&not_arn, Some("prod"));
+    assert!(e.contains("is not an ARN") && e.contains("secrets.APP_SECRET"), "{e}");
+    let off = base.replace("generate = true, name = \"app\"", "generate = false");
+    assert!(plan_error(&off, Some("prod")).contains("has no meaning"));
+}

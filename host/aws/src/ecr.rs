@@ -1,15 +1,45 @@
 //! ECR repositories: scan on push, tag mutability, expiry of untagged images.
+//! All three change in place: replacing a repository deletes its images.
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{Value as Json, json};
 
 use super::read::{Live, observed};
-use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err};
+use super::registry::{Adopt, Arn, ResourceType, Support, only};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, changed_keys};
 use crate::outputs;
+
+/// The properties ECR changes on an existing repository (PutImageTagMutability,
+/// PutImageScanningConfiguration, Put/DeleteLifecyclePolicy).
+const IN_PLACE: &[&str] = &["scan_on_push", "image_tag_mutability", "untagged_expire_days"];
+
+fn scan_on_push(p: &Props<'_>) -> bool {
+    p.bool("scan_on_push").unwrap_or(true)
+}
+
+fn mutability(p: &Props<'_>) -> ImageTagMutability {
+    ImageTagMutability::from(p.opt_str("image_tag_mutability").unwrap_or("MUTABLE"))
+}
+
+/// What ECR would refuse only after the repository exists (a lifecycle
+/// rule's `countNumber` is a positive integer), checked before any call so
+/// that a create never stops halfway.
+fn valid(p: &Props<'_>) -> Result<(), ProviderError> {
+    match p.opt_i64("untagged_expire_days") {
+        Some(days) if days < 1 => Err(ProviderError::property(
+            Repository::NAME,
+            format!(
+                "property `untagged_expire_days` of a {} must be at least 1, not {days}",
+                Repository::NAME
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
 pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
+    valid(p)?;
     let name = p.str("name")?;
     let tags = crate::sdk_tags!(r, Tag, "ecr:CreateRepository")?;
     let out = c
@@ -18,12 +48,10 @@ pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderErr
         .repository_name(name)
         .image_scanning_configuration(
             ImageScanningConfiguration::builder()
-                .scan_on_push(p.bool("scan_on_push").unwrap_or(true))
+                .scan_on_push(scan_on_push(p))
                 .build(),
         )
-        .image_tag_mutability(ImageTagMutability::from(
-            p.opt_str("image_tag_mutability").unwrap_or("MUTABLE"),
-        ))
+        .image_tag_mutability(mutability(p))
         .set_tags(Some(tags))
         .send()
         .await
@@ -38,26 +66,101 @@ pub async fn create(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderErr
     Ok(outputs)
 }
 
-async fn put_lifecycle(c: &Clients, name: &str, p: &Props<'_>) -> Result<(), ProviderError> {
-    let Some(days) = p.opt_i64("untagged_expire_days") else {
-        return Ok(());
-    };
-    let policy = json!({
+/// The lifecycle policy for `untagged_expire_days`: one rule, read back by
+/// [`expire_days`].
+fn lifecycle_policy(days: i64) -> Json {
+    json!({
         "rules": [{
             "rulePriority": 1,
             "description": "expire untagged images",
             "selection": { "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days },
             "action": { "type": "expire" }
         }]
-    });
+    })
+}
+
+/// The days of a policy that is exactly [`lifecycle_policy`]'s one rule;
+/// `None` for any other policy (so that drift shows it and `up` puts ours back).
+fn expire_days(text: &str) -> Option<i64> {
+    let policy: Json = serde_json::from_str(text).ok()?;
+    let [rule] = policy.get("rules")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let is = |pointer: &str, want: &str| rule.pointer(pointer).and_then(Json::as_str) == Some(want);
+    let ours = is("/selection/tagStatus", "untagged")
+        && is("/selection/countType", "sinceImagePushed")
+        && is("/selection/countUnit", "days")
+        && is("/action/type", "expire");
+    ours.then(|| rule.pointer("/selection/countNumber")?.as_i64()).flatten()
+}
+
+async fn put_lifecycle(c: &Clients, name: &str, p: &Props<'_>) -> Result<(), ProviderError> {
+    let Some(days) = p.opt_i64("untagged_expire_days") else {
+        return Ok(());
+    };
     c.ecr
         .put_lifecycle_policy()
         .repository_name(name)
-        .lifecycle_policy_text(policy.to_string())
+        .lifecycle_policy_text(lifecycle_policy(days).to_string())
         .send()
         .await
         .map_err(|e| aws_err("ecr:PutLifecyclePolicy", e))?;
     Ok(())
+}
+
+/// Untagged images are kept again. A repository without a policy is what
+/// was asked for, so ECR's "no policy" counts as done.
+async fn delete_lifecycle(c: &Clients, name: &str) -> Result<(), ProviderError> {
+    match c.ecr.delete_lifecycle_policy().repository_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = aws_err("ecr:DeleteLifecyclePolicy", e);
+            if e.is_code("LifecyclePolicyNotFoundException") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Tag mutability, scan on push and the lifecycle policy, each only when it
+/// changed (`old`: the recorded properties, with drift folded in).
+pub async fn update(c: &Clients, r: &Request<'_>, old: &Json, outputs: &Outputs) -> Result<Outputs, ProviderError> {
+    let p = &r.props;
+    valid(p)?;
+    let name = p.str("name")?;
+    let changed = changed_keys(old, p.raw());
+    let changed = |key: &str| changed.iter().any(|k| k == key);
+    if changed("image_tag_mutability") {
+        c.ecr
+            .put_image_tag_mutability()
+            .repository_name(name)
+            .image_tag_mutability(mutability(p))
+            .send()
+            .await
+            .map_err(|e| aws_err("ecr:PutImageTagMutability", e))?;
+    }
+    if changed("scan_on_push") {
+        c.ecr
+            .put_image_scanning_configuration()
+            .repository_name(name)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(scan_on_push(p))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("ecr:PutImageScanningConfiguration", e))?;
+    }
+    if changed("untagged_expire_days") {
+        match p.opt_i64("untagged_expire_days") {
+            Some(_) => put_lifecycle(c, name, p).await?,
+            None => delete_lifecycle(c, name).await?,
+        }
+    }
+    Ok(outputs.clone())
 }
 
 pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
@@ -105,11 +208,14 @@ pub struct RepositoryProps {
     /// The repository's name (`ml-api-prod-api`), unique in the account and region.
     pub name: String,
     /// Whether each pushed image is scanned for vulnerabilities; absent: true.
+    /// Changes in place.
     pub scan_on_push: Option<bool>,
     /// `MUTABLE` (a tag can be pushed again) or `IMMUTABLE`; absent: `MUTABLE`.
+    /// Changes in place, keeping the images.
     pub image_tag_mutability: Option<String>,
-    /// Days after its push an untagged image expires (a lifecycle policy);
-    /// absent: untagged images are kept.
+    /// Days after its push an untagged image expires (a lifecycle policy), at
+    /// least 1; absent: untagged images are kept. Changes in place (removing
+    /// it deletes the policy).
     pub untagged_expire_days: Option<i64>,
 }
 
@@ -121,8 +227,9 @@ impl ResourceType for Repository {
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
 
-    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
-        false
+    /// A new name is a new repository; everything else changes in place.
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(changed, IN_PLACE)
     }
 
     async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
@@ -135,12 +242,12 @@ impl ResourceType for Repository {
 
     async fn update(
         _aws: &Aws,
-        _c: &Clients,
-        _r: &Request<'_>,
-        _old: &Json,
-        _outputs: &Outputs,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
     ) -> Result<Outputs, ProviderError> {
-        Err(not_in_place(Self::NAME))
+        update(c, r, old, outputs).await
     }
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
@@ -149,18 +256,132 @@ impl ResourceType for Repository {
 
     async fn read(_aws: &Aws, c: &Clients, key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
         let name = o.opt_str("name").unwrap_or(key);
-        let _ = c
+        let out = c
             .ecr
             .describe_repositories()
             .repository_names(name)
             .send()
             .await
             .map_err(|e| aws_err("ecr:DescribeRepositories", e))?;
-        Ok(observed(vec![]))
+        let Some(repo) = out.repositories().first() else {
+            return Ok(Live::Gone);
+        };
+        // No policy is a live value (untagged images kept), not a gone
+        // repository: the not-found code must not reach the registry.
+        let expire = match c.ecr.get_lifecycle_policy().repository_name(name).send().await {
+            Ok(out) => out
+                .lifecycle_policy_text()
+                .and_then(expire_days)
+                .map_or(Json::Null, Json::from),
+            Err(e) => {
+                let e = aws_err("ecr:GetLifecyclePolicy", e);
+                if !e.is_code("LifecyclePolicyNotFoundException") {
+                    return Err(e);
+                }
+                Json::Null
+            }
+        };
+        Ok(observed(vec![
+            (
+                "image_tag_mutability",
+                repo.image_tag_mutability().map_or(Json::Null, |m| m.as_str().into()),
+            ),
+            (
+                "scan_on_push",
+                repo.image_scanning_configuration()
+                    .map_or(Json::Null, |s| s.scan_on_push().into()),
+            ),
+            ("untagged_expire_days", expire),
+        ]))
     }
 
     fn from_arn(arn: &Arn<'_>) -> Option<Json> {
         let name = arn.after("repository/")?;
         (arn.service == "ecr").then(|| json!({ "name": name }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Whether going from `old` to `new` keeps the repository (and its images).
+    fn check(old: Json, new: Json, kept: bool) {
+        let changed = changed_keys(&old, &new);
+        assert_eq!(Repository::in_place(&changed, &old, &new), kept, "{old} -> {new}");
+    }
+
+    #[test]
+    fn settings_change_in_place_and_only_a_new_name_replaces() {
+        check(
+            json!({ "name": "api" }),
+            json!({ "name": "api", "image_tag_mutability": "IMMUTABLE" }),
+            true,
+        );
+        check(
+            json!({ "name": "api", "image_tag_mutability": "IMMUTABLE" }),
+            json!({ "name": "api", "image_tag_mutability": "MUTABLE" }),
+            true,
+        );
+        check(
+            json!({ "name": "api" }),
+            json!({ "name": "api", "scan_on_push": false }),
+            true,
+        );
+        check(
+            json!({ "name": "api", "untagged_expire_days": 7 }),
+            json!({ "name": "api", "untagged_expire_days": 14 }),
+            true,
+        );
+        check(
+            json!({ "name": "api", "untagged_expire_days": 7 }),
+            json!({ "name": "api" }),
+            true,
+        );
+        check(
+            json!({ "name": "api" }),
+            json!({ "name": "api", "scan_on_push": false, "image_tag_mutability": "IMMUTABLE", "untagged_expire_days": 3 }),
+            true,
+        );
+        check(json!({ "name": "api" }), json!({ "name": "web" }), false);
+        check(
+            json!({ "name": "api" }),
+            json!({ "name": "web", "image_tag_mutability": "IMMUTABLE" }),
+            false,
+        );
+    }
+
+    #[test]
+    fn only_our_own_lifecycle_policy_reads_back_as_days() {
+        assert_eq!(expire_days(&lifecycle_policy(14).to_string()), Some(14));
+        // ECR may hand the text back laid out differently.
+        let pretty = serde_json::to_string_pretty(&lifecycle_policy(3)).unwrap();
+        assert_eq!(expire_days(&pretty), Some(3));
+        let by_count = json!({ "rules": [{
+            "rulePriority": 1,
+            "selection": { "tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 14 },
+            "action": { "type": "expire" }
+        }] });
+        assert_eq!(expire_days(&by_count.to_string()), None);
+        let mut two = lifecycle_policy(14);
+        let rule = two["rules"][0].clone();
+        two["rules"].as_array_mut().unwrap().push(rule);
+        assert_eq!(expire_days(&two.to_string()), None, "someone added a rule");
+        assert_eq!(expire_days("{"), None);
+    }
+
+    #[test]
+    fn an_expiry_below_one_day_is_refused_before_any_call() {
+        let valid_days = |days: i64| {
+            let props = json!({ "name": "api", "untagged_expire_days": days });
+            valid(&Props::new(&props, Repository::NAME))
+        };
+        assert!(valid_days(1).is_ok());
+        let e = valid_days(0).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+        assert!(e.message.contains("untagged_expire_days"), "{e}");
+        assert!(valid(&Props::new(&json!({ "name": "api" }), Repository::NAME)).is_ok());
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::read::{Live, observed};
 use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place, only};
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, wait_for};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, changed_keys, wait_for};
 use crate::outputs;
 
 fn tags(r: &Request<'_>) -> Vec<Tag> {
@@ -138,8 +138,105 @@ fn tg_outputs(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Output
     outputs! { "arn" => arn, "arn_suffix" => format!("targetgroup/{}", suffix(arn, ":targetgroup/")), "name" => tg.target_group_name().unwrap_or_default() }
 }
 
+/// The health-check properties: ModifyTargetGroup changes them in place.
+const HEALTH_CHECK: &[&str] = &[
+    "health_check_path",
+    "health_check_interval_seconds",
+    "health_check_timeout_seconds",
+    "healthy_threshold_count",
+    "unhealthy_threshold_count",
+];
+
+/// The attribute properties: ModifyTargetGroupAttributes changes them in place.
+const DEREGISTRATION_DELAY: &str = "deregistration_delay_seconds";
+
+/// AWS's health-check defaults for a target group's protocol and target
+/// type, from the CreateTargetGroup API reference. `None`: not documented
+/// (or not applicable) there.
+struct HealthCheckDefaults {
+    path: Option<&'static str>,
+    interval: i32,
+    timeout: Option<i32>,
+    healthy: i32,
+    unhealthy: i32,
+}
+
+fn health_check_defaults(p: &Props<'_>) -> HealthCheckDefaults {
+    let protocol = p.opt_str("protocol").unwrap_or("HTTP");
+    if p.opt_str("target_type") == Some("lambda") {
+        return HealthCheckDefaults {
+            path: None,
+            interval: 35,
+            timeout: Some(30),
+            healthy: 5,
+            unhealthy: 5,
+        };
+    }
+    HealthCheckDefaults {
+        path: matches!(protocol, "HTTP" | "HTTPS").then_some("/"),
+        interval: if protocol == "GENEVE" { 10 } else { 30 },
+        timeout: match protocol {
+            "HTTP" => Some(6),
+            "HTTPS" | "TCP" | "TLS" => Some(10),
+            "GENEVE" => Some(5),
+            _ => None,
+        },
+        healthy: 5,
+        unhealthy: 2,
+    }
+}
+
+/// The ranges AWS documents, and a timeout below the interval (AWS:
+/// "Health check interval must be greater than the timeout"), checked
+/// before any call: a create never stops between CreateTargetGroup and
+/// ModifyTargetGroupAttributes.
+fn valid_tg(p: &Props<'_>) -> Result<(), ProviderError> {
+    let kind = TargetGroup::NAME;
+    let within = |key: &str, lo: i64, hi: i64| match p.opt_i64(key) {
+        Some(v) if !(lo..=hi).contains(&v) => Err(ProviderError::property(
+            kind,
+            format!("property `{key}` of a {kind} must be {lo} to {hi}, not {v}"),
+        )),
+        v => Ok(v),
+    };
+    let interval = within("health_check_interval_seconds", 5, 300)?;
+    let timeout = within("health_check_timeout_seconds", 2, 120)?;
+    within("healthy_threshold_count", 2, 10)?;
+    within("unhealthy_threshold_count", 2, 10)?;
+    within(DEREGISTRATION_DELAY, 0, 3600)?;
+    if let Some(timeout) = timeout {
+        let interval = interval.unwrap_or(health_check_defaults(p).interval.into());
+        if timeout >= interval {
+            return Err(ProviderError::property(
+                kind,
+                format!(
+                    "property `health_check_timeout_seconds` of a {kind} must be less than the interval between health checks ({interval} s), not {timeout}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn set_deregistration_delay(c: &Clients, arn: &str, seconds: i64) -> Result<(), ProviderError> {
+    c.elbv2
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key("deregistration_delay.timeout_seconds")
+                .value(seconds.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_err("elasticloadbalancing:ModifyTargetGroupAttributes", e))?;
+    Ok(())
+}
+
 pub async fn create_tg(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
     let p = &r.props;
+    valid_tg(p)?;
     let out = c
         .elbv2
         .create_target_group()
@@ -150,6 +247,7 @@ pub async fn create_tg(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provider
         .target_type(TargetTypeEnum::from(p.opt_str("target_type").unwrap_or("ip")))
         .set_health_check_path(p.opt_str("health_check_path").map(str::to_string))
         .set_health_check_interval_seconds(p.opt_i32("health_check_interval_seconds"))
+        .set_health_check_timeout_seconds(p.opt_i32("health_check_timeout_seconds"))
         .set_healthy_threshold_count(p.opt_i32("healthy_threshold_count"))
         .set_unhealthy_threshold_count(p.opt_i32("unhealthy_threshold_count"))
         .set_tags(Some(tags(r)))
@@ -162,21 +260,53 @@ pub async fn create_tg(c: &Clients, r: &Request<'_>) -> Result<Outputs, Provider
             "no target group in the response",
         )
     })?;
-    if let Some(delay) = p.opt_i64("deregistration_delay_seconds") {
-        c.elbv2
-            .modify_target_group_attributes()
-            .target_group_arn(tg.target_group_arn().unwrap_or_default())
-            .attributes(
-                TargetGroupAttribute::builder()
-                    .key("deregistration_delay.timeout_seconds")
-                    .value(delay.to_string())
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| aws_err("elasticloadbalancing:ModifyTargetGroupAttributes", e))?;
+    if let Some(delay) = p.opt_i64(DEREGISTRATION_DELAY) {
+        set_deregistration_delay(c, tg.target_group_arn().unwrap_or_default(), delay).await?;
     }
     Ok(tg_outputs(tg))
+}
+
+/// The health check and the deregistration delay, each call only when one
+/// of its properties changed (`old`: the recorded properties, with drift
+/// folded in). Both calls leave what they are not sent as it is, so a
+/// property removed from the plan is sent as AWS's default.
+pub async fn update_tg(c: &Clients, r: &Request<'_>, old: &Json, outputs: &Outputs) -> Result<Outputs, ProviderError> {
+    let p = &r.props;
+    valid_tg(p)?;
+    let arn = outputs.get("arn").and_then(Json::as_str).ok_or_else(|| {
+        ProviderError::new(
+            "elasticloadbalancing:ModifyTargetGroup",
+            "the target group's outputs have no ARN",
+        )
+    })?;
+    let changed = changed_keys(old, p.raw());
+    let changed = |key: &str| changed.iter().any(|k| k == key);
+    if HEALTH_CHECK.iter().any(|k| changed(k)) {
+        let d = health_check_defaults(p);
+        // Sent: the planned value; for a property just removed, the default;
+        // else nothing (AWS keeps its own).
+        let or_default = |key: &str, default: Option<i32>| p.opt_i32(key).or(default.filter(|_| changed(key)));
+        c.elbv2
+            .modify_target_group()
+            .target_group_arn(arn)
+            .set_health_check_path(
+                p.opt_str("health_check_path")
+                    .or(d.path.filter(|_| changed("health_check_path")))
+                    .map(str::to_string),
+            )
+            .set_health_check_interval_seconds(or_default("health_check_interval_seconds", Some(d.interval)))
+            .set_health_check_timeout_seconds(or_default("health_check_timeout_seconds", d.timeout))
+            .set_healthy_threshold_count(or_default("healthy_threshold_count", Some(d.healthy)))
+            .set_unhealthy_threshold_count(or_default("unhealthy_threshold_count", Some(d.unhealthy)))
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:ModifyTargetGroup", e))?;
+    }
+    if changed(DEREGISTRATION_DELAY) {
+        // AWS's default: 300 seconds.
+        set_deregistration_delay(c, arn, p.opt_i64(DEREGISTRATION_DELAY).unwrap_or(300)).await?;
+    }
+    Ok(outputs.clone())
 }
 
 pub async fn find_tg(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
@@ -419,7 +549,8 @@ pub struct TargetGroup;
 #[allow(dead_code)]
 pub struct TargetGroupProps {
     /// The target group's name: unique per account and region, at most 32
-    /// characters (letters, digits and hyphens).
+    /// characters (letters, digits and hyphens). Name, protocol, port, VPC
+    /// and target type are fixed: changing one replaces the target group.
     pub name: String,
     /// The protocol to the targets: `HTTP` (the default), `HTTPS`, `TCP`,
     /// `TLS`, `UDP`, `TCP_UDP` or `GENEVE`.
@@ -432,15 +563,23 @@ pub struct TargetGroupProps {
     /// `awsvpc` mode need), `instance`, `lambda` or `alb`.
     pub target_type: Option<String>,
     /// The path of the HTTP health check (`/healthz`); absent: AWS's default `/`.
+    /// The health-check properties change in place (ModifyTargetGroup); one
+    /// removed from the plan goes back to AWS's default.
     pub health_check_path: Option<String>,
-    /// Seconds between health checks of a target (5 to 300).
+    /// Seconds between health checks of a target (5 to 300); absent: AWS's
+    /// default, 30 (35 for `lambda`, 10 for `GENEVE`).
     pub health_check_interval_seconds: Option<i32>,
+    /// Seconds without a response after which a health check fails (2 to
+    /// 120), less than the interval; absent: AWS's default for the protocol
+    /// (6 for `HTTP`; 10 for `HTTPS`, `TCP` and `TLS`; 30 for `lambda`).
+    pub health_check_timeout_seconds: Option<i32>,
     /// Consecutive passed health checks before a target counts as healthy (2 to 10).
     pub healthy_threshold_count: Option<i32>,
     /// Consecutive failed health checks before a target counts as unhealthy (2 to 10).
     pub unhealthy_threshold_count: Option<i32>,
     /// Seconds a deregistering target keeps its open connections
-    /// (`deregistration_delay.timeout_seconds`, 0 to 3600; AWS's default 300).
+    /// (`deregistration_delay.timeout_seconds`, 0 to 3600; AWS's default
+    /// 300). Changes in place (ModifyTargetGroupAttributes).
     pub deregistration_delay_seconds: Option<i64>,
 }
 
@@ -452,8 +591,12 @@ impl ResourceType for TargetGroup {
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
 
-    fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
-        false
+    /// The health check and the attributes change in place; name, protocol,
+    /// port, VPC and target type are fixed at creation.
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        changed
+            .iter()
+            .all(|k| HEALTH_CHECK.contains(&k.as_str()) || k == DEREGISTRATION_DELAY)
     }
 
     async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
@@ -466,12 +609,12 @@ impl ResourceType for TargetGroup {
 
     async fn update(
         _aws: &Aws,
-        _c: &Clients,
-        _r: &Request<'_>,
-        _old: &Json,
-        _outputs: &Outputs,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
     ) -> Result<Outputs, ProviderError> {
-        Err(not_in_place(Self::NAME))
+        update_tg(c, r, old, outputs).await
     }
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
@@ -486,11 +629,39 @@ impl ResourceType for TargetGroup {
             .send()
             .await
             .map_err(|e| aws_err("elasticloadbalancing:DescribeTargetGroups", e))?;
-        Ok(if out.target_groups().is_empty() {
-            Live::Gone
-        } else {
-            observed(vec![])
-        })
+        let Some(tg) = out.target_groups().first() else {
+            return Ok(Live::Gone);
+        };
+        let attributes = c
+            .elbv2
+            .describe_target_group_attributes()
+            .target_group_arn(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeTargetGroupAttributes", e))?;
+        let delay = attributes
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a.value()?.parse::<i64>().ok());
+        let number = |v: Option<i32>| v.map_or(Json::Null, Json::from);
+        Ok(observed(vec![
+            (
+                "health_check_path",
+                tg.health_check_path().map_or(Json::Null, Json::from),
+            ),
+            (
+                "health_check_interval_seconds",
+                number(tg.health_check_interval_seconds()),
+            ),
+            (
+                "health_check_timeout_seconds",
+                number(tg.health_check_timeout_seconds()),
+            ),
+            ("healthy_threshold_count", number(tg.healthy_threshold_count())),
+            ("unhealthy_threshold_count", number(tg.unhealthy_threshold_count())),
+            (DEREGISTRATION_DELAY, delay.map_or(Json::Null, Json::from)),
+        ]))
     }
 
     fn from_arn(arn: &Arn<'_>) -> Option<Json> {
@@ -612,5 +783,128 @@ impl ResourceType for Listener {
     fn from_arn(arn: &Arn<'_>) -> Option<Json> {
         (arn.service == "elasticloadbalancing" && arn.after("listener/").is_some())
             .then(|| serde_json::json!({ "arn": arn.full }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A target group's properties: a base one with `extra` set over it.
+    fn tg(extra: Json) -> Json {
+        let mut props = json!({ "name": "api-blue", "port": 8080, "vpc_id": "vpc-1", "health_check_path": "/healthz" });
+        props
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        props
+    }
+
+    /// Whether going from `old` to `new` (each over the base) keeps the
+    /// target group, and so the traffic it serves.
+    fn check(old: Json, new: Json, kept: bool) {
+        let (old, new) = (tg(old), tg(new));
+        let changed = changed_keys(&old, &new);
+        assert_eq!(TargetGroup::in_place(&changed, &old, &new), kept, "{old} -> {new}");
+    }
+
+    #[test]
+    fn the_health_check_and_the_deregistration_delay_change_in_place() {
+        check(json!({}), json!({ "health_check_path": "/ready" }), true);
+        check(
+            json!({}),
+            json!({ "health_check_interval_seconds": 10, "health_check_timeout_seconds": 5 }),
+            true,
+        );
+        check(
+            json!({ "healthy_threshold_count": 5 }),
+            json!({ "healthy_threshold_count": 2, "unhealthy_threshold_count": 3 }),
+            true,
+        );
+        check(json!({ "health_check_timeout_seconds": 5 }), json!({}), true);
+        check(
+            json!({ "deregistration_delay_seconds": 300 }),
+            json!({ "deregistration_delay_seconds": 30 }),
+            true,
+        );
+        check(json!({ "deregistration_delay_seconds": 30 }), json!({}), true);
+    }
+
+    #[test]
+    fn what_aws_cannot_change_replaces_the_target_group() {
+        for fixed in [
+            json!({ "name": "api-green" }),
+            json!({ "port": 8081 }),
+            json!({ "protocol": "HTTPS" }),
+            json!({ "vpc_id": "vpc-2" }),
+            json!({ "target_type": "instance" }),
+        ] {
+            check(json!({}), fixed.clone(), false);
+            let mut with_health_check = fixed;
+            with_health_check["health_check_path"] = json!("/ready");
+            check(json!({}), with_health_check, false);
+        }
+    }
+
+    #[test]
+    fn health_check_settings_aws_refuses_are_refused_before_any_call() {
+        let refused = |extra: Json| {
+            let props = tg(extra);
+            valid_tg(&Props::new(&props, TargetGroup::NAME))
+                .err()
+                .map(|e| e.message)
+        };
+        for fine in [
+            json!({ "health_check_interval_seconds": 10, "health_check_timeout_seconds": 5 }),
+            // Below AWS's default interval (30 s).
+            json!({ "health_check_timeout_seconds": 29 }),
+            // A Lambda target's default interval is 35 s.
+            json!({ "target_type": "lambda", "health_check_timeout_seconds": 34 }),
+            json!({ "deregistration_delay_seconds": 0 }),
+        ] {
+            assert_eq!(refused(fine.clone()), None, "{fine}");
+        }
+        for (extra, says) in [
+            (
+                json!({ "health_check_interval_seconds": 10, "health_check_timeout_seconds": 10 }),
+                "must be less than the interval between health checks (10 s), not 10",
+            ),
+            (json!({ "health_check_timeout_seconds": 30 }), "(30 s), not 30"),
+            (
+                json!({ "target_type": "lambda", "health_check_timeout_seconds": 35 }),
+                "(35 s), not 35",
+            ),
+            (json!({ "health_check_timeout_seconds": 1 }), "must be 2 to 120, not 1"),
+            (
+                json!({ "health_check_interval_seconds": 300, "health_check_timeout_seconds": 121 }),
+                "must be 2 to 120, not 121",
+            ),
+            (json!({ "health_check_interval_seconds": 4 }), "must be 5 to 300, not 4"),
+            (json!({ "unhealthy_threshold_count": 11 }), "must be 2 to 10, not 11"),
+            (
+                json!({ "deregistration_delay_seconds": 3601 }),
+                "must be 0 to 3600, not 3601",
+            ),
+        ] {
+            let message = refused(extra.clone()).unwrap_or_else(|| panic!("{extra} was accepted"));
+            assert!(message.contains(says), "{extra}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_removed_health_check_setting_goes_back_to_the_default_of_the_protocol() {
+        let check = |extra: Json, path: Option<&str>, interval: i32, timeout: Option<i32>| {
+            let props = tg(extra);
+            let d = health_check_defaults(&Props::new(&props, TargetGroup::NAME));
+            assert_eq!((d.path, d.interval, d.timeout), (path, interval, timeout), "{props}");
+        };
+        check(json!({}), Some("/"), 30, Some(6));
+        check(json!({ "protocol": "HTTPS" }), Some("/"), 30, Some(10));
+        check(json!({ "protocol": "TCP" }), None, 30, Some(10));
+        check(json!({ "protocol": "UDP" }), None, 30, None);
+        check(json!({ "protocol": "GENEVE" }), None, 10, Some(5));
+        check(json!({ "target_type": "lambda" }), None, 35, Some(30));
     }
 }

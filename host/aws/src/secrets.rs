@@ -26,10 +26,19 @@ fn name_still_deleting(e: &ProviderError) -> bool {
     e.is_code("InvalidRequestException") && e.message.contains("scheduled for deletion")
 }
 
+/// `arn`, `name`, and per replica region `replica_arn_<region>` with the
+/// region's dashes as underscores (`replica_arn_us_east_2`; the first also
+/// as `replica_arn`, as recorded by earlier versions).
 fn outputs_of(arn: &str, name: &str, replicas: &[String]) -> Outputs {
     let mut o = outputs! { "arn" => arn, "name" => name };
     if let Some(first) = replicas.first() {
         o.insert("replica_arn".into(), replica_arn(arn, first).into());
+    }
+    for region in replicas {
+        o.insert(
+            format!("replica_arn_{}", region.replace('-', "_")),
+            replica_arn(arn, region).into(),
+        );
     }
     o
 }
@@ -48,8 +57,13 @@ pub async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, 
                 .send()
                 .await
                 .map_err(|e| aws_err("secretsmanager:GetRandomPassword", e))?;
-            let value = json!({ "username": g.opt_str("username").unwrap_or("admin"), "password": password.random_password().unwrap_or_default() });
-            Some(value.to_string())
+            let password = password.random_password().unwrap_or_default();
+            match g.opt_str("format") {
+                Some("plain") => Some(password.to_string()),
+                _ => Some(
+                    json!({ "username": g.opt_str("username").unwrap_or("admin"), "password": password }).to_string(),
+                ),
+            }
         }
         None => None,
     };
@@ -211,9 +225,10 @@ pub struct SecretProps {
     pub name: String,
     /// Its description.
     pub description: Option<String>,
-    /// Generate the value: JSON `{"username", "password"}` with a random
-    /// password (GetRandomPassword). The value is never returned, stored in
-    /// state or logged. Absent: the secret is created without a value.
+    /// Generate the value from a random password (GetRandomPassword, in
+    /// AWS): the value goes from that answer into CreateSecret and is never
+    /// returned, stored in state or logged. Absent: the secret is created
+    /// without a value.
     pub generate: Option<SecretGenerate>,
     /// Regions the secret is replicated to (same name and suffix there), so
     /// readers there keep working when this region is down. Changed in place.
@@ -221,11 +236,15 @@ pub struct SecretProps {
     pub replica_regions: Vec<String>,
 }
 
-/// How a secret's credentials are generated.
+/// How a secret's value is generated.
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct SecretGenerate {
+    /// `credentials` (the default): JSON `{"username", "password"}`, as RDS
+    /// and most drivers read it; `plain`: the random string alone (an
+    /// application secret such as a signing key).
+    pub format: Option<SecretFormat>,
     /// The `username` stored beside the password (default `admin`).
     pub username: Option<String>,
     /// The password's length in characters (default 32).
@@ -235,9 +254,17 @@ pub struct SecretGenerate {
     pub exclude_characters: Option<String>,
 }
 
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretFormat {
+    Credentials,
+    Plain,
+}
+
 impl ResourceType for Secret {
     const NAME: &'static str = "aws.secretsmanager.secret";
-    const ABOUT: &'static str = "Secrets Manager secret with generated credentials and replica regions";
+    const ABOUT: &'static str =
+        "Secrets Manager secret with a generated value (credentials or plain) and replica regions";
     type Props = SecretProps;
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;

@@ -3,6 +3,8 @@
 //! autoscaling, logs, an ECR repository and the rollout steps of its
 //! deployment strategy.
 
+#![recursion_limit = "256"]
+
 use std::collections::BTreeMap;
 
 use platform_plugin_sdk::{Context, Error, Info, Phase, Plan, Plugin, Value, concat, export_plugin, obj, reference};
@@ -23,12 +25,20 @@ struct Config {
     memory: u32,
     #[serde(default = "d_desired")]
     desired_count: u32,
-    #[serde(default = "d_health")]
-    health_check_path: String,
+    #[serde(default)]
+    health_check_path: Option<String>,
+    #[serde(default)]
+    health_check: HealthCheck,
     #[serde(default)]
     environment: BTreeMap<String, String>,
+    /// Name -> ARN string or `{ generate = true, ... }` (read by `sources`,
+    /// which names the variable in its errors).
     #[serde(default)]
-    secrets: BTreeMap<String, String>,
+    secrets: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    ecr: Ecr,
     #[serde(default = "d_all")]
     regions: String,
     #[serde(default = "d_network")]
@@ -59,9 +69,73 @@ fn d_otel_image() -> String {
     "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1".into()
 }
 
+/// A variable the tasks read from Secrets Manager or SSM: the ARN of an
+/// existing secret or parameter, or a secret this service generates.
+enum SecretSource {
+    Arn(String),
+    Generated(Generate),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Generate {
+    generate: bool,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default = "d_secret_length")]
+    length: u32,
+}
+
+fn d_secret_length() -> u32 {
+    32
+}
+
+/// The target groups' health check (and the container's default one).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct HealthCheck {
+    path: Option<String>,
+    interval_seconds: u32,
+    timeout_seconds: Option<u32>,
+    healthy_threshold: u32,
+    unhealthy_threshold: u32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> HealthCheck {
+        HealthCheck {
+            path: None,
+            interval_seconds: 15,
+            timeout_seconds: None,
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+        }
+    }
+}
+
+/// The image repository's rules.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Ecr {
+    tag_mutability: String,
+    untagged_expire_days: u32,
+    scan_on_push: bool,
+}
+
+impl Default for Ecr {
+    fn default() -> Ecr {
+        Ecr {
+            tag_mutability: "IMMUTABLE".into(),
+            untagged_expire_days: 14,
+            scan_on_push: true,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct Autoscaling {
+    enabled: bool,
     min: u32,
     max: u32,
     cpu_target: u32,
@@ -71,6 +145,7 @@ struct Autoscaling {
 impl Default for Autoscaling {
     fn default() -> Autoscaling {
         Autoscaling {
+            enabled: true,
             min: 1,
             max: 5,
             cpu_target: 55,
@@ -124,9 +199,6 @@ fn d_memory() -> u32 {
 fn d_desired() -> u32 {
     2
 }
-fn d_health() -> String {
-    "/healthz".into()
-}
 fn d_all() -> String {
     "all".into()
 }
@@ -148,9 +220,56 @@ fn schema() -> serde_json::Value {
             "cpu": { "enum": [256, 512, 1024, 2048, 4096], "default": 512, "description": "Fargate CPU units" },
             "memory": { "type": "integer", "minimum": 512, "maximum": 30720, "default": 1024, "description": "Fargate memory (MiB)" },
             "desired_count": { "type": "integer", "minimum": 0, "maximum": 1000, "default": 2 },
-            "health_check_path": { "type": "string", "default": "/healthz" },
+            "health_check_path": { "type": "string", "pattern": "^/", "description": "The health check's path (default /healthz); the same as `health_check.path`" },
+            "health_check": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "The load balancer's health check of the tasks (changed in place)",
+                "properties": {
+                    "path": { "type": "string", "pattern": "^/", "description": "Path that answers 200 when a task is healthy (default /healthz)" },
+                    "interval_seconds": { "type": "integer", "minimum": 5, "maximum": 300, "default": 15 },
+                    "timeout_seconds": { "type": "integer", "minimum": 2, "maximum": 120, "description": "Default: AWS's (6 s for HTTP); must be less than the interval" },
+                    "healthy_threshold": { "type": "integer", "minimum": 2, "maximum": 10, "default": 2 },
+                    "unhealthy_threshold": { "type": "integer", "minimum": 2, "maximum": 10, "default": 3 }
+                }
+            },
             "environment": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Plain environment variables" },
-            "secrets": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Variables read from Secrets Manager or SSM: name = ARN" },
+            "secrets": {
+                "type": "object",
+                "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                "additionalProperties": {
+                    "oneOf": [
+                        { "type": "string", "pattern": "^arn:", "description": "ARN of an existing Secrets Manager secret or SSM parameter" },
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["generate"],
+                            "properties": {
+                                "generate": { "const": true, "description": "A random value generated by Secrets Manager, stored in a secret of this service (replicated to its other regions); platform never sees it" },
+                                "name": { "type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "description": "The secret's name under /<service>/ (default: the variable's name in kebab case)" },
+                                "length": { "type": "integer", "minimum": 16, "maximum": 4096, "default": 32 }
+                            }
+                        }
+                    ]
+                },
+                "description": "Variables the tasks receive from Secrets Manager or SSM, injected at start"
+            },
+            "parameters": {
+                "type": "object",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_.-]+$" },
+                "additionalProperties": { "type": "string" },
+                "description": "Configuration in SSM Parameter Store, as /<service>/<name> in every region of the service; the task role may read exactly these (PARAMETERS_PATH in the environment names the prefix)"
+            },
+            "ecr": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "The image repository's rules (changed in place; the repository and its images are kept)",
+                "properties": {
+                    "tag_mutability": { "enum": ["IMMUTABLE", "MUTABLE"], "default": "IMMUTABLE" },
+                    "untagged_expire_days": { "type": "integer", "minimum": 0, "maximum": 3650, "default": 14, "description": "Untagged images expire after this many days; 0 keeps them" },
+                    "scan_on_push": { "type": "boolean", "default": true }
+                }
+            },
             "regions": { "enum": ["all", "primary"], "default": "all" },
             "network": { "type": "string", "default": "network", "description": "Instance of the network plugin to run in" },
             "database": { "type": "string", "description": "Instance of the database plugin whose endpoint and secret the tasks receive" },
@@ -165,6 +284,7 @@ fn schema() -> serde_json::Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
+                    "enabled": { "type": "boolean", "default": true, "description": "false: desired_count holds, no scaling policies" },
                     "min": { "type": "integer", "minimum": 0, "default": 1 },
                     "max": { "type": "integer", "minimum": 1, "default": 5 },
                     "cpu_target": { "type": "integer", "minimum": 1, "maximum": 100, "default": 55 },
@@ -218,6 +338,8 @@ impl Plugin for Service {
                 "aws.applicationautoscaling.scalable-target",
                 "aws.applicationautoscaling.scaling-policy",
                 "aws.servicediscovery.service",
+                "aws.secretsmanager.secret",
+                "aws.ssm.parameter",
             ])
             .actions(&[
                 "http.probe",
@@ -245,8 +367,38 @@ impl Plugin for Service {
                 ),
             ));
         }
-        if cfg.autoscaling.min > cfg.autoscaling.max {
+        if cfg.autoscaling.enabled && cfg.autoscaling.min > cfg.autoscaling.max {
             return Err(Error::config("/autoscaling/min", "min is greater than max"));
+        }
+        let health_path = match (&cfg.health_check_path, &cfg.health_check.path) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "/health_check_path",
+                    "set the path once: `health_check_path` or `health_check.path`",
+                ));
+            }
+            (Some(p), None) | (None, Some(p)) => p.clone(),
+            (None, None) => "/healthz".to_string(),
+        };
+        if let Some(timeout) = cfg.health_check.timeout_seconds
+            && timeout >= cfg.health_check.interval_seconds
+        {
+            return Err(Error::config(
+                "/health_check/timeout_seconds",
+                format!(
+                    "the timeout ({timeout} s) must be less than the interval ({} s): AWS refuses it otherwise",
+                    cfg.health_check.interval_seconds
+                ),
+            ));
+        }
+        let sources = sources(&cfg)?;
+        for key in cfg.parameters.keys() {
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                return Err(Error::config(
+                    &format!("/parameters/{key}"),
+                    "a parameter's name has letters, digits and `_.-` only",
+                ));
+            }
         }
         let network = ctx.import(&cfg.network, "regions")?;
         let shared_cluster = match &cfg.cluster {
@@ -273,6 +425,60 @@ impl Plugin for Service {
         let family = ctx.physical_name("", 255);
         let alarm_prefix = format!("{family}-");
 
+        // Secrets this service generates: one secret in the primary region,
+        // replicated to the others, so tasks everywhere read their region's copy.
+        let primary_region = regions[0].as_str();
+        let others: Vec<&str> = regions.iter().skip(1).map(|r| r.as_str()).collect();
+        let mut generated: Vec<(String, String)> = Vec::new(); // (variable, resource id)
+        for (key, source) in &sources {
+            if let SecretSource::Generated(g) = source {
+                let id = format!("secret-{}", kebab(key));
+                let name = g.name.clone().unwrap_or_else(|| kebab(key));
+                plan.resource(
+                    &id,
+                    "aws.secretsmanager.secret",
+                    obj! {
+                        "name": format!("/{family}/{name}"),
+                        "description": format!("{key} of {}", ctx.instance),
+                        "generate": obj! { "format": "plain", "password_length": g.length },
+                        "replica_regions": others.clone(),
+                    },
+                )
+                .in_region(primary_region);
+                generated.push((key.clone(), id));
+            }
+        }
+        let secret_arn_in = |id: &str, region: &str| {
+            if region == primary_region {
+                reference(id, "arn")
+            } else {
+                reference(id, &format!("replica_arn_{}", region.replace('-', "_")))
+            }
+        };
+        let mut readable: Vec<Value> = Vec::new(); // ARNs the task role may read
+        for (_, id) in &generated {
+            for region in &regions {
+                readable.push(secret_arn_in(id, region));
+            }
+        }
+        let mut parameter_arns: Vec<Value> = Vec::new();
+        for (key, value) in &cfg.parameters {
+            for region in &regions {
+                let id = format!("parameter-{}-{region}", kebab(key));
+                plan.resource(
+                    &id,
+                    "aws.ssm.parameter",
+                    obj! {
+                        "name": format!("/{family}/{key}"),
+                        "value": value.as_str(),
+                        "description": format!("{key} of {}", ctx.instance),
+                    },
+                )
+                .in_region(region);
+                parameter_arns.push(reference(&id, "arn"));
+            }
+        }
+
         plan.resource(
             "execution-role",
             "aws.iam.role",
@@ -280,42 +486,58 @@ impl Plugin for Service {
                 "name": ctx.physical_name("exec", 64),
                 "assume_role_service": "ecs-tasks.amazonaws.com",
                 "managed_policy_arns": vec!["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"],
-                "inline_policy": secrets_policy(&cfg, database.as_ref().map(Database::secrets).unwrap_or_default()),
+                "inline_policy": secrets_policy(&sources, database.as_ref().map(Database::secrets).unwrap_or_default(), readable.clone()),
             },
         );
         let mut task_role = obj! {
             "name": ctx.physical_name("task", 64),
             "assume_role_service": "ecs-tasks.amazonaws.com",
         };
+        let mut statements: Vec<Value> = Vec::new();
         if cfg.otel_collector {
             // What the collector's default ECS configuration sends.
+            statements.push(Value::from(json!({
+                "Effect": "Allow",
+                "Action": [
+                    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets", "cloudwatch:PutMetricData", "logs:PutLogEvents",
+                    "logs:CreateLogStream", "logs:DescribeLogStreams"
+                ],
+                "Resource": "*"
+            })));
+        }
+        // The application reads its own configuration and secrets at run
+        // time, and nothing else.
+        if !parameter_arns.is_empty() {
+            statements.push(obj! {
+                "Effect": "Allow",
+                "Action": vec!["ssm:GetParameter", "ssm:GetParameters"],
+                "Resource": parameter_arns.clone(),
+            });
+        }
+        if !readable.is_empty() {
+            statements.push(obj! {
+                "Effect": "Allow",
+                "Action": vec!["secretsmanager:GetSecretValue"],
+                "Resource": readable.clone(),
+            });
+        }
+        if !statements.is_empty() {
             task_role.insert(
                 "inline_policy",
-                Value::from(json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Action": [
-                            "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                            "xray:GetSamplingTargets", "cloudwatch:PutMetricData", "logs:PutLogEvents",
-                            "logs:CreateLogStream", "logs:DescribeLogStreams"
-                        ],
-                        "Resource": "*"
-                    }]
-                })),
+                obj! { "Version": "2012-10-17", "Statement": statements },
             );
         }
         plan.resource("task-role", "aws.iam.role", task_role);
-        plan.resource(
-            "repository",
-            "aws.ecr.repository",
-            obj! {
-                "name": family.as_str(),
-                "scan_on_push": true,
-                "image_tag_mutability": "IMMUTABLE",
-                "untagged_expire_days": 14,
-            },
-        );
+        let mut repository = obj! {
+            "name": family.as_str(),
+            "scan_on_push": cfg.ecr.scan_on_push,
+            "image_tag_mutability": cfg.ecr.tag_mutability.as_str(),
+        };
+        if cfg.ecr.untagged_expire_days > 0 {
+            repository.insert("untagged_expire_days", cfg.ecr.untagged_expire_days);
+        }
+        plan.resource("repository", "aws.ecr.repository", repository);
 
         let mut exported_regions = Vec::new();
         let mut exported_clusters = Vec::new();
@@ -408,11 +630,20 @@ impl Plugin for Service {
                 .collect();
             environment.push(obj! { "name": "PORT", "value": cfg.port.to_string() });
             environment.push(obj! { "name": "SERVICE_NAME", "value": ctx.instance.as_str() });
-            let mut secrets: Vec<Value> = cfg
-                .secrets
-                .iter()
-                .map(|(k, v)| obj! { "name": k, "value_from": v })
-                .collect();
+            let mut secrets: Vec<Value> = Vec::new();
+            for (key, source) in &sources {
+                let from = match source {
+                    SecretSource::Arn(arn) => Value::from(arn.as_str()),
+                    SecretSource::Generated(_) => {
+                        let id = &generated.iter().find(|(k, _)| k == key).expect("generated above").1;
+                        secret_arn_in(id, region)
+                    }
+                };
+                secrets.push(obj! { "name": key, "value_from": from });
+            }
+            if !cfg.parameters.is_empty() {
+                environment.push(obj! { "name": "PARAMETERS_PATH", "value": format!("/{family}/") });
+            }
             if let Some(db) = &database {
                 let (reader, writer, secret) = db.in_region(region);
                 environment.push(obj! { "name": "DATABASE_HOST", "value": &writer });
@@ -471,7 +702,7 @@ impl Plugin for Service {
                         "health_check": obj! {
                             "command": cfg.health_check_command.clone().unwrap_or_else(|| vec![
                                 "CMD-SHELL".to_string(),
-                                format!("curl -fs http://localhost:{}{} || exit 1", cfg.port, cfg.health_check_path),
+                                format!("curl -fs http://localhost:{}{health_path} || exit 1", cfg.port),
                             ]),
                             "interval": 30, "timeout": 5, "retries": 3, "start_period": 30,
                         },
@@ -494,23 +725,23 @@ impl Plugin for Service {
             )
             .in_region(region);
             for color in ["blue", "green"] {
-                plan.resource(
-                    &id(&format!("tg-{color}")),
-                    "aws.elbv2.target-group",
-                    obj! {
-                        "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
-                        "protocol": "HTTP",
-                        "port": cfg.port,
-                        "vpc_id": field("vpc_id"),
-                        "target_type": "ip",
-                        "health_check_path": cfg.health_check_path.as_str(),
-                        "health_check_interval_seconds": 15,
-                        "healthy_threshold_count": 2,
-                        "unhealthy_threshold_count": 3,
-                        "deregistration_delay_seconds": cfg.deployment.drain_seconds,
-                    },
-                )
-                .in_region(region);
+                let mut group = obj! {
+                    "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
+                    "protocol": "HTTP",
+                    "port": cfg.port,
+                    "vpc_id": field("vpc_id"),
+                    "target_type": "ip",
+                    "health_check_path": health_path.as_str(),
+                    "health_check_interval_seconds": cfg.health_check.interval_seconds,
+                    "healthy_threshold_count": cfg.health_check.healthy_threshold,
+                    "unhealthy_threshold_count": cfg.health_check.unhealthy_threshold,
+                    "deregistration_delay_seconds": cfg.deployment.drain_seconds,
+                };
+                if let Some(timeout) = cfg.health_check.timeout_seconds {
+                    group.insert("health_check_timeout_seconds", timeout);
+                }
+                plan.resource(&id(&format!("tg-{color}")), "aws.elbv2.target-group", group)
+                    .in_region(region);
             }
             let forward = |weight_blue: u32| {
                 obj! {
@@ -582,78 +813,80 @@ impl Plugin for Service {
                 service.depends_on(&id("discovery"));
             }
 
-            let resource_id = concat(vec![
-                Value::from("service/"),
-                cluster.clone(),
-                Value::from("/"),
-                reference(&id("service"), "name"),
-            ]);
-            plan.resource(
-                &id("scaling-target"),
-                "aws.applicationautoscaling.scalable-target",
-                obj! {
-                    "service_namespace": "ecs",
-                    "scalable_dimension": "ecs:service:DesiredCount",
-                    "resource_id": &resource_id,
-                    "min_capacity": cfg.autoscaling.min,
-                    "max_capacity": cfg.autoscaling.max,
-                },
-            )
-            .in_region(region);
-            plan.resource(
-                &id("scaling-cpu"),
-                "aws.applicationautoscaling.scaling-policy",
-                obj! {
-                    "name": ctx.physical_name("cpu", 255),
-                    "service_namespace": "ecs",
-                    "scalable_dimension": "ecs:service:DesiredCount",
-                    "resource_id": &resource_id,
-                    "target_value": cfg.autoscaling.cpu_target,
-                    "predefined_metric": "ECSServiceAverageCPUUtilization",
-                    "scale_in_cooldown": 300,
-                    "scale_out_cooldown": 60,
-                },
-            )
-            .in_region(region)
-            .depends_on(&id("scaling-target"));
-            plan.resource(
-                &id("scaling-requests"),
-                "aws.applicationautoscaling.scaling-policy",
-                obj! {
-                    "name": ctx.physical_name("requests", 255),
-                    "service_namespace": "ecs",
-                    "scalable_dimension": "ecs:service:DesiredCount",
-                    "resource_id": &resource_id,
-                    "target_value": cfg.autoscaling.requests_per_target,
-                    // Requests per healthy target over both colours: after a
-                    // rollout swaps them, a policy on one target group would
-                    // count the idle one, and during a canary both serve.
-                    "metrics": {
-                        let alb = reference(&id("alb"), "arn_suffix");
-                        let tg = |color: &str| reference(&id(&format!("tg-{color}")), "arn_suffix");
-                        vec![
-                            alb_metric("rb", "RequestCount", "Sum", tg("blue"), alb.clone()),
-                            alb_metric("rg", "RequestCount", "Sum", tg("green"), alb.clone()),
-                            alb_metric("hb", "HealthyHostCount", "Average", tg("blue"), alb.clone()),
-                            alb_metric("hg", "HealthyHostCount", "Average", tg("green"), alb),
-                            obj! {
-                                "id": "serving",
-                                "expression": "(FILL(rb,0)+FILL(rg,0))/(FILL(hb,0)+FILL(hg,0))",
-                                "label": "Requests per healthy target, both colours",
-                                "return_data": true,
-                            },
-                        ]
+            if cfg.autoscaling.enabled {
+                let resource_id = concat(vec![
+                    Value::from("service/"),
+                    cluster.clone(),
+                    Value::from("/"),
+                    reference(&id("service"), "name"),
+                ]);
+                plan.resource(
+                    &id("scaling-target"),
+                    "aws.applicationautoscaling.scalable-target",
+                    obj! {
+                        "service_namespace": "ecs",
+                        "scalable_dimension": "ecs:service:DesiredCount",
+                        "resource_id": &resource_id,
+                        "min_capacity": cfg.autoscaling.min,
+                        "max_capacity": cfg.autoscaling.max,
                     },
-                    "scale_in_cooldown": 300,
-                    "scale_out_cooldown": 60,
-                },
-            )
-            .in_region(region)
-            .depends_on(&id("scaling-target"));
+                )
+                .in_region(region);
+                plan.resource(
+                    &id("scaling-cpu"),
+                    "aws.applicationautoscaling.scaling-policy",
+                    obj! {
+                        "name": ctx.physical_name("cpu", 255),
+                        "service_namespace": "ecs",
+                        "scalable_dimension": "ecs:service:DesiredCount",
+                        "resource_id": &resource_id,
+                        "target_value": cfg.autoscaling.cpu_target,
+                        "predefined_metric": "ECSServiceAverageCPUUtilization",
+                        "scale_in_cooldown": 300,
+                        "scale_out_cooldown": 60,
+                    },
+                )
+                .in_region(region)
+                .depends_on(&id("scaling-target"));
+                plan.resource(
+                    &id("scaling-requests"),
+                    "aws.applicationautoscaling.scaling-policy",
+                    obj! {
+                        "name": ctx.physical_name("requests", 255),
+                        "service_namespace": "ecs",
+                        "scalable_dimension": "ecs:service:DesiredCount",
+                        "resource_id": &resource_id,
+                        "target_value": cfg.autoscaling.requests_per_target,
+                        // Requests per healthy target over both colours: after a
+                        // rollout swaps them, a policy on one target group would
+                        // count the idle one, and during a canary both serve.
+                        "metrics": {
+                            let alb = reference(&id("alb"), "arn_suffix");
+                            let tg = |color: &str| reference(&id(&format!("tg-{color}")), "arn_suffix");
+                            vec![
+                                alb_metric("rb", "RequestCount", "Sum", tg("blue"), alb.clone()),
+                                alb_metric("rg", "RequestCount", "Sum", tg("green"), alb.clone()),
+                                alb_metric("hb", "HealthyHostCount", "Average", tg("blue"), alb.clone()),
+                                alb_metric("hg", "HealthyHostCount", "Average", tg("green"), alb),
+                                obj! {
+                                    "id": "serving",
+                                    "expression": "(FILL(rb,0)+FILL(rg,0))/(FILL(hb,0)+FILL(hg,0))",
+                                    "label": "Requests per healthy target, both colours",
+                                    "return_data": true,
+                                },
+                            ]
+                        },
+                        "scale_in_cooldown": 300,
+                        "scale_out_cooldown": 60,
+                    },
+                )
+                .in_region(region)
+                .depends_on(&id("scaling-target"));
+            }
 
             if cfg.probe {
                 plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
-                "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(cfg.health_check_path.as_str())]),
+                "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(health_path.as_str())]),
                 "expect_status": 200,
             })
             .timeout(120);
@@ -765,6 +998,65 @@ impl Database {
     }
 }
 
+/// The `secrets` setting, each variable read as an ARN or a secret to
+/// generate, with errors that name the variable.
+fn sources(cfg: &Config) -> Result<Vec<(String, SecretSource)>, Error> {
+    let mut out = Vec::new();
+    for (key, value) in &cfg.secrets {
+        let at = format!("/secrets/{key}");
+        if key.is_empty()
+            || key.starts_with(|c: char| c.is_ascii_digit())
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::config(
+                &at,
+                "a variable's name has letters, digits and `_`, and does not start with a digit",
+            ));
+        }
+        let source = match value {
+            serde_json::Value::String(arn) if arn.starts_with("arn:") => SecretSource::Arn(arn.clone()),
+            serde_json::Value::String(other) => {
+                return Err(Error::config(
+                    &at,
+                    format!(
+                        "`{other}` is not an ARN: give the ARN of a Secrets Manager secret or SSM parameter, or `{{ generate = true }}`"
+                    ),
+                ));
+            }
+            serde_json::Value::Object(_) => {
+                let g: Generate =
+                    serde_json::from_value(value.clone()).map_err(|e| Error::config(&at, e.to_string()))?;
+                if !g.generate {
+                    return Err(Error::config(
+                        &format!("{at}/generate"),
+                        "`generate = false` has no meaning: give the ARN of an existing secret instead",
+                    ));
+                }
+                if let Some(name) = &g.name
+                    && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)))
+                {
+                    return Err(Error::config(
+                        &format!("{at}/name"),
+                        "a secret's name has letters, digits and `_.-` only",
+                    ));
+                }
+                if !(16..=4096).contains(&g.length) {
+                    return Err(Error::config(&format!("{at}/length"), "between 16 and 4096 characters"));
+                }
+                SecretSource::Generated(g)
+            }
+            _ => return Err(Error::config(&at, "an ARN, or `{ generate = true }`")),
+        };
+        out.push((key.clone(), source));
+    }
+    Ok(out)
+}
+
+/// `APP_SECRET` -> `app-secret`: a variable's name as part of a resource name.
+fn kebab(key: &str) -> String {
+    key.to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
 /// A short region code for names with tight length limits (`use1`).
 fn region_code(region: &str) -> String {
     let mut parts = region.split('-');
@@ -774,8 +1066,17 @@ fn region_code(region: &str) -> String {
     format!("{geo}{dir}{num}")
 }
 
-fn secrets_policy(cfg: &Config, db_secrets: Vec<Value>) -> Value {
-    let mut resources: Vec<Value> = cfg.secrets.values().map(Value::from).collect();
+/// The execution role's grant: exactly the secrets and parameters it
+/// injects into the tasks.
+fn secrets_policy(sources: &[(String, SecretSource)], db_secrets: Vec<Value>, generated: Vec<Value>) -> Value {
+    let mut resources: Vec<Value> = sources
+        .iter()
+        .filter_map(|(_, s)| match s {
+            SecretSource::Arn(arn) => Some(Value::from(arn.as_str())),
+            SecretSource::Generated(_) => None,
+        })
+        .collect();
+    resources.extend(generated);
     resources.extend(db_secrets);
     if resources.is_empty() {
         return Value::Null;
