@@ -186,7 +186,11 @@ fn an_ssm_parameter_holds_configuration_and_a_secure_value_only_aws_keeps() {
         .unwrap();
         let ssm = aws_sdk_ssm::Client::new(&moto.sdk("us-east-1").await);
         let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
-        let tags = vec![("platform:id".to_string(), "t.config".to_string())];
+        let tags = vec![
+            ("platform:blueprint".to_string(), "t".to_string()),
+            ("platform:environment".to_string(), "test".to_string()),
+            ("platform:id".to_string(), "t.config".to_string()),
+        ];
         let request = |props: &'static Json| Request {
             id: "t.config",
             kind: PARAMETER,
@@ -210,6 +214,10 @@ fn an_ssm_parameter_holds_configuration_and_a_secure_value_only_aws_keeps() {
         );
         let got = ssm.get_parameter().name("/t-api/example-config").send().await.unwrap();
         assert_eq!(got.parameter().unwrap().value(), Some("{\"log_level\":\"INFO\"}"));
+        assert!(
+            created["path_arn"].as_str().unwrap().ends_with(":parameter/t-api"),
+            "{created:?}"
+        );
 
         // Found again after an interruption, not refused as existing.
         let found = aws.find(&request(&CONFIG)).await.unwrap().expect("found by name and tag");
@@ -259,6 +267,26 @@ fn an_ssm_parameter_holds_configuration_and_a_secure_value_only_aws_keeps() {
         assert!(e.message.contains("did not create it"), "{e}");
         let got = ssm.get_parameter().name("/t-other/config").send().await.unwrap();
         assert_eq!(got.parameter().unwrap().value(), Some("theirs"));
+
+        // The same logical id in another environment of the blueprint is
+        // not this resource either.
+        ssm.put_parameter()
+            .name("/t-shared/config")
+            .value("staging's")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .set_tags(Some(
+                [("platform:blueprint", "t"), ("platform:environment", "staging"), ("platform:id", "t.config")]
+                    .iter()
+                    .map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(*k).value(*v).build().unwrap())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        static SHARED: std::sync::LazyLock<Json> =
+            std::sync::LazyLock::new(|| json!({ "name": "/t-shared/config", "value": "test's" }));
+        assert_eq!(aws.find(&request(&SHARED)).await.unwrap(), None);
+        assert!(aws.create(&request(&SHARED)).await.is_err());
 
         // A SecureString: encrypted with our key, its value from the
         // environment, never in the properties or the outputs.
@@ -351,7 +379,11 @@ fn an_ssm_parameter_not_visible_yet_is_waited_for_and_adopted_not_refused() {
         })
         .await
         .unwrap();
-        let tags = vec![("platform:id".to_string(), "t.config".to_string())];
+        let tags = vec![
+            ("platform:blueprint".to_string(), "t".to_string()),
+            ("platform:environment".to_string(), "test".to_string()),
+            ("platform:id".to_string(), "t.config".to_string()),
+        ];
         static CONFIG: std::sync::LazyLock<Json> =
             std::sync::LazyLock::new(|| json!({ "name": "/t-api/config", "value": "v1" }));
         let request = Request {
@@ -381,13 +413,16 @@ fn an_ssm_parameter_not_visible_yet_is_waited_for_and_adopted_not_refused() {
             .name("/t-api/config")
             .value("v0")
             .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .tags(
-                aws_sdk_ssm::types::Tag::builder()
-                    .key("platform:id")
-                    .value("t.config")
-                    .build()
-                    .unwrap(),
-            )
+            .set_tags(Some(
+                [
+                    ("platform:blueprint", "t"),
+                    ("platform:environment", "test"),
+                    ("platform:id", "t.config"),
+                ]
+                .iter()
+                .map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(*k).value(*v).build().unwrap())
+                .collect(),
+            ))
             .send()
             .await
             .unwrap();

@@ -233,6 +233,16 @@ fn service_settings_from_the_seeds() {
         .unwrap();
     assert_eq!(sm["Resource"].as_array().unwrap().len(), 2, "{sm}");
     assert!(!policy.to_string().contains("\"*\""), "no wildcard resource: {policy}");
+    let by_path = statements
+        .iter()
+        .find(|s| s["Action"][0] == "ssm:GetParametersByPath")
+        .unwrap();
+    assert_eq!(
+        by_path["Resource"].as_array().unwrap().len(),
+        2,
+        "the path in each region: {by_path}"
+    );
+    assert!(by_path["Resource"].to_string().contains("path_arn"));
     let exec = props("api.execution-role")["inline_policy"].to_string();
     assert!(
         exec.contains("replica_arn_us_east_2") && exec.contains("db.credentials"),
@@ -289,6 +299,14 @@ fn service_settings_from_the_seeds() {
         "health_check = { interval_seconds = 10, timeout_seconds = 10 }",
     );
     assert!(plan_error(&slow, Some("prod")).contains("must be less than the interval"));
+    // A short interval leaves room under AWS's default timeout (6 s).
+    let fast = base.replace(
+        "health_check_path = \"/healthz\"",
+        "health_check = { interval_seconds = 5 }",
+    );
+    let plan = plan_text(&fast, Some("prod")).unwrap();
+    let tg = plan.resource("api.tg-green-us-east-2").unwrap().properties.to_json();
+    assert_eq!(tg["health_check_timeout_seconds"], 4);
     let not_arn = base.replace(
         "APP_SECRET = { generate = true, name = \"app\" }",
         "APP_SECRET = \"hunter2\"",
@@ -297,4 +315,130 @@ fn service_settings_from_the_seeds() {
     assert!(e.contains("is not an ARN") && e.contains("secrets.APP_SECRET"), "{e}");
     let off = base.replace("generate = true, name = \"app\"", "generate = false");
     assert!(plan_error(&off, Some("prod")).contains("has no meaning"));
+}
+
+/// Seed 002: an internal load balancer, a service without one, per-service
+/// ports and security groups, links between services.
+#[test]
+fn load_balancer_modes_of_seed_002() {
+    use crate::support::{plan_error, plan_text};
+    let text = std::fs::read_to_string(root().join("blueprints/config-driven-services.toml")).unwrap();
+    let plan = plan_text(&text, None).unwrap();
+    let r = "ap-southeast-1";
+    let props = |id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    let reference = |resource: &str, attribute: &str| serde_json::json!({ "$ref": { "resource": resource, "attribute": attribute } });
+    // The backend's load balancer is internal, in the private subnets,
+    // behind a group that admits the VPC only.
+    let alb = props(&format!("backend.alb-{r}"));
+    assert_eq!(alb["scheme"], "internal");
+    assert!(alb["subnets"].to_string().contains("private"), "{alb}");
+    assert_eq!(
+        alb["security_groups"],
+        serde_json::json!([reference(&format!("backend.lb-sg-{r}"), "id")])
+    );
+    let lb_sg = props(&format!("backend.lb-sg-{r}"));
+    for rule in lb_sg["ingress"].as_array().unwrap() {
+        assert_eq!(rule["cidr_ipv4"], "10.0.0.0/16", "the VPC only: {rule}");
+    }
+    // Its tasks: the network's group (the database trusts it) and their
+    // own, admitting port 80 from their load balancer and the services.
+    let tasks_sg = props(&format!("backend.tasks-sg-{r}"));
+    let sources: Vec<_> = tasks_sg["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["from_port"].clone(), i["source_security_group_id"].clone()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            (serde_json::json!(80), reference(&format!("backend.lb-sg-{r}"), "id")),
+            (
+                serde_json::json!(80),
+                reference(&format!("network.sg-service-{r}"), "id")
+            )
+        ]
+    );
+    let begin = plan
+        .steps
+        .iter()
+        .find(|s| s.id == format!("backend.rollout-begin-{r}"))
+        .unwrap();
+    assert_eq!(
+        begin.params.to_json()["security_groups"],
+        serde_json::json!([
+            reference(&format!("network.sg-service-{r}"), "id"),
+            reference(&format!("backend.tasks-sg-{r}"), "id")
+        ])
+    );
+    assert!(
+        plan.steps.iter().all(|s| !s.id.starts_with("backend.probe")),
+        "no probe into the VPC"
+    );
+    // The frontend is internet-facing on the network's port: nothing of its own.
+    assert_eq!(props(&format!("frontend.alb-{r}"))["scheme"], "internet-facing");
+    assert!(plan.resource(&format!("frontend.tasks-sg-{r}")).is_none());
+    // The load tester has no load balancer, target groups, listeners or
+    // rollout: a rolling ECS service registered in Cloud Map.
+    for what in ["alb", "tg-blue", "listener-http", "scaling-requests", "tasks-sg"] {
+        let id = format!("loadtester.{what}-{r}");
+        assert_eq!(plan.resource(&id).is_some(), what == "tasks-sg", "{id}");
+    }
+    assert!(plan.steps.iter().all(|s| s.instance != "loadtester"));
+    let svc = props(&format!("loadtester.service-{r}"));
+    assert!(svc.get("deployment_controller").is_none(), "{svc}");
+    assert_eq!(
+        svc["task_definition"],
+        reference(&format!("loadtester.task-{r}"), "arn")
+    );
+    assert_eq!(
+        svc["service_registries"],
+        serde_json::json!([reference(&format!("loadtester.discovery-{r}"), "arn")])
+    );
+    assert_eq!(svc["deployment_circuit_breaker"]["rollback"], true);
+    // Links: the backend's URL reaches both callers.
+    let env = props(&format!("loadtester.task-{r}"))["containers"][0]["environment"].clone();
+    let url = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "BACKEND_URL")
+        .unwrap();
+    assert!(url["value"].to_string().contains("backend.alb-ap-southeast-1"), "{url}");
+    // Observability of a worker: its tasks only, no load balancer metrics.
+    let alarms: Vec<&str> = plan
+        .resources
+        .iter()
+        .filter(|r| r.instance == "loadtester-monitoring" && r.kind == "aws.cloudwatch.metric-alarm")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(
+        !alarms.is_empty() && alarms.iter().all(|a| !a.contains("5xx") && !a.contains("healthy")),
+        "{alarms:?}"
+    );
+    // Autoscaling is off everywhere.
+    assert!(plan.resources.iter().all(|r| !r.id.contains(".scaling-")));
+
+    // What cannot work is refused at its setting.
+    let probe = text.replace(
+        "load_balancer = \"internal\"",
+        "load_balancer = \"internal\"\nprobe = true",
+    );
+    assert!(plan_error(&probe, None).contains("cannot be reached from there"));
+    let rollout = text.replace(
+        "load_balancer = \"none\"",
+        "load_balancer = \"none\"\ndeployment = { strategy = \"canary\" }",
+    );
+    assert!(plan_error(&rollout, None).contains("rolling deployments"));
+    let failover = text.replace(
+        "regions = [\"ap-southeast-1\"]",
+        "regions = [\"ap-southeast-1\", \"ap-northeast-1\"]",
+    ) + "\n[plugins.dns]\nplugin = \"dns-failover\"\n\n[plugins.dns.config]\ndomain = \"example.com\"\nservice = \"backend\"\n";
+    let e = plan_error(&failover, None);
+    assert!(e.contains("needs an internet-facing load balancer"), "{e}");
 }

@@ -212,11 +212,19 @@ pub struct RepositoryProps {
     pub scan_on_push: Option<bool>,
     /// `MUTABLE` (a tag can be pushed again) or `IMMUTABLE`; absent: `MUTABLE`.
     /// Changes in place, keeping the images.
-    pub image_tag_mutability: Option<String>,
+    pub image_tag_mutability: Option<TagMutability>,
     /// Days after its push an untagged image expires (a lifecycle policy), at
     /// least 1; absent: untagged images are kept. Changes in place (removing
     /// it deletes the policy).
     pub untagged_expire_days: Option<i64>,
+}
+
+/// Whether a pushed tag can be pushed again with another image.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum TagMutability {
+    MUTABLE,
+    IMMUTABLE,
 }
 
 impl ResourceType for Repository {

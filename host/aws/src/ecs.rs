@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ClusterSetting, ClusterSettingName, Compatibility, ContainerDefinition,
     DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController, DeploymentControllerType, HealthCheck,
     KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
-    PortMapping, PropagateTags, Secret, Tag, TransportProtocol,
+    PortMapping, PropagateTags, Secret, ServiceRegistry, Tag, TransportProtocol,
 };
 use serde_json::Value as Json;
 
@@ -247,19 +247,10 @@ pub async fn create_service(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<O
                 .map_err(|e| ProviderError::property("ecs:CreateService", e.to_string()))?,
         );
     } else {
-        let network = AwsVpcConfiguration::builder()
-            .set_subnets(Some(p.strs("subnets")?))
-            .set_security_groups(Some(p.strs("security_groups")?))
-            .assign_public_ip(if p.bool("assign_public_ip") == Some(true) {
-                AssignPublicIp::Enabled
-            } else {
-                AssignPublicIp::Disabled
-            })
-            .build()
-            .map_err(|e| ProviderError::property("ecs:CreateService", e.to_string()))?;
         req = req
             .launch_type(LaunchType::from(p.opt_str("launch_type").unwrap_or("FARGATE")))
-            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build());
+            .network_configuration(network(p, "ecs:CreateService")?)
+            .set_service_registries(registries(p)?);
     }
     for lb in p.objs("load_balancers") {
         req = req.load_balancers(
@@ -294,6 +285,32 @@ pub async fn create_service(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<O
     })
 }
 
+/// The tasks' network of a rolling service.
+fn network(p: &Props<'_>, op: &str) -> Result<NetworkConfiguration, ProviderError> {
+    let network = AwsVpcConfiguration::builder()
+        .set_subnets(Some(p.strs("subnets")?))
+        .set_security_groups(Some(p.strs("security_groups")?))
+        .assign_public_ip(if p.bool("assign_public_ip") == Some(true) {
+            AssignPublicIp::Enabled
+        } else {
+            AssignPublicIp::Disabled
+        })
+        .build()
+        .map_err(|e| ProviderError::property(op, e.to_string()))?;
+    Ok(NetworkConfiguration::builder().awsvpc_configuration(network).build())
+}
+
+/// The Cloud Map services a rolling service's tasks register in (`None`:
+/// none, which UpdateService reads as "leave them").
+fn registries(p: &Props<'_>) -> Result<Option<Vec<ServiceRegistry>>, ProviderError> {
+    let arns = p.strs("service_registries")?;
+    Ok((!arns.is_empty()).then(|| {
+        arns.into_iter()
+            .map(|arn| ServiceRegistry::builder().registry_arn(arn).build())
+            .collect()
+    }))
+}
+
 pub async fn find_service(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
     let p = &r.props;
     let out = c
@@ -323,7 +340,12 @@ pub async fn autoscaled(c: &Clients, cluster: &str, service: &str) -> Result<boo
     Ok(!out.scalable_targets().is_empty())
 }
 
-pub async fn update_service(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> Result<Outputs, ProviderError> {
+pub async fn update_service(
+    c: &Clients,
+    r: &Request<'_>,
+    old: &Json,
+    outputs: &Outputs,
+) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let (cluster, name) = (p.str("cluster")?, p.str("name")?);
     // Sending the planned count would cut a service autoscaling scaled out.
@@ -332,16 +354,27 @@ pub async fn update_service(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> 
     } else {
         Some(p.i32("desired_count")?)
     };
-    c.ecs
+    let mut call = c
+        .ecs
         .update_service()
         .cluster(cluster)
         .service(name)
         .set_task_definition(p.opt_str("task_definition").map(str::to_string))
         .set_desired_count(desired)
-        .set_health_check_grace_period_seconds(p.opt_i32("health_check_grace_period_seconds"))
-        .send()
-        .await
-        .map_err(|e| aws_err("ecs:UpdateService", e))?;
+        .set_health_check_grace_period_seconds(p.opt_i32("health_check_grace_period_seconds"));
+    // Only what changed: either starts a new deployment of the tasks.
+    let changed = super::changed_keys(old, p.raw());
+    let changed = |keys: &[&str]| changed.iter().any(|k| keys.contains(&k.as_str()));
+    if p.opt_str("deployment_controller") != Some("EXTERNAL") {
+        if changed(&["subnets", "security_groups", "assign_public_ip"]) {
+            call = call.network_configuration(network(p, "ecs:UpdateService")?);
+        }
+        if changed(&["service_registries"]) {
+            // An empty list removes them (absent would leave them).
+            call = call.set_service_registries(Some(registries(p)?.unwrap_or_default()));
+        }
+    }
+    call.send().await.map_err(|e| aws_err("ecs:UpdateService", e))?;
     Ok(outputs.clone())
 }
 
@@ -684,6 +717,10 @@ pub struct ServiceProps {
     /// Target groups the tasks register in.
     #[serde(default)]
     pub load_balancers: Vec<LoadBalancerProps>,
+    /// ARNs of Cloud Map services the tasks register in, so other services
+    /// reach them by name (not with `EXTERNAL`, whose task sets carry them).
+    #[serde(default)]
+    pub service_registries: Vec<String>,
     /// Stop (and roll back) a deployment whose tasks keep failing to start.
     pub deployment_circuit_breaker: Option<CircuitBreakerProps>,
 }
@@ -721,10 +758,30 @@ impl ResourceType for Service {
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
 
-    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+    fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
+        let external = |p: &Json| p.get("deployment_controller").and_then(Json::as_str) == Some("EXTERNAL");
+        if external(old) != external(new) {
+            return false;
+        }
+        if external(new) {
+            return only(
+                changed,
+                &["desired_count", "task_definition", "health_check_grace_period_seconds"],
+            );
+        }
+        // A rolling service takes a new network configuration and service
+        // registries in UpdateService (a new deployment rolls them out).
         only(
             changed,
-            &["desired_count", "task_definition", "health_check_grace_period_seconds"],
+            &[
+                "desired_count",
+                "task_definition",
+                "health_check_grace_period_seconds",
+                "subnets",
+                "security_groups",
+                "assign_public_ip",
+                "service_registries",
+            ],
         )
     }
 
@@ -740,10 +797,10 @@ impl ResourceType for Service {
         _aws: &Aws,
         c: &Clients,
         r: &Request<'_>,
-        _old: &Json,
+        old: &Json,
         outputs: &Outputs,
     ) -> Result<Outputs, ProviderError> {
-        update_service(c, r, outputs).await
+        update_service(c, r, old, outputs).await
     }
 
     async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {

@@ -204,13 +204,22 @@ fn valid_tg(p: &Props<'_>) -> Result<(), ProviderError> {
     within("healthy_threshold_count", 2, 10)?;
     within("unhealthy_threshold_count", 2, 10)?;
     within(DEREGISTRATION_DELAY, 0, 3600)?;
-    if let Some(timeout) = timeout {
-        let interval = interval.unwrap_or(health_check_defaults(p).interval.into());
+    // AWS's default timeout counts too: an interval of 5 s with HTTP's
+    // default 6 s timeout is refused ("interval must be greater than the
+    // timeout").
+    let defaults = health_check_defaults(p);
+    if let Some(timeout) = timeout.or(defaults.timeout.map(i64::from)) {
+        let interval = interval.unwrap_or(defaults.interval.into());
         if timeout >= interval {
             return Err(ProviderError::property(
                 kind,
                 format!(
-                    "property `health_check_timeout_seconds` of a {kind} must be less than the interval between health checks ({interval} s), not {timeout}"
+                    "property `health_check_timeout_seconds` of a {kind} ({timeout} s{}) must be less than the interval between health checks ({interval} s)",
+                    if p.opt_i64("health_check_timeout_seconds").is_none() {
+                        ", AWS's default"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -869,12 +878,20 @@ mod tests {
         for (extra, says) in [
             (
                 json!({ "health_check_interval_seconds": 10, "health_check_timeout_seconds": 10 }),
-                "must be less than the interval between health checks (10 s), not 10",
+                "(10 s) must be less than the interval between health checks (10 s)",
             ),
-            (json!({ "health_check_timeout_seconds": 30 }), "(30 s), not 30"),
+            (
+                json!({ "health_check_timeout_seconds": 30 }),
+                "(30 s) must be less than the interval between health checks (30 s)",
+            ),
+            // AWS's default timeout (6 s for HTTP) counts when none is given.
+            (
+                json!({ "health_check_interval_seconds": 5 }),
+                "(6 s, AWS's default) must be less than",
+            ),
             (
                 json!({ "target_type": "lambda", "health_check_timeout_seconds": 35 }),
-                "(35 s), not 35",
+                "(35 s) must be less than the interval between health checks (35 s)",
             ),
             (json!({ "health_check_timeout_seconds": 1 }), "must be 2 to 120, not 1"),
             (

@@ -2,7 +2,7 @@
 //! from GetRandomPassword straight into CreateSecret; it is never returned,
 //! stored in state or logged.
 
-use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
+use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
 use serde_json::{Value as Json, json};
 
 use super::read::{Live, observed};
@@ -89,7 +89,47 @@ pub async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, 
             .map_err(|e| aws_err("secretsmanager:CreateSecret", e))
     })
     .await?;
-    Ok(outputs_of(out.arn().unwrap_or_default(), name, &replicas))
+    let arn = out.arn().unwrap_or_default();
+    replicas_in_sync(aws, c, arn).await?;
+    Ok(outputs_of(arn, name, &replicas))
+}
+
+/// Replication runs after the call returns: a task in a replica's region
+/// that reads the secret before it is `InSync` fails to start. Wait for
+/// every replica; a `Failed` one fails with AWS's reason.
+async fn replicas_in_sync(aws: &Aws, c: &Clients, arn: &str) -> Result<(), ProviderError> {
+    super::wait_for(
+        aws,
+        "the secret's replicas to be in sync",
+        "secretsmanager:DescribeSecret",
+        || async {
+            let out = c
+                .secrets
+                .describe_secret()
+                .secret_id(arn)
+                .send()
+                .await
+                .map_err(|e| aws_err("secretsmanager:DescribeSecret", e))?;
+            for replica in out.replication_status() {
+                match replica.status() {
+                    Some(StatusType::InSync) => {}
+                    Some(StatusType::Failed) => {
+                        return Err(ProviderError::new(
+                            "secretsmanager:ReplicateSecretToRegions",
+                            format!(
+                                "the replica in {} failed: {}",
+                                replica.region().unwrap_or("?"),
+                                replica.status_message().unwrap_or("no reason given")
+                            ),
+                        ));
+                    }
+                    _ => return Ok(None),
+                }
+            }
+            Ok(Some(()))
+        },
+    )
+    .await
 }
 
 pub async fn find(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
@@ -126,7 +166,12 @@ async fn replicated(c: &Clients, arn: &str) -> Result<Vec<String>, ProviderError
 
 /// Add and remove the secret's replica regions in place, from what is
 /// replicated now (a resumed update finds part of it done).
-pub async fn update_replicas(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> Result<Outputs, ProviderError> {
+pub async fn update_replicas(
+    aws: &Aws,
+    c: &Clients,
+    r: &Request<'_>,
+    outputs: &Outputs,
+) -> Result<Outputs, ProviderError> {
     let arn = outputs.get("arn").and_then(|v| v.as_str()).unwrap_or_default();
     let before = replicated(c, arn).await?;
     let after = r.props.strs("replica_regions")?;
@@ -144,6 +189,7 @@ pub async fn update_replicas(c: &Clients, r: &Request<'_>, outputs: &Outputs) ->
             .send()
             .await
             .map_err(|e| aws_err("secretsmanager:ReplicateSecretToRegions", e))?;
+        replicas_in_sync(aws, c, arn).await?;
     }
     if !removed.is_empty() {
         c.secrets
@@ -283,13 +329,13 @@ impl ResourceType for Secret {
     }
 
     async fn update(
-        _aws: &Aws,
+        aws: &Aws,
         c: &Clients,
         r: &Request<'_>,
         _old: &Json,
         outputs: &Outputs,
     ) -> Result<Outputs, ProviderError> {
-        update_replicas(c, r, outputs).await
+        update_replicas(aws, c, r, outputs).await
     }
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {

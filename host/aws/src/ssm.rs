@@ -17,7 +17,14 @@
 //! overwritten; a read right after a put may not see it yet (AWS documents
 //! Parameter Store reads as eventually consistent), so the find after an
 //! interrupted create and the lookup after `ParameterAlreadyExists` are
-//! retried for the consistency window. Names start with `/`: an ARN drops
+//! retried for the consistency window. A parameter counts as ours when its
+//! `platform:id`, `platform:blueprint` and `platform:environment` tags are
+//! this resource's (the logical id alone is the same in every environment
+//! of a blueprint). A SecureString's every put sends the variable's current
+//! value (PutParameter always takes a value), so changing its description,
+//! tier or key from a machine without the variable fails, naming it.
+//! Values are at most 4 KB (Standard) or 8 KB (Advanced), checked before
+//! any call. Names start with `/`: an ARN drops
 //! the leading slash, and only a hierarchical name can be recovered from
 //! it by the leftover sweep.
 
@@ -101,6 +108,16 @@ impl ParameterProps {
         if self.name.matches('/').count() > 15 {
             return bad("a name has at most 15 levels".into());
         }
+        let limit = if self.tier == Some(Tier::Advanced) { 8192 } else { 4096 };
+        if let Some(v) = &self.value
+            && v.len() > limit
+        {
+            return bad(format!(
+                "the value has {} bytes; a {} parameter holds at most {limit}",
+                v.len(),
+                if limit == 8192 { "Advanced" } else { "Standard" }
+            ));
+        }
         match self.kind() {
             Type::SecureString => {
                 if self.value.is_some() {
@@ -136,6 +153,13 @@ impl ParameterProps {
         match (&self.value, &self.value_from_env) {
             (Some(v), _) => Ok(v.clone()),
             (None, Some(var)) => match std::env::var(var) {
+                Ok(v) if v.len() > 8192 => Err(ProviderError::property(
+                    op,
+                    format!(
+                        "parameter `{}`: the environment variable `{var}` holds more than 8 KB",
+                        self.name
+                    ),
+                )),
                 Ok(v) if !v.is_empty() => Ok(v),
                 _ => Err(ProviderError::property(
                     op,
@@ -196,7 +220,7 @@ impl ResourceType for Parameter {
                     return Err(e);
                 }
                 // Ours (an earlier attempt whose answer was lost), or another's.
-                return match owned(aws, c, &p.name, r.id, true).await? {
+                return match owned(aws, c, &p.name, r, true).await? {
                     Some(arn) => {
                         overwrite(c, &p).await?;
                         Ok(parameter_outputs(&p.name, &arn))
@@ -216,7 +240,7 @@ impl ResourceType for Parameter {
 
     async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
         let p: ParameterProps = r.props.typed()?;
-        match owned(aws, c, &p.name, r.id, false).await? {
+        match owned(aws, c, &p.name, r, false).await? {
             Some(arn) => {
                 // The interrupted run may have put an older value.
                 p.check("ssm:PutParameter")?;
@@ -237,7 +261,21 @@ impl ResourceType for Parameter {
         let p: ParameterProps = r.props.typed()?;
         p.check("ssm:PutParameter")?;
         overwrite(c, &p).await?;
-        Ok(outputs.clone())
+        // A put with `Overwrite` cannot carry tags: bring them up to date
+        // apart (the blueprint's tags may have changed).
+        client(c)
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(&p.name)
+            .set_tags(Some(crate::sdk_tags!(r, Tag, "ssm:AddTagsToResource")?))
+            .send()
+            .await
+            .map_err(|e| aws_err("ssm:AddTagsToResource", e))?;
+        let mut outputs = outputs.clone();
+        if let Some(arn) = outputs.get("arn").and_then(Json::as_str).map(str::to_string) {
+            outputs = parameter_outputs(&p.name, &arn);
+        }
+        Ok(outputs)
     }
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
@@ -321,7 +359,13 @@ async fn overwrite(c: &Clients, p: &ParameterProps) -> Result<(), ProviderError>
 /// a short window; otherwise one look (a find for a parameter that was
 /// never put must not wait, and a put that was not seen meets
 /// `ParameterAlreadyExists` and comes back here).
-async fn owned(aws: &Aws, c: &Clients, name: &str, id: &str, exists: bool) -> Result<Option<String>, ProviderError> {
+async fn owned(
+    aws: &Aws,
+    c: &Clients,
+    name: &str,
+    r: &Request<'_>,
+    exists: bool,
+) -> Result<Option<String>, ProviderError> {
     let ssm = client(c);
     let window = if exists { settle(aws) } else { std::time::Duration::ZERO };
     let tags = retry_while(
@@ -339,13 +383,22 @@ async fn owned(aws: &Aws, c: &Clients, name: &str, id: &str, exists: bool) -> Re
     )
     .await;
     match tags {
-        Ok(t) if t.tag_list().iter().any(|t| t.key() == "platform:id" && t.value() == id) => {
-            arn(aws, c, name).await.map(Some)
-        }
+        Ok(t) if ours(t.tag_list(), r) => arn(aws, c, name).await.map(Some),
         Ok(_) => Ok(None),
         Err(e) if e.is_code("InvalidResourceId") || e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Whether the tags say the parameter is this resource, of this blueprint
+/// and environment.
+fn ours(tags: &[Tag], r: &Request<'_>) -> bool {
+    ["platform:id", "platform:blueprint", "platform:environment"]
+        .iter()
+        .all(|key| {
+            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            want.is_some() && tags.iter().any(|t| t.key() == *key && Some(t.value()) == want)
+        })
 }
 
 /// How long a parameter just put may stay invisible to reads.
@@ -373,8 +426,12 @@ async fn arn(aws: &Aws, c: &Clients, name: &str) -> Result<String, ProviderError
         .ok_or_else(|| ProviderError::new("ssm:GetParameter", format!("AWS returned no ARN for {name}")))
 }
 
+/// `name`, `arn`, and `path_arn`: the ARN of the path the parameter is in
+/// (`.../parameter/ml-api/config` -> `.../parameter/ml-api`), which IAM
+/// authorizes GetParametersByPath on.
 fn parameter_outputs(name: &str, arn: &str) -> Outputs {
-    outputs! { "name" => name, "arn" => arn }
+    let path = arn.rsplit_once('/').map_or(arn, |(path, _)| path);
+    outputs! { "name" => name, "arn" => arn, "path_arn" => path }
 }
 
 #[cfg(test)]

@@ -106,6 +106,16 @@ impl Plugin for DnsFailover {
                     cfg.service
                 )));
             };
+            // Route 53 health checks and public records need a load balancer
+            // the internet reaches.
+            if let Some(mode) = svc.get("load_balancer").and_then(Value::as_str)
+                && mode != "internet-facing"
+            {
+                return Err(Error::failed(format!(
+                    "service instance `{}` has `load_balancer = \"{mode}\"`: DNS failover needs an internet-facing load balancer, which Route 53 health checks can reach",
+                    cfg.service
+                )));
+            }
             let dns = svc.get("alb_dns_name").cloned().unwrap_or(Value::Null);
             let hc = format!("health-{}", role.to_lowercase());
             plan.resource(

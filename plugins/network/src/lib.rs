@@ -97,7 +97,7 @@ impl Plugin for Network {
                 "aws.iam.role",
             ])
             .schema(schema())
-            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, db_security_group_id, test_listener_cidrs, namespace_id and namespace_name (with service discovery)")
+            .export("regions", "Per region: vpc_id, cidr, public_subnet_ids, private_subnet_ids, lb_security_group_id, service_security_group_id, service_port (what that group admits), db_security_group_id, test_listener_cidrs, namespace_id and namespace_name (with service discovery)")
             .export("primary_region", "The region of the primary VPC")
     }
 
@@ -392,6 +392,7 @@ impl Plugin for Network {
                 "private_subnet_ids": private_ids,
                 "lb_security_group_id": reference(&id("sg-lb"), "id"),
                 "service_security_group_id": reference(&id("sg-service"), "id"),
+                "service_port": cfg.service_port,
                 "db_security_group_id": reference(&id("sg-db"), "id"),
                 "test_listener_cidrs": cfg.test_listener_cidrs.iter().map(|c| Value::from(c.as_str())).collect::<Vec<Value>>(),
             };

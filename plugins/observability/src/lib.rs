@@ -194,6 +194,9 @@ impl Plugin for Observability {
             let groups = f("target_group_arn_suffixes");
             let group = |i: usize| groups.as_array().and_then(|a| a.get(i).cloned()).unwrap_or(Value::Null);
             let alb = || ("LoadBalancer", f("alb_arn_suffix"));
+            // A service without a load balancer (a worker) has only its
+            // tasks to watch.
+            let behind_lb = !matches!(f("alb_arn_suffix"), Value::Null);
             let ecs = || vec![("ClusterName", f("cluster_name")), ("ServiceName", f("service_name"))];
             let m = |namespace, name, dims| Metric { namespace, name, dims };
             let requests = m("AWS/ApplicationELB", "RequestCount", vec![alb()]);
@@ -216,17 +219,22 @@ impl Plugin for Observability {
             let running = m("ECS/ContainerInsights", "RunningTaskCount", ecs());
 
             if cfg.dashboard {
-                let mut widgets = vec![
-                    widget("Requests", vec![requests.widget_row()], "Sum", region, 0),
-                    widget("Latency (p99)", vec![latency.widget_row()], "p99", region, 1),
-                    widget("Target 5XX", vec![errors.widget_row()], "Sum", region, 2),
-                    widget(
-                        "Healthy hosts (blue, green)",
-                        vec![healthy_blue.widget_row(), healthy_green.widget_row()],
-                        "Minimum",
-                        region,
-                        3,
-                    ),
+                let mut widgets = Vec::new();
+                if behind_lb {
+                    widgets.extend([
+                        widget("Requests", vec![requests.widget_row()], "Sum", region, 0),
+                        widget("Latency (p99)", vec![latency.widget_row()], "p99", region, 1),
+                        widget("Target 5XX", vec![errors.widget_row()], "Sum", region, 2),
+                        widget(
+                            "Healthy hosts (blue, green)",
+                            vec![healthy_blue.widget_row(), healthy_green.widget_row()],
+                            "Minimum",
+                            region,
+                            3,
+                        ),
+                    ]);
+                }
+                widgets.extend([
                     widget(
                         "CPU and memory",
                         vec![cpu.widget_row(), memory.widget_row()],
@@ -235,7 +243,7 @@ impl Plugin for Observability {
                         4,
                     ),
                     widget("Running tasks", vec![running.widget_row()], "Average", region, 5),
-                ];
+                ]);
                 if let Some(db) = db_id.as_ref().filter(|_| *region == primary) {
                     let dbcpu = m("AWS/RDS", "CPUUtilization", vec![("DBInstanceIdentifier", db.clone())]);
                     let conns = m(
@@ -291,29 +299,31 @@ impl Plugin for Observability {
                     )
                     .in_region(region);
                 };
-                alarm(
-                    "5xx",
-                    errors.alarm("Sum"),
-                    "GreaterThanThreshold",
-                    cfg.error_5xx_threshold,
-                );
-                alarm(
-                    "healthy-hosts",
-                    obj! {
-                        "metrics": vec![
-                            healthy_blue.query("blue", "Minimum"),
-                            healthy_green.query("green", "Minimum"),
-                            obj! {
-                                "id": "serving",
-                                "expression": "FILL(blue,0)+FILL(green,0)",
-                                "label": "Healthy hosts of both colours",
-                                "return_data": true,
-                            },
-                        ],
-                    },
-                    "LessThanThreshold",
-                    1,
-                );
+                if behind_lb {
+                    alarm(
+                        "5xx",
+                        errors.alarm("Sum"),
+                        "GreaterThanThreshold",
+                        cfg.error_5xx_threshold,
+                    );
+                    alarm(
+                        "healthy-hosts",
+                        obj! {
+                            "metrics": vec![
+                                healthy_blue.query("blue", "Minimum"),
+                                healthy_green.query("green", "Minimum"),
+                                obj! {
+                                    "id": "serving",
+                                    "expression": "FILL(blue,0)+FILL(green,0)",
+                                    "label": "Healthy hosts of both colours",
+                                    "return_data": true,
+                                },
+                            ],
+                        },
+                        "LessThanThreshold",
+                        1,
+                    );
+                }
                 alarm("running-tasks", running.alarm("Minimum"), "LessThanThreshold", 1);
                 alarm("cpu", cpu.alarm("Average"), "GreaterThanThreshold", cfg.cpu_threshold);
             }

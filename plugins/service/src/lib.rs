@@ -1,7 +1,9 @@
-//! The `service` plugin: an ECS Fargate service behind an internet-facing ALB
-//! with blue and green target groups, a production and a test listener,
-//! autoscaling, logs, an ECR repository and the rollout steps of its
-//! deployment strategy.
+//! The `service` plugin: an ECS Fargate service behind an internet-facing or
+//! internal ALB with blue and green target groups, a production and a test
+//! listener, and the rollout steps of its deployment strategy; or, with
+//! `load_balancer = "none"` (a worker, a load tester), a service deployed by
+//! ECS's rolling deployments and reached through Cloud Map. Either way:
+//! autoscaling, logs, an ECR repository, secrets and parameters.
 
 #![recursion_limit = "256"]
 
@@ -54,9 +56,15 @@ struct Config {
     #[serde(default)]
     autoscaling: Autoscaling,
     #[serde(default)]
-    deployment: Deployment,
-    #[serde(default = "d_true")]
-    probe: bool,
+    deployment: Option<Deployment>,
+    #[serde(default)]
+    probe: Option<bool>,
+    #[serde(default = "d_internet_facing")]
+    load_balancer: String,
+    #[serde(default)]
+    allow_from_services: bool,
+    #[serde(default)]
+    links: Vec<String>,
     #[serde(default)]
     health_check_command: Option<Vec<String>>,
     #[serde(default)]
@@ -154,7 +162,7 @@ impl Default for Autoscaling {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
 struct Deployment {
     strategy: String,
@@ -184,8 +192,8 @@ impl Default for Deployment {
     }
 }
 
-fn d_true() -> bool {
-    true
+fn d_internet_facing() -> String {
+    "internet-facing".into()
 }
 fn d_port() -> u32 {
     8000
@@ -279,7 +287,10 @@ fn schema() -> serde_json::Value {
             "health_check_command": { "type": "array", "items": { "type": "string" }, "minItems": 2, "description": "Container health check (default: curl the health check path)" },
             "otel_collector": { "type": "boolean", "default": false, "description": "Run an OpenTelemetry collector sidecar (traces to X-Ray, metrics to CloudWatch); the app gets OTEL_EXPORTER_OTLP_ENDPOINT" },
             "otel_image": { "type": "string", "default": "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1", "description": "The collector's image" },
-            "probe": { "type": "boolean", "default": true, "description": "After a change, GET the health check path through the load balancer (verify phase)" },
+            "probe": { "type": "boolean", "description": "After a change, GET the health check path through the load balancer (verify phase); default: on with an internet-facing load balancer, and only possible there (`up` runs outside the VPC)" },
+            "load_balancer": { "enum": ["internet-facing", "internal", "none"], "default": "internet-facing", "description": "internet-facing: an ALB in the public subnets; internal: an ALB in the private subnets, reachable from the VPC only; none: no ALB (a worker), deployed by ECS rolling deployments and reached by name through Cloud Map. Changing it replaces the load balancer and the ECS service" },
+            "links": { "type": "array", "items": { "type": "string" }, "description": "Other service instances this one calls: each gives the environment variable <INSTANCE>_URL (its `url` export)" },
+            "allow_from_services": { "type": "boolean", "default": false, "description": "Admit the network's other services on this service's port (calls by name through Cloud Map), besides the load balancer" },
             "autoscaling": {
                 "type": "object",
                 "additionalProperties": false,
@@ -338,6 +349,7 @@ impl Plugin for Service {
                 "aws.applicationautoscaling.scalable-target",
                 "aws.applicationautoscaling.scaling-policy",
                 "aws.servicediscovery.service",
+                "aws.ec2.security-group",
                 "aws.secretsmanager.secret",
                 "aws.ssm.parameter",
             ])
@@ -350,8 +362,8 @@ impl Plugin for Service {
                 "rollout.finish",
             ])
             .schema(schema())
-            .export("url", "The service URL in the primary region")
-            .export("regions", "Per region: alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, cluster_name, service_name, log_group, discovery_name (`<instance>.<namespace>`, with service discovery)")
+            .export("url", "The service URL in the primary region (internal: resolvable in the VPC; without a load balancer: its Cloud Map name and port, or null)")
+            .export("regions", "Per region: load_balancer (the mode), cluster_name, service_name, log_group, discovery_name (`<instance>.<namespace>`, with service discovery), port; behind a load balancer alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes; security_group_id when the tasks have a group of their own")
             .export("cluster", "Per region: the ECS cluster name, for services that share it")
             .export("alarm_prefix", "Name prefix of alarms that gate this service's rollouts")
     }
@@ -392,11 +404,53 @@ impl Plugin for Service {
             ));
         }
         let sources = sources(&cfg)?;
+        let mode = cfg.load_balancer.as_str();
+        let behind_lb = mode != "none";
+        let probe = match (cfg.probe, mode) {
+            (Some(true), "internal" | "none") => {
+                return Err(Error::config(
+                    "/probe",
+                    format!(
+                        "the probe GETs the load balancer from where `platform up` runs, outside the VPC, and a service with `load_balancer = \"{mode}\"` cannot be reached from there"
+                    ),
+                ));
+            }
+            (Some(p), _) => p,
+            (None, m) => m == "internet-facing",
+        };
+        if !behind_lb {
+            if cfg.deployment.is_some() {
+                return Err(Error::config(
+                    "/deployment",
+                    "a service without a load balancer is deployed by ECS's rolling deployments (with the circuit breaker rolling back a failing one); the deployment strategies shift load balancer traffic",
+                ));
+            }
+            if cfg.certificate_arn.is_some() {
+                return Err(Error::config(
+                    "/certificate_arn",
+                    "a service without a load balancer has no HTTPS listener",
+                ));
+            }
+        }
+        let deployment = cfg.deployment.clone().unwrap_or_default();
+        if mode == "internal" && deployment.probe_path.is_some() {
+            return Err(Error::config(
+                "/deployment/probe_path",
+                "the bake probe GETs the test listener from where `platform up` runs, and an internal load balancer cannot be reached from there",
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
         for key in cfg.parameters.keys() {
             if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
                 return Err(Error::config(
                     &format!("/parameters/{key}"),
                     "a parameter's name has letters, digits and `_.-` only",
+                ));
+            }
+            if !ids.insert(kebab(key)) {
+                return Err(Error::config(
+                    &format!("/parameters/{key}"),
+                    format!("`{key}` differs from another parameter's name only in case or in `_.-`"),
                 ));
             }
         }
@@ -416,6 +470,21 @@ impl Plugin for Service {
             }),
             None => None,
         };
+        // Services this one calls, by URL.
+        let mut links = Vec::new();
+        for other in &cfg.links {
+            let url = ctx.import(other, "url")?;
+            if matches!(url, Value::Null) {
+                return Err(Error::config(
+                    "/links",
+                    format!(
+                        "service instance `{other}` has no URL: it has no load balancer and its network no service discovery"
+                    ),
+                ));
+            }
+            let var = format!("{}_URL", other.to_ascii_uppercase().replace('-', "_"));
+            links.push((var, url));
+        }
         let regions: Vec<&String> = match cfg.regions.as_str() {
             "primary" => ctx.env.regions.iter().take(1).collect(),
             _ => ctx.env.regions.iter().collect(),
@@ -433,7 +502,7 @@ impl Plugin for Service {
         for (key, source) in &sources {
             if let SecretSource::Generated(g) = source {
                 let id = format!("secret-{}", kebab(key));
-                let name = g.name.clone().unwrap_or_else(|| kebab(key));
+                let name = g.name.clone().unwrap_or_else(|| key.clone());
                 plan.resource(
                     &id,
                     "aws.secretsmanager.secret",
@@ -462,6 +531,9 @@ impl Plugin for Service {
             }
         }
         let mut parameter_arns: Vec<Value> = Vec::new();
+        // The service's path in each region, for GetParametersByPath (IAM
+        // authorizes it on the path, not on the parameters it returns).
+        let mut path_arns: Vec<(String, Value)> = Vec::new();
         for (key, value) in &cfg.parameters {
             for region in &regions {
                 let id = format!("parameter-{}-{region}", kebab(key));
@@ -476,6 +548,9 @@ impl Plugin for Service {
                 )
                 .in_region(region);
                 parameter_arns.push(reference(&id, "arn"));
+                if !path_arns.iter().any(|(r, _)| r == region.as_str()) {
+                    path_arns.push((region.to_string(), reference(&id, "path_arn")));
+                }
             }
         }
 
@@ -514,6 +589,11 @@ impl Plugin for Service {
                 "Action": vec!["ssm:GetParameter", "ssm:GetParameters"],
                 "Resource": parameter_arns.clone(),
             });
+            statements.push(obj! {
+                "Effect": "Allow",
+                "Action": vec!["ssm:GetParametersByPath"],
+                "Resource": path_arns.iter().map(|(_, arn)| arn.clone()).collect::<Vec<Value>>(),
+            });
         }
         if !readable.is_empty() {
             statements.push(obj! {
@@ -541,6 +621,7 @@ impl Plugin for Service {
 
         let mut exported_regions = Vec::new();
         let mut exported_clusters = Vec::new();
+        let mut urls: Vec<Value> = Vec::new();
         for region in &regions {
             let region = region.as_str();
             let id = |what: &str| format!("{what}-{region}");
@@ -553,7 +634,7 @@ impl Plugin for Service {
             let field = |key: &str| net.get(key).cloned().unwrap_or(Value::Null);
             // The bake probe runs where `up` runs, outside the VPC: the test
             // listener must be open to it, or the probe fails every rollout.
-            if cfg.deployment.probe_path.is_some()
+            if deployment.probe_path.is_some()
                 && net
                     .get("test_listener_cidrs")
                     .and_then(Value::as_array)
@@ -568,11 +649,13 @@ impl Plugin for Service {
                 ));
             }
             // An application load balancer needs subnets in two zones.
-            let zones = net
-                .get("public_subnet_ids")
-                .and_then(Value::as_array)
-                .map_or(0, |a| a.len());
-            if zones < 2 {
+            let lb_subnets = if mode == "internal" {
+                "private_subnet_ids"
+            } else {
+                "public_subnet_ids"
+            };
+            let zones = net.get(lb_subnets).and_then(Value::as_array).map_or(0, |a| a.len());
+            if behind_lb && zones < 2 {
                 return Err(Error::failed(format!(
                     "a load balancer needs subnets in two availability zones, and network instance `{}` has {zones} in {region}; set its `az_count` to 2 or more",
                     cfg.network
@@ -630,6 +713,9 @@ impl Plugin for Service {
                 .collect();
             environment.push(obj! { "name": "PORT", "value": cfg.port.to_string() });
             environment.push(obj! { "name": "SERVICE_NAME", "value": ctx.instance.as_str() });
+            for (var, url) in &links {
+                environment.push(obj! { "name": var.as_str(), "value": url.clone() });
+            }
             let mut secrets: Vec<Value> = Vec::new();
             for (key, source) in &sources {
                 let from = match source {
@@ -712,100 +798,191 @@ impl Plugin for Service {
             )
             .in_region(region);
 
-            plan.resource(
-                &id("alb"),
-                "aws.elbv2.load-balancer",
-                obj! {
-                    "name": ctx.physical_name(region_code(region).as_str(), 32),
-                    "scheme": "internet-facing",
-                    "type": "application",
-                    "subnets": field("public_subnet_ids"),
-                    "security_groups": vec![field("lb_security_group_id")],
-                },
-            )
-            .in_region(region);
-            for color in ["blue", "green"] {
-                let mut group = obj! {
-                    "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
-                    "protocol": "HTTP",
-                    "port": cfg.port,
-                    "vpc_id": field("vpc_id"),
-                    "target_type": "ip",
-                    "health_check_path": health_path.as_str(),
-                    "health_check_interval_seconds": cfg.health_check.interval_seconds,
-                    "healthy_threshold_count": cfg.health_check.healthy_threshold,
-                    "unhealthy_threshold_count": cfg.health_check.unhealthy_threshold,
-                    "deregistration_delay_seconds": cfg.deployment.drain_seconds,
-                };
-                if let Some(timeout) = cfg.health_check.timeout_seconds {
-                    group.insert("health_check_timeout_seconds", timeout);
-                }
-                plan.resource(&id(&format!("tg-{color}")), "aws.elbv2.target-group", group)
+            // Security groups. An internal load balancer admits the VPC only.
+            // The tasks keep the network's service group (the database
+            // trusts it); a service whose load balancer, port or callers
+            // differ from what that group admits gets a group of its own.
+            let lb_sg = match mode {
+                "internal" => {
+                    let mut ingress = vec![
+                        obj! { "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": field("cidr") },
+                        obj! { "protocol": "tcp", "from_port": 9001, "to_port": 9001, "cidr_ipv4": field("cidr") },
+                    ];
+                    if cfg.certificate_arn.is_some() {
+                        ingress.push(
+                            obj! { "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": field("cidr") },
+                        );
+                    }
+                    plan.resource(
+                        &id("lb-sg"),
+                        "aws.ec2.security-group",
+                        obj! {
+                            "vpc_id": field("vpc_id"),
+                            "group_name": ctx.physical_name(&format!("lb-{region}"), 255),
+                            "description": "Internal load balancer: HTTP, HTTPS and the test listener from the VPC",
+                            "ingress": ingress,
+                        },
+                    )
                     .in_region(region);
-            }
-            let forward = |weight_blue: u32| {
-                obj! {
-                    "type": "forward",
-                    "target_groups": vec![
-                        obj! { "arn": reference(&id("tg-blue"), "arn"), "weight": weight_blue },
-                        obj! { "arn": reference(&id("tg-green"), "arn"), "weight": 100 - weight_blue },
-                    ],
+                    reference(&id("lb-sg"), "id")
                 }
+                "none" => Value::Null,
+                _ => field("lb_security_group_id"),
             };
-            plan.resource(
-                &id("listener-http"),
-                "aws.elbv2.listener",
-                obj! {
-                    "load_balancer_arn": reference(&id("alb"), "arn"),
-                    "protocol": "HTTP",
-                    "port": 80,
-                    "default_action": forward(100),
-                },
-            )
-            .in_region(region);
-            if let Some(cert) = &cfg.certificate_arn {
+            let network_port = match net.get("service_port") {
+                Some(Value::Int(p)) => Some(*p),
+                _ => None,
+            };
+            let own_group =
+                mode != "internet-facing" || network_port != Some(i64::from(cfg.port)) || cfg.allow_from_services;
+            let mut task_groups = vec![field("service_security_group_id")];
+            if own_group {
+                let mut ingress = Vec::new();
+                if behind_lb {
+                    ingress.push(obj! { "protocol": "tcp", "from_port": cfg.port, "to_port": cfg.port, "source_security_group_id": lb_sg.clone() });
+                }
+                if cfg.allow_from_services {
+                    ingress.push(obj! {
+                        "protocol": "tcp", "from_port": cfg.port, "to_port": cfg.port,
+                        "source_security_group_id": field("service_security_group_id"),
+                    });
+                }
                 plan.resource(
-                    &id("listener-https"),
+                    &id("tasks-sg"),
+                    "aws.ec2.security-group",
+                    obj! {
+                        "vpc_id": field("vpc_id"),
+                        "group_name": ctx.physical_name(&format!("tasks-{region}"), 255),
+                        "description": "Service tasks: their port from their load balancer (and the network's services, if allowed)",
+                        "ingress": ingress,
+                    },
+                )
+                .in_region(region);
+                task_groups.push(reference(&id("tasks-sg"), "id"));
+            }
+
+            if behind_lb {
+                plan.resource(
+                    &id("alb"),
+                    "aws.elbv2.load-balancer",
+                    obj! {
+                        "name": ctx.physical_name(region_code(region).as_str(), 32),
+                        "scheme": mode,
+                        "type": "application",
+                        "subnets": field(lb_subnets),
+                        "security_groups": vec![lb_sg.clone()],
+                    },
+                )
+                .in_region(region);
+                for color in ["blue", "green"] {
+                    let mut group = obj! {
+                        "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
+                        "protocol": "HTTP",
+                        "port": cfg.port,
+                        "vpc_id": field("vpc_id"),
+                        "target_type": "ip",
+                        "health_check_path": health_path.as_str(),
+                        "health_check_interval_seconds": cfg.health_check.interval_seconds,
+                        "healthy_threshold_count": cfg.health_check.healthy_threshold,
+                        "unhealthy_threshold_count": cfg.health_check.unhealthy_threshold,
+                        "deregistration_delay_seconds": deployment.drain_seconds,
+                    };
+                    // AWS's default timeout for HTTP is 6 s, which a shorter
+                    // interval would not leave room for.
+                    let timeout = cfg
+                        .health_check
+                        .timeout_seconds
+                        .or((cfg.health_check.interval_seconds <= 6).then(|| cfg.health_check.interval_seconds - 1));
+                    if let Some(timeout) = timeout {
+                        group.insert("health_check_timeout_seconds", timeout);
+                    }
+                    plan.resource(&id(&format!("tg-{color}")), "aws.elbv2.target-group", group)
+                        .in_region(region);
+                }
+                let forward = |weight_blue: u32| {
+                    obj! {
+                        "type": "forward",
+                        "target_groups": vec![
+                            obj! { "arn": reference(&id("tg-blue"), "arn"), "weight": weight_blue },
+                            obj! { "arn": reference(&id("tg-green"), "arn"), "weight": 100 - weight_blue },
+                        ],
+                    }
+                };
+                plan.resource(
+                    &id("listener-http"),
                     "aws.elbv2.listener",
                     obj! {
                         "load_balancer_arn": reference(&id("alb"), "arn"),
-                        "protocol": "HTTPS",
-                        "port": 443,
-                        "certificate_arn": cert.as_str(),
-                        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                        "protocol": "HTTP",
+                        "port": 80,
                         "default_action": forward(100),
                     },
                 )
                 .in_region(region);
-            }
-            plan.resource(
-                &id("listener-test"),
-                "aws.elbv2.listener",
-                obj! {
-                    "load_balancer_arn": reference(&id("alb"), "arn"),
-                    "protocol": "HTTP",
-                    "port": 9001,
-                    "default_action": forward(0),
-                },
-            )
-            .in_region(region);
-
-            // The EXTERNAL controller: rollouts start task sets behind the
-            // blue and green target groups and shift traffic between them.
-            let service = plan
-                .resource(
-                    &id("service"),
-                    "aws.ecs.service",
+                if let Some(cert) = &cfg.certificate_arn {
+                    plan.resource(
+                        &id("listener-https"),
+                        "aws.elbv2.listener",
+                        obj! {
+                            "load_balancer_arn": reference(&id("alb"), "arn"),
+                            "protocol": "HTTPS",
+                            "port": 443,
+                            "certificate_arn": cert.as_str(),
+                            "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                            "default_action": forward(100),
+                        },
+                    )
+                    .in_region(region);
+                }
+                plan.resource(
+                    &id("listener-test"),
+                    "aws.elbv2.listener",
                     obj! {
-                        "name": ctx.instance.as_str(),
-                        "cluster": &cluster,
-                        "desired_count": cfg.desired_count,
-                        "deployment_controller": "EXTERNAL",
-                        "health_check_grace_period_seconds": 60,
+                        "load_balancer_arn": reference(&id("alb"), "arn"),
+                        "protocol": "HTTP",
+                        "port": 9001,
+                        "default_action": forward(0),
                     },
                 )
-                .in_region(region)
-                .depends_on(&id("listener-http"));
+                .in_region(region);
+            }
+
+            // Behind a load balancer, the EXTERNAL controller: rollouts start
+            // task sets behind the blue and green target groups and shift
+            // traffic between them. Without one, ECS's rolling deployments
+            // (the circuit breaker rolls a failing one back).
+            let service_props = if behind_lb {
+                obj! {
+                    "name": ctx.instance.as_str(),
+                    "cluster": &cluster,
+                    "desired_count": cfg.desired_count,
+                    "deployment_controller": "EXTERNAL",
+                    "health_check_grace_period_seconds": 60,
+                }
+            } else {
+                obj! {
+                    "name": ctx.instance.as_str(),
+                    "cluster": &cluster,
+                    "desired_count": cfg.desired_count,
+                    "task_definition": reference(&id("task"), "arn"),
+                    "launch_type": "FARGATE",
+                    "subnets": field("private_subnet_ids"),
+                    "security_groups": task_groups.clone(),
+                    "assign_public_ip": false,
+                    "service_registries": if namespace.is_some() {
+                        vec![reference(&id("discovery"), "arn")]
+                    } else {
+                        Vec::new()
+                    },
+                    "deployment_circuit_breaker": obj! { "enable": true, "rollback": true },
+                }
+            };
+            let service = plan
+                .resource(&id("service"), "aws.ecs.service", service_props)
+                .in_region(region);
+            if behind_lb {
+                service.depends_on(&id("listener-http"));
+            }
             // Its tasks register in the Cloud Map service, which cannot be
             // deleted while they are there: on `down` the ECS service (and its
             // tasks) must go first.
@@ -848,43 +1025,45 @@ impl Plugin for Service {
                 )
                 .in_region(region)
                 .depends_on(&id("scaling-target"));
-                plan.resource(
-                    &id("scaling-requests"),
-                    "aws.applicationautoscaling.scaling-policy",
-                    obj! {
-                        "name": ctx.physical_name("requests", 255),
-                        "service_namespace": "ecs",
-                        "scalable_dimension": "ecs:service:DesiredCount",
-                        "resource_id": &resource_id,
-                        "target_value": cfg.autoscaling.requests_per_target,
-                        // Requests per healthy target over both colours: after a
-                        // rollout swaps them, a policy on one target group would
-                        // count the idle one, and during a canary both serve.
-                        "metrics": {
-                            let alb = reference(&id("alb"), "arn_suffix");
-                            let tg = |color: &str| reference(&id(&format!("tg-{color}")), "arn_suffix");
-                            vec![
-                                alb_metric("rb", "RequestCount", "Sum", tg("blue"), alb.clone()),
-                                alb_metric("rg", "RequestCount", "Sum", tg("green"), alb.clone()),
-                                alb_metric("hb", "HealthyHostCount", "Average", tg("blue"), alb.clone()),
-                                alb_metric("hg", "HealthyHostCount", "Average", tg("green"), alb),
-                                obj! {
-                                    "id": "serving",
-                                    "expression": "(FILL(rb,0)+FILL(rg,0))/(FILL(hb,0)+FILL(hg,0))",
-                                    "label": "Requests per healthy target, both colours",
-                                    "return_data": true,
-                                },
-                            ]
+                if behind_lb {
+                    plan.resource(
+                        &id("scaling-requests"),
+                        "aws.applicationautoscaling.scaling-policy",
+                        obj! {
+                            "name": ctx.physical_name("requests", 255),
+                            "service_namespace": "ecs",
+                            "scalable_dimension": "ecs:service:DesiredCount",
+                            "resource_id": &resource_id,
+                            "target_value": cfg.autoscaling.requests_per_target,
+                            // Requests per healthy target over both colours: after a
+                            // rollout swaps them, a policy on one target group would
+                            // count the idle one, and during a canary both serve.
+                            "metrics": {
+                                let alb = reference(&id("alb"), "arn_suffix");
+                                let tg = |color: &str| reference(&id(&format!("tg-{color}")), "arn_suffix");
+                                vec![
+                                    alb_metric("rb", "RequestCount", "Sum", tg("blue"), alb.clone()),
+                                    alb_metric("rg", "RequestCount", "Sum", tg("green"), alb.clone()),
+                                    alb_metric("hb", "HealthyHostCount", "Average", tg("blue"), alb.clone()),
+                                    alb_metric("hg", "HealthyHostCount", "Average", tg("green"), alb),
+                                    obj! {
+                                        "id": "serving",
+                                        "expression": "(FILL(rb,0)+FILL(rg,0))/(FILL(hb,0)+FILL(hg,0))",
+                                        "label": "Requests per healthy target, both colours",
+                                        "return_data": true,
+                                    },
+                                ]
+                            },
+                            "scale_in_cooldown": 300,
+                            "scale_out_cooldown": 60,
                         },
-                        "scale_in_cooldown": 300,
-                        "scale_out_cooldown": 60,
-                    },
-                )
-                .in_region(region)
-                .depends_on(&id("scaling-target"));
+                    )
+                    .in_region(region)
+                    .depends_on(&id("scaling-target"));
+                }
             }
 
-            if cfg.probe {
+            if probe {
                 plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
                 "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(health_path.as_str())]),
                 "expect_status": 200,
@@ -892,39 +1071,54 @@ impl Plugin for Service {
             .timeout(120);
             }
 
-            let rollout = Rollout {
-                region,
-                cluster: &cluster,
-                port: cfg.port,
-                https: cfg.certificate_arn.is_some(),
-                subnets: field("private_subnet_ids"),
-                security_group: field("service_security_group_id"),
-                alarm_prefix: &alarm_prefix,
-                discovery: namespace.is_some(),
-            };
-            rollout.steps(&mut plan, &cfg.deployment);
+            if behind_lb {
+                let rollout = Rollout {
+                    region,
+                    cluster: &cluster,
+                    port: cfg.port,
+                    https: cfg.certificate_arn.is_some(),
+                    subnets: field("private_subnet_ids"),
+                    security_groups: task_groups.clone(),
+                    alarm_prefix: &alarm_prefix,
+                    discovery: namespace.is_some(),
+                };
+                rollout.steps(&mut plan, &deployment);
+            }
 
-            exported_regions.push((region.to_string(), obj! {
-                "alb_dns_name": reference(&id("alb"), "dns_name"),
-                "alb_zone_id": reference(&id("alb"), "canonical_hosted_zone_id"),
-                "alb_arn_suffix": reference(&id("alb"), "arn_suffix"),
-                "target_group_arn_suffixes": vec![reference(&id("tg-blue"), "arn_suffix"), reference(&id("tg-green"), "arn_suffix")],
+            let mut facts = obj! {
+                "load_balancer": mode,
                 "cluster_name": &cluster,
                 "service_name": reference(&id("service"), "name"),
                 "log_group": reference(&id("logs"), "name"),
                 "discovery_name": discovery_name.as_deref().map_or(Value::Null, Value::from),
-            }));
+                "port": cfg.port,
+            };
+            if behind_lb {
+                facts.insert("alb_dns_name", reference(&id("alb"), "dns_name"));
+                facts.insert("alb_zone_id", reference(&id("alb"), "canonical_hosted_zone_id"));
+                facts.insert("alb_arn_suffix", reference(&id("alb"), "arn_suffix"));
+                facts.insert(
+                    "target_group_arn_suffixes",
+                    vec![
+                        reference(&id("tg-blue"), "arn_suffix"),
+                        reference(&id("tg-green"), "arn_suffix"),
+                    ],
+                );
+            }
+            if own_group {
+                facts.insert("security_group_id", reference(&id("tasks-sg"), "id"));
+            }
+            exported_regions.push((region.to_string(), facts));
+            urls.push(if behind_lb {
+                concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name")])
+            } else {
+                discovery_name
+                    .as_deref()
+                    .map_or(Value::Null, |n| Value::from(format!("http://{n}:{}", cfg.port)))
+            });
         }
 
-        let primary = regions[0].as_str();
-        plan.export(
-            "url",
-            concat(vec![
-                Value::from("http://"),
-                reference(&format!("alb-{primary}"), "dns_name"),
-            ]),
-            "Service URL",
-        );
+        plan.export("url", urls.swap_remove(0), "Service URL");
         plan.export("regions", Value::Object(exported_regions), "Per-region service facts");
         plan.export(
             "cluster",
@@ -1032,13 +1226,22 @@ fn sources(cfg: &Config) -> Result<Vec<(String, SecretSource)>, Error> {
                         "`generate = false` has no meaning: give the ARN of an existing secret instead",
                     ));
                 }
-                if let Some(name) = &g.name
-                    && (name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)))
-                {
-                    return Err(Error::config(
-                        &format!("{at}/name"),
-                        "a secret's name has letters, digits and `_.-` only",
-                    ));
+                if let Some(name) = &g.name {
+                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                        return Err(Error::config(
+                            &format!("{at}/name"),
+                            "a secret's name has letters, digits and `_.-` only",
+                        ));
+                    }
+                    // Secrets Manager ends ARNs with `-` and six random
+                    // characters: a name ending the same way is ambiguous.
+                    let tail: Vec<char> = name.chars().rev().take(7).collect();
+                    if tail.len() == 7 && tail[6] == '-' && tail[..6].iter().all(char::is_ascii_alphanumeric) {
+                        return Err(Error::config(
+                            &format!("{at}/name"),
+                            "a secret's name must not end with `-` and six letters or digits (Secrets Manager's ARN suffix)",
+                        ));
+                    }
                 }
                 if !(16..=4096).contains(&g.length) {
                     return Err(Error::config(&format!("{at}/length"), "between 16 and 4096 characters"));
@@ -1048,6 +1251,18 @@ fn sources(cfg: &Config) -> Result<Vec<(String, SecretSource)>, Error> {
             _ => return Err(Error::config(&at, "an ARN, or `{ generate = true }`")),
         };
         out.push((key.clone(), source));
+    }
+    // Two generated secrets with one name would be one secret.
+    let mut names = std::collections::BTreeSet::new();
+    for (key, source) in &out {
+        if let SecretSource::Generated(g) = source
+            && !names.insert(g.name.clone().unwrap_or_else(|| key.clone()))
+        {
+            return Err(Error::config(
+                &format!("/secrets/{key}/name"),
+                "another generated secret has this name",
+            ));
+        }
     }
     Ok(out)
 }
@@ -1098,7 +1313,7 @@ struct Rollout<'a> {
     port: u32,
     https: bool,
     subnets: Value,
-    security_group: Value,
+    security_groups: Vec<Value>,
     alarm_prefix: &'a str,
     /// Register the tasks in the Cloud Map service `discovery-<region>`.
     discovery: bool,
@@ -1144,7 +1359,7 @@ impl Rollout<'_> {
                 "container_port": self.port,
                 "launch_type": "FARGATE",
                 "subnets": &self.subnets,
-                "security_groups": vec![self.security_group.clone()],
+                "security_groups": self.security_groups.clone(),
                 "assign_public_ip": false,
                 "service_registries": if self.discovery {
                     vec![reference(&self.id("discovery"), "arn")]
