@@ -442,3 +442,54 @@ fn load_balancer_modes_of_seed_002() {
     let e = plan_error(&failover, None);
     assert!(e.contains("needs an internet-facing load balancer"), "{e}");
 }
+
+/// Seed 001 as its own tests describe it: per region 1 VPC, 4 subnets and 1
+/// NAT gateway; multi-AZ MySQL with a replica in us-east-2; 256/512 tasks;
+/// `/health` checked by the load balancer and Route 53.
+#[test]
+fn flask_mysql_has_the_seed_001_shape() {
+    let blueprint = Blueprint::load(&root().join("blueprints/flask-mysql.toml")).unwrap();
+    let plan = platform::compose::compose(
+        runtime(),
+        &blueprint.resolve("prod").unwrap(),
+        platform::providers::registry::registry(),
+    )
+    .unwrap();
+    for region in ["us-east-1", "us-east-2"] {
+        let count = |kind: &str| {
+            plan.resources
+                .iter()
+                .filter(|r| r.kind == kind && r.region == region)
+                .count()
+        };
+        assert_eq!(
+            (
+                count("aws.ec2.vpc"),
+                count("aws.ec2.subnet"),
+                count("aws.ec2.nat-gateway")
+            ),
+            (1, 4, 1),
+            "{region}"
+        );
+    }
+    let props = |id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    let db = props("db.instance");
+    assert_eq!(
+        (&db["engine"], &db["multi_az"]),
+        (&serde_json::json!("mysql"), &serde_json::json!(true))
+    );
+    assert_eq!(plan.resource("db.replica").unwrap().region, "us-east-2");
+    let task = props("app.task-us-east-2");
+    assert_eq!(
+        (&task["cpu"], &task["memory"]),
+        (&serde_json::json!("256"), &serde_json::json!("512"))
+    );
+    assert_eq!(props("app.tg-blue-us-east-1")["health_check_path"], "/health");
+    assert_eq!(props("dns.health-primary")["resource_path"], "/health");
+    assert_eq!(plan.regions, ["us-east-1", "us-east-2"]);
+}
