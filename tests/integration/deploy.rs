@@ -840,3 +840,72 @@ fn three_services_share_a_network_and_a_cluster() {
     });
     assert_eq!(left, 0, "down removes the namespaces and their services");
 }
+
+/// Seed 002 against the emulator: an internal load balancer, a worker
+/// without one (a rolling ECS service registered in Cloud Map), services on
+/// port 80 with their own task groups, and everything gone after `down`.
+#[test]
+fn internal_and_worker_services_deploy_and_go_away() {
+    let moto = Moto::start(2);
+    let state = scratch("deploy-config-driven");
+    let bp = "blueprints/config-driven-services.toml";
+    let up = platform(&moto, &state, &["up", bp, "--yes"]);
+    assert!(up.status.success(), "up failed:\n{}", text(&up.stderr));
+    let again = platform(&moto, &state, &["up", bp, "--yes"]);
+    assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
+    let region = "ap-southeast-1";
+    rt().block_on(async {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk(region).await);
+        let lbs = elb.describe_load_balancers().send().await.unwrap();
+        let mut schemes: Vec<String> = lbs
+            .load_balancers()
+            .iter()
+            .map(|l| l.scheme().map(|s| s.as_str().to_string()).unwrap_or_default())
+            .collect();
+        schemes.sort();
+        assert_eq!(
+            schemes,
+            ["internal", "internet-facing"],
+            "two ALBs, none for the load tester"
+        );
+
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk(region).await);
+        let cluster = "config-driven-services-demo-backend";
+        let tester = ecs
+            .describe_services()
+            .cluster(cluster)
+            .services("loadtester")
+            .send()
+            .await
+            .unwrap();
+        let svc = &tester.services()[0];
+        assert!(
+            svc.deployment_controller()
+                .map(|d| d.r#type())
+                .is_none_or(|t| t.as_str() == "ECS"),
+            "{svc:?}"
+        );
+        assert_eq!(svc.service_registries().len(), 1, "registered in Cloud Map: {svc:?}");
+        assert!(svc.load_balancers().is_empty());
+        let groups = svc
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|a| a.security_groups().len());
+        assert_eq!(groups, Some(2), "the network's service group and its own");
+    });
+    let down = platform(&moto, &state, &["down", bp, "--yes"]);
+    assert!(down.status.success(), "down failed:\n{}", text(&down.stderr));
+    let left = rt().block_on(async {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk(region).await);
+        let lbs = elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .len();
+        let sd = aws_sdk_servicediscovery::Client::new(&moto.sdk(region).await);
+        lbs + sd.list_services().send().await.unwrap().services().len()
+    });
+    assert_eq!(left, 0, "down removes the load balancers and Cloud Map services");
+}
