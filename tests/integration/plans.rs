@@ -493,3 +493,72 @@ fn flask_mysql_has_the_seed_001_shape() {
     assert_eq!(props("dns.health-primary")["resource_path"], "/health");
     assert_eq!(plan.regions, ["us-east-1", "us-east-2"]);
 }
+
+/// Alarm settings per alarm and per service (seed 003's periods), the
+/// database's memory and storage on the dashboard, and an alarm per Route 53
+/// health check in us-east-1.
+#[test]
+fn alarms_follow_their_settings() {
+    use crate::support::{plan_error, plan_text};
+    let text = std::fs::read_to_string(root().join("blueprints/microservices.toml")).unwrap();
+    let plan = plan_text(&text, Some("production")).unwrap();
+    let props = |plan: &platform::plan::Plan, id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    let errors = props(&plan, "observability.alarm-api-5xx");
+    assert_eq!(
+        (&errors["threshold"], &errors["period"], &errors["evaluation_periods"]),
+        (&serde_json::json!(10), &serde_json::json!(300), &serde_json::json!(2))
+    );
+    let tasks = props(&plan, "observability.alarm-auth-running-tasks");
+    assert_eq!(
+        (&tasks["period"], &tasks["evaluation_periods"]),
+        (&serde_json::json!(60), &serde_json::json!(2))
+    );
+    let hosts = props(&plan, "observability.alarm-notification-healthy-hosts");
+    assert_eq!(hosts["evaluation_periods"], 2);
+
+    // Per service over the common setting; an alarm can be switched off.
+    let custom = text.replace(
+        "services = [\"api\", \"auth\", \"notification\"]",
+        "services = [\"api\", \"auth\", \"notification\"]\nservice_alarm_settings = { auth = { 5xx = { threshold = 50 }, cpu = { enabled = false } } }",
+    );
+    let plan = plan_text(&custom, Some("production")).unwrap();
+    assert_eq!(props(&plan, "observability.alarm-auth-5xx")["threshold"], 50);
+    assert_eq!(
+        props(&plan, "observability.alarm-auth-5xx")["period"],
+        300,
+        "the common period stays"
+    );
+    assert_eq!(props(&plan, "observability.alarm-api-5xx")["threshold"], 10);
+    assert!(plan.resource("observability.alarm-auth-cpu").is_none());
+    assert!(plan.resource("observability.alarm-api-cpu").is_some());
+
+    // Mistakes are named at their setting.
+    let typo = text.replace("5xx = {", "5XX = {");
+    assert!(plan_error(&typo, Some("production")).contains("no alarm is called `5XX`"));
+    let odd = text.replace("period_seconds = 300", "period_seconds = 90");
+    assert!(plan_error(&odd, Some("production")).contains("multiple of 60"));
+    let stranger = custom.replace("{ auth = {", "{ billing = {");
+    assert!(plan_error(&stranger, Some("production")).contains("not among the watched"));
+
+    // ml-api prod: the database's memory and storage on the dashboard, and
+    // an alarm per health check of the failover, in us-east-1.
+    let ml = std::fs::read_to_string(root().join("blueprints/ml-api.toml")).unwrap();
+    let plan = plan_text(&ml, Some("prod")).unwrap();
+    let dashboard = props(&plan, "observability.dashboard-api").to_string();
+    assert!(dashboard.contains("FreeableMemory") && dashboard.contains("FreeStorageSpace"));
+    for role in ["primary", "secondary"] {
+        let alarm = plan.resource(&format!("observability.alarm-dns-{role}")).unwrap();
+        assert_eq!(alarm.region, "us-east-1");
+        let p = alarm.properties.to_json();
+        assert_eq!(p["namespace"], "AWS/Route53");
+        assert_eq!(
+            p["dimensions"][0]["value"],
+            serde_json::json!({ "$ref": { "resource": format!("dns.health-{role}"), "attribute": "id" } })
+        );
+    }
+}

@@ -72,6 +72,10 @@ impl Plugin for DnsFailover {
         .schema(schema())
         .export("fqdn", "The failover name clients use")
         .export("zone_id", "The hosted zone id")
+        .export(
+            "health_checks",
+            "The Route 53 health check ids: primary, secondary (for alarms)",
+        )
     }
 
     fn plan(ctx: &Context) -> Result<Plan, Error> {
@@ -155,6 +159,14 @@ impl Plugin for DnsFailover {
         }
         plan.export("fqdn", fqdn.as_str(), "Failover name");
         plan.export("zone_id", zone, "Hosted zone id");
+        plan.export(
+            "health_checks",
+            obj! {
+                "primary": reference("health-primary", "id"),
+                "secondary": reference("health-secondary", "id"),
+            },
+            "Route 53 health check ids",
+        );
         Ok(plan)
     }
 }

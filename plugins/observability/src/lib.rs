@@ -1,7 +1,11 @@
 //! The `observability` plugin: a CloudWatch dashboard per service and region,
 //! alarms on 5XX, healthy hosts (of whichever colour serves), running
-//! tasks, CPU and database CPU in every region a service runs in, and an SNS
-//! topic per region with optional email subscriptions.
+//! tasks, CPU and database CPU in every region a service runs in (each
+//! alarm's threshold, period and evaluation periods settable, for all
+//! services or per service), Route 53 health-check alarms with DNS
+//! failover, and an SNS topic per region with optional email subscriptions.
+
+use std::collections::BTreeMap;
 
 use platform_plugin_sdk::{Context, Error, Info, Plan, Plugin, Value, export_plugin, obj, reference};
 use serde::Deserialize;
@@ -20,6 +24,44 @@ struct Config {
     error_5xx_threshold: u32,
     cpu_threshold: u32,
     database_cpu_threshold: u32,
+    alarm_settings: BTreeMap<String, AlarmSetting>,
+    service_alarm_settings: BTreeMap<String, BTreeMap<String, AlarmSetting>>,
+    dns: Option<String>,
+}
+
+/// How one alarm is evaluated; unset fields keep the default.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields, default)]
+struct AlarmSetting {
+    enabled: Option<bool>,
+    threshold: Option<u32>,
+    period_seconds: Option<u32>,
+    evaluation_periods: Option<u32>,
+}
+
+/// The alarms of a service (and of the database and DNS), by setting name.
+const SERVICE_ALARMS: [&str; 4] = ["5xx", "healthy-hosts", "running-tasks", "cpu"];
+const OTHER_ALARMS: [&str; 2] = ["database-cpu", "dns-health"];
+
+/// An alarm's evaluation after the settings: threshold, period, periods.
+#[derive(Clone, Copy)]
+struct Evaluation {
+    enabled: bool,
+    threshold: u32,
+    period: u32,
+    periods: u32,
+}
+
+impl Evaluation {
+    fn with(self, s: Option<&AlarmSetting>) -> Evaluation {
+        let Some(s) = s else { return self };
+        Evaluation {
+            enabled: s.enabled.unwrap_or(self.enabled),
+            threshold: s.threshold.unwrap_or(self.threshold),
+            period: s.period_seconds.unwrap_or(self.period),
+            periods: s.evaluation_periods.unwrap_or(self.periods),
+        }
+    }
 }
 
 impl Default for Config {
@@ -33,6 +75,9 @@ impl Default for Config {
             error_5xx_threshold: 10,
             cpu_threshold: 85,
             database_cpu_threshold: 80,
+            alarm_settings: BTreeMap::new(),
+            service_alarm_settings: BTreeMap::new(),
+            dns: None,
         }
     }
 }
@@ -49,9 +94,78 @@ fn schema() -> serde_json::Value {
             "alarms": { "type": "boolean", "default": true },
             "error_5xx_threshold": { "type": "integer", "minimum": 1, "default": 10, "description": "Target 5XX responses per minute" },
             "cpu_threshold": { "type": "integer", "minimum": 1, "maximum": 100, "default": 85 },
-            "database_cpu_threshold": { "type": "integer", "minimum": 1, "maximum": 100, "default": 80 }
+            "database_cpu_threshold": { "type": "integer", "minimum": 1, "maximum": 100, "default": 80 },
+            "alarm_settings": {
+                "type": "object",
+                "description": "Per alarm (5xx, healthy-hosts, running-tasks, cpu, database-cpu, dns-health): enabled, threshold, period_seconds (a multiple of 60), evaluation_periods",
+                "additionalProperties": alarm_setting_schema()
+            },
+            "service_alarm_settings": {
+                "type": "object",
+                "description": "Per service instance, per alarm: the same settings, over alarm_settings",
+                "additionalProperties": { "type": "object", "additionalProperties": alarm_setting_schema() }
+            },
+            "dns": { "type": "string", "description": "Instance of the dns-failover plugin: an alarm per Route 53 health check (in us-east-1, where Route 53 publishes their metrics)" }
         }
     })
+}
+
+fn alarm_setting_schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "enabled": { "type": "boolean" },
+            "threshold": { "type": "integer", "minimum": 0 },
+            "period_seconds": { "type": "integer", "minimum": 60, "maximum": 86400 },
+            "evaluation_periods": { "type": "integer", "minimum": 1, "maximum": 100 }
+        }
+    })
+}
+
+/// Refuse unknown alarm names and periods AWS would refuse, at their setting.
+fn check_settings(cfg: &Config) -> Result<(), Error> {
+    let check = |at: String, settings: &BTreeMap<String, AlarmSetting>, known: &[&str]| {
+        for (name, s) in settings {
+            if !known.contains(&name.as_str()) {
+                return Err(Error::config(
+                    &format!("{at}/{name}"),
+                    format!("no alarm is called `{name}`; the alarms are {}", known.join(", ")),
+                ));
+            }
+            if let Some(p) = s.period_seconds
+                && p % 60 != 0
+            {
+                return Err(Error::config(
+                    &format!("{at}/{name}/period_seconds"),
+                    "a period is a multiple of 60 seconds",
+                ));
+            }
+            // CloudWatch evaluates at most one day of periods.
+            let period = s.period_seconds.unwrap_or(60);
+            if let Some(n) = s.evaluation_periods
+                && n * period > 86_400
+            {
+                return Err(Error::config(
+                    &format!("{at}/{name}/evaluation_periods"),
+                    format!("{n} periods of {period} s exceed the day CloudWatch evaluates"),
+                ));
+            }
+        }
+        Ok(())
+    };
+    let all: Vec<&str> = SERVICE_ALARMS.iter().chain(OTHER_ALARMS.iter()).copied().collect();
+    check("/alarm_settings".into(), &cfg.alarm_settings, &all)?;
+    for (service, settings) in &cfg.service_alarm_settings {
+        if !cfg.services.contains(service) {
+            return Err(Error::config(
+                &format!("/service_alarm_settings/{service}"),
+                format!("`{service}` is not among the watched `services`"),
+            ));
+        }
+        check(format!("/service_alarm_settings/{service}"), settings, &SERVICE_ALARMS)?;
+    }
+    Ok(())
 }
 
 struct Metric<'a> {
@@ -73,15 +187,15 @@ impl Metric<'_> {
             "statistic": stat,
         }
     }
-    /// This metric as a metric-math query `id` of an alarm (60 s periods).
-    fn query(&self, id: &str, stat: &str) -> Value {
+    /// This metric as a metric-math query `id` of an alarm.
+    fn query(&self, id: &str, stat: &str, period: u32) -> Value {
         obj! {
             "id": id,
             "namespace": self.namespace,
             "metric_name": self.name,
             "dimensions": self.dimensions(),
             "stat": stat,
-            "period": 60,
+            "period": period,
             "return_data": false,
         }
     }
@@ -115,6 +229,21 @@ impl Plugin for Observability {
 
     fn plan(ctx: &Context) -> Result<Plan, Error> {
         let cfg: Config = ctx.config()?;
+        check_settings(&cfg)?;
+        let evaluation = |service: Option<&str>, name: &str, threshold: u32| {
+            Evaluation {
+                enabled: true,
+                threshold,
+                period: 60,
+                periods: 3,
+            }
+            .with(cfg.alarm_settings.get(name))
+            .with(
+                service
+                    .and_then(|s| cfg.service_alarm_settings.get(s))
+                    .and_then(|m| m.get(name)),
+            )
+        };
         let primary = ctx.env.primary_region().to_string();
         // Resources of the primary region keep their short ids; the others
         // carry their region (alarms and topics are regional).
@@ -156,7 +285,17 @@ impl Plugin for Observability {
                 }
             }
         }
+        // Route 53 publishes health-check metrics in us-east-1 only: their
+        // alarms, and a topic for them, live there.
+        const ROUTE53_METRICS: &str = "us-east-1";
+        let health_checks = match &cfg.dns {
+            Some(dns) => Some(ctx.import(dns, "health_checks")?),
+            None => None,
+        };
         let mut regions: Vec<String> = vec![primary.clone()];
+        if health_checks.is_some() && cfg.alarms && primary != ROUTE53_METRICS {
+            regions.push(ROUTE53_METRICS.to_string());
+        }
         for (_, region, _, _) in &watched {
             if !regions.contains(region) {
                 regions.push(region.clone());
@@ -259,6 +398,23 @@ impl Plugin for Observability {
                         region,
                         7,
                     ));
+                    let dim = || vec![("DBInstanceIdentifier", db.clone())];
+                    let memory = m("AWS/RDS", "FreeableMemory", dim());
+                    let storage = m("AWS/RDS", "FreeStorageSpace", dim());
+                    widgets.push(widget(
+                        "Database free memory (bytes)",
+                        vec![memory.widget_row()],
+                        "Minimum",
+                        region,
+                        8,
+                    ));
+                    widgets.push(widget(
+                        "Database free storage (bytes)",
+                        vec![storage.widget_row()],
+                        "Minimum",
+                        region,
+                        9,
+                    ));
                 }
                 let name = if *region == primary {
                     ctx.physical_name(service, 255)
@@ -274,7 +430,10 @@ impl Plugin for Observability {
             }
             if cfg.alarms {
                 let actions = || vec![topic(region)];
-                let mut alarm = |name: &str, watch: Value, cmp: &str, threshold: u32| {
+                let mut alarm = |name: &str, watch: Value, cmp: &str, e: Evaluation| {
+                    if !e.enabled {
+                        return;
+                    }
                     let mut props = obj! { "name": format!("{prefix}{name}") };
                     if let Value::Object(entries) = watch {
                         for (k, v) in entries {
@@ -282,9 +441,9 @@ impl Plugin for Observability {
                         }
                     }
                     for (k, v) in [
-                        ("period", Value::from(60)),
-                        ("evaluation_periods", Value::from(3)),
-                        ("threshold", Value::from(threshold)),
+                        ("period", Value::from(e.period)),
+                        ("evaluation_periods", Value::from(e.periods)),
+                        ("threshold", Value::from(e.threshold)),
                         ("comparison_operator", Value::from(cmp)),
                         ("treat_missing_data", Value::from("notBreaching")),
                         ("alarm_actions", Value::from(actions())),
@@ -299,19 +458,21 @@ impl Plugin for Observability {
                     )
                     .in_region(region);
                 };
+                let svc = Some(service.as_str());
                 if behind_lb {
                     alarm(
                         "5xx",
                         errors.alarm("Sum"),
                         "GreaterThanThreshold",
-                        cfg.error_5xx_threshold,
+                        evaluation(svc, "5xx", cfg.error_5xx_threshold),
                     );
+                    let hosts = evaluation(svc, "healthy-hosts", 1);
                     alarm(
                         "healthy-hosts",
                         obj! {
                             "metrics": vec![
-                                healthy_blue.query("blue", "Minimum"),
-                                healthy_green.query("green", "Minimum"),
+                                healthy_blue.query("blue", "Minimum", hosts.period),
+                                healthy_green.query("green", "Minimum", hosts.period),
                                 obj! {
                                     "id": "serving",
                                     "expression": "FILL(blue,0)+FILL(green,0)",
@@ -321,14 +482,32 @@ impl Plugin for Observability {
                             ],
                         },
                         "LessThanThreshold",
-                        1,
+                        hosts,
                     );
                 }
-                alarm("running-tasks", running.alarm("Minimum"), "LessThanThreshold", 1);
-                alarm("cpu", cpu.alarm("Average"), "GreaterThanThreshold", cfg.cpu_threshold);
+                alarm(
+                    "running-tasks",
+                    running.alarm("Minimum"),
+                    "LessThanThreshold",
+                    evaluation(svc, "running-tasks", 1),
+                );
+                alarm(
+                    "cpu",
+                    cpu.alarm("Average"),
+                    "GreaterThanThreshold",
+                    evaluation(svc, "cpu", cfg.cpu_threshold),
+                );
             }
         }
+        let db_cpu = Evaluation {
+            enabled: true,
+            threshold: cfg.database_cpu_threshold,
+            period: 300,
+            periods: 2,
+        }
+        .with(cfg.alarm_settings.get("database-cpu"));
         if cfg.alarms
+            && db_cpu.enabled
             && let Some(db) = &db_id
         {
             plan.resource(
@@ -340,15 +519,48 @@ impl Plugin for Observability {
                     "metric_name": "CPUUtilization",
                     "dimensions": vec![obj! { "name": "DBInstanceIdentifier", "value": db }],
                     "statistic": "Average",
-                    "period": 300,
-                    "evaluation_periods": 2,
-                    "threshold": cfg.database_cpu_threshold,
+                    "period": db_cpu.period,
+                    "evaluation_periods": db_cpu.periods,
+                    "threshold": db_cpu.threshold,
                     "comparison_operator": "GreaterThanThreshold",
                     "treat_missing_data": "notBreaching",
                     "alarm_actions": vec![topic(&primary)],
                 },
             )
             .in_region(&primary);
+        }
+        let dns_health = Evaluation {
+            enabled: true,
+            threshold: 1,
+            period: 60,
+            periods: 2,
+        }
+        .with(cfg.alarm_settings.get("dns-health"));
+        if cfg.alarms
+            && dns_health.enabled
+            && let Some(Value::Object(checks)) = &health_checks
+        {
+            for (role, id) in checks {
+                plan.resource(
+                    &rid(&format!("alarm-dns-{role}"), ROUTE53_METRICS),
+                    "aws.cloudwatch.metric-alarm",
+                    obj! {
+                        "name": ctx.physical_name(&format!("dns-{role}"), 255),
+                        "namespace": "AWS/Route53",
+                        "metric_name": "HealthCheckStatus",
+                        "dimensions": vec![obj! { "name": "HealthCheckId", "value": id }],
+                        "statistic": "Minimum",
+                        "period": dns_health.period,
+                        "evaluation_periods": dns_health.periods,
+                        "threshold": dns_health.threshold,
+                        "comparison_operator": "LessThanThreshold",
+                        "treat_missing_data": "breaching",
+                        "alarm_actions": vec![topic(ROUTE53_METRICS)],
+                        "ok_actions": vec![topic(ROUTE53_METRICS)],
+                    },
+                )
+                .in_region(ROUTE53_METRICS);
+            }
         }
         plan.export("topic_arn", topic(&primary), "Alarm topic");
         Ok(plan)
