@@ -18,6 +18,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("database", "plugin-database"),
     ("dns-failover", "plugin-dns-failover"),
     ("observability", "plugin-observability"),
+    ("github-deploy-role", "plugin-github-deploy-role"),
 ];
 
 /// Plugins used only by the tests (and the example custom plugin): built

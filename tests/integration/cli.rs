@@ -174,7 +174,14 @@ fn plugin_list_and_inspect() {
         .collect();
     assert_eq!(
         names,
-        ["network", "service", "database", "dns-failover", "observability"]
+        [
+            "network",
+            "service",
+            "database",
+            "dns-failover",
+            "observability",
+            "github-deploy-role"
+        ]
     );
 
     let out = platform(&["plugin", "inspect", "service"]);
@@ -254,7 +261,14 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// Each built-in plugin's README shows what `plugin inspect` prints.
 #[test]
 fn plugin_readmes_match_inspect() {
-    for name in ["network", "service", "database", "dns-failover", "observability"] {
+    for name in [
+        "network",
+        "service",
+        "database",
+        "dns-failover",
+        "observability",
+        "github-deploy-role",
+    ] {
         let out = platform(&["plugin", "inspect", name]);
         let inspect = stdout(&out);
         let readme = std::fs::read_to_string(root().join("plugins").join(name).join("README.md")).unwrap();

@@ -748,3 +748,529 @@ fn a_target_group_changes_its_health_check_and_deregistration_delay_in_place() {
         );
     });
 }
+
+const OIDC_PROVIDER: &str = "aws.iam.oidc-provider";
+const MANAGED_POLICY: &str = "aws.iam.policy";
+const ROLE: &str = "aws.iam.role";
+
+/// The platform tags of resource `id` of blueprint `t`, environment `test`.
+fn platform_tags(id: &str) -> Vec<(String, String)> {
+    vec![
+        ("platform:blueprint".to_string(), "t".to_string()),
+        ("platform:environment".to_string(), "test".to_string()),
+        ("platform:id".to_string(), id.to_string()),
+    ]
+}
+
+async fn iam_emulator(moto: &Moto) -> (Aws, aws_sdk_iam::Client) {
+    let endpoint = moto.endpoint.clone();
+    let aws = Aws::load_with(|l| {
+        l.endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+    })
+    .await
+    .unwrap();
+    (aws, aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await))
+}
+
+fn leak(props: Json) -> &'static Json {
+    Box::leak(Box::new(props))
+}
+
+/// A policy document as the SDK hands it over: URL-encoded (RFC 3986), as
+/// AWS returns every one and moto returns trust policies; moto returns
+/// managed policies' documents as sent.
+fn iam_document(text: &str) -> Json {
+    if let Ok(json) = serde_json::from_str(text) {
+        return json;
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn iam_tag(key: &str, value: &str) -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_oidc_provider_is_the_accounts_one_for_its_url_and_another_teams_is_never_touched() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let (aws, iam) = iam_emulator(&moto).await;
+        let tags = platform_tags("t.github");
+        let request = |props: &'static Json| Request {
+            id: "t.github",
+            kind: OIDC_PROVIDER,
+            region: "us-east-1",
+            props: Props::new(props, OIDC_PROVIDER),
+            tags: &tags,
+            token: "token".into(),
+        };
+        let live = |arn: String| {
+            let iam = iam.clone();
+            async move {
+                iam.get_open_id_connect_provider()
+                    .open_id_connect_provider_arn(arn)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let providers = || async {
+            iam.list_open_id_connect_providers()
+                .send()
+                .await
+                .unwrap()
+                .open_id_connect_provider_list()
+                .len()
+        };
+        let thumbprint = "6938fd4d98bab03faadb97b34396831e3780aea1";
+        let github = leak(json!({ "url": "https://token.actions.githubusercontent.com" }));
+        let pinned = leak(json!({ "url": "https://token.actions.githubusercontent.com", "thumbprints": [thumbprint] }));
+        let audiences = leak(json!({
+            "url": "https://token.actions.githubusercontent.com",
+            "client_ids": ["sts.amazonaws.com", "https://github.com/org"],
+            "thumbprints": [thumbprint],
+        }));
+
+        let created = aws.create(&request(github)).await.unwrap();
+        let arn = created["arn"].as_str().unwrap().to_string();
+        assert!(
+            arn.ends_with(":oidc-provider/token.actions.githubusercontent.com"),
+            "{arn}"
+        );
+        let got = live(arn.clone()).await;
+        assert_eq!(got.client_id_list(), ["sts.amazonaws.com"], "the default audience");
+        // None sent: AWS would fill in what it needs, moto keeps none.
+        assert!(got.thumbprint_list().is_empty(), "{:?}", got.thumbprint_list());
+        assert!(
+            got.tags()
+                .iter()
+                .any(|t| t.key() == "platform:environment" && t.value() == "test"),
+            "tagged by the create call itself: {:?}",
+            got.tags()
+        );
+
+        // Found again after an interruption; a create whose answer was lost
+        // adopts it rather than failing on the URL.
+        let found = aws
+            .find(&request(github))
+            .await
+            .unwrap()
+            .expect("found by URL and tags");
+        assert_eq!(found["arn"], created["arn"]);
+        let again = aws.create(&request(github)).await.unwrap();
+        assert_eq!(again["arn"], created["arn"]);
+        assert_eq!(providers().await, 1);
+
+        let outputs = Json::Object(created.clone());
+        assert_eq!(
+            read(&aws, OIDC_PROVIDER, "us-east-1", &outputs).await.unwrap(),
+            Live::Exists(
+                json!({ "client_ids": ["sts.amazonaws.com"] })
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            )
+        );
+
+        // Thumbprints change in place.
+        assert!(Aws::updates_in_place(OIDC_PROVIDER, github, pinned));
+        let updated = aws.update(&request(pinned), github, &created).await.unwrap();
+        assert_eq!(updated["arn"], created["arn"]);
+        assert_eq!(live(arn.clone()).await.thumbprint_list(), [thumbprint]);
+
+        // A new audience is added in place by AddClientIDToOpenIDConnectProvider,
+        // which moto does not implement (it answers 500): that is the call
+        // made, and nothing was changed before it.
+        assert!(Aws::updates_in_place(OIDC_PROVIDER, pinned, audiences));
+        let e = aws.update(&request(audiences), pinned, &updated).await.unwrap_err();
+        assert_eq!(e.operation, "iam:AddClientIDToOpenIDConnectProvider", "{e}");
+        assert_eq!(live(arn.clone()).await.client_id_list(), ["sts.amazonaws.com"]);
+
+        // Another URL is another provider.
+        assert!(!Aws::updates_in_place(
+            OIDC_PROVIDER,
+            github,
+            leak(json!({ "url": "https://gitlab.com" }))
+        ));
+
+        // Another team's provider (the same blueprint's staging environment)
+        // is the account's one for its URL: neither adopted nor changed, and
+        // the refusal names it.
+        let theirs = iam
+            .create_open_id_connect_provider()
+            .url("https://gitlab.com")
+            .client_id_list("https://gitlab.com")
+            .set_tags(Some(vec![
+                iam_tag("platform:blueprint", "t"),
+                iam_tag("platform:environment", "staging"),
+                iam_tag("platform:id", "t.github"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        let their_arn = theirs.open_id_connect_provider_arn().unwrap().to_string();
+        let gitlab = leak(json!({ "url": "https://gitlab.com", "thumbprints": [thumbprint] }));
+        assert_eq!(aws.find(&request(gitlab)).await.unwrap(), None);
+        let e = aws.create(&request(gitlab)).await.unwrap_err();
+        assert!(
+            e.message.contains(&their_arn) && e.message.contains("provider_arn"),
+            "{e}"
+        );
+        let still = live(their_arn.clone()).await;
+        assert_eq!(still.client_id_list(), ["https://gitlab.com"], "no audience changed");
+        assert!(still.thumbprint_list().is_empty(), "no thumbprint set");
+        assert!(
+            still
+                .tags()
+                .iter()
+                .any(|t| t.key() == "platform:environment" && t.value() == "staging"),
+            "not retagged: {:?}",
+            still.tags()
+        );
+        assert_eq!(providers().await, 2);
+
+        // Deleted, it is gone; deleting again is fine.
+        aws.delete(OIDC_PROVIDER, "us-east-1", &outputs, pinned).await.unwrap();
+        assert_eq!(
+            read(&aws, OIDC_PROVIDER, "us-east-1", &outputs).await.unwrap(),
+            Live::Gone
+        );
+        aws.delete(OIDC_PROVIDER, "us-east-1", &outputs, pinned).await.unwrap();
+        assert_eq!(aws.find(&request(github)).await.unwrap(), None);
+        assert_eq!(providers().await, 1, "theirs stays");
+    });
+}
+
+#[test]
+fn a_managed_policy_keeps_at_most_five_versions_and_its_latest_document_as_default() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let (aws, iam) = iam_emulator(&moto).await;
+        let tags = platform_tags("t.boundary");
+        let request = |props: &'static Json| Request {
+            id: "t.boundary",
+            kind: MANAGED_POLICY,
+            region: "us-east-1",
+            props: Props::new(props, MANAGED_POLICY),
+            tags: &tags,
+            token: "token".into(),
+        };
+        let document = |n: usize| {
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{ "Sid": format!("Step{n}"), "Effect": "Allow", "Action": ["ecs:UpdateService"], "Resource": "*" }]
+            })
+        };
+        let props = |n: usize| {
+            leak(json!({
+                "name": "t-deploy-boundary",
+                "path": "/platform/",
+                "description": "caps the deploy role",
+                "document": document(n),
+            }))
+        };
+        let versions = |arn: String| {
+            let iam = iam.clone();
+            async move {
+                let out = iam.list_policy_versions().policy_arn(arn).send().await.unwrap();
+                let mut ids: Vec<String> = out
+                    .versions()
+                    .iter()
+                    .filter_map(|v| v.version_id().map(str::to_string))
+                    .collect();
+                ids.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+                ids
+            }
+        };
+        let default_document = |arn: String| {
+            let iam = iam.clone();
+            async move {
+                let policy = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+                let default = policy.policy().unwrap().default_version_id().unwrap().to_string();
+                let version = iam
+                    .get_policy_version()
+                    .policy_arn(&arn)
+                    .version_id(default)
+                    .send()
+                    .await
+                    .unwrap();
+                iam_document(version.policy_version().unwrap().document().unwrap())
+            }
+        };
+
+        let first = props(0);
+        let created = aws.create(&request(first)).await.unwrap();
+        assert_eq!(created["name"], "t-deploy-boundary");
+        let arn = created["arn"].as_str().unwrap().to_string();
+        assert!(arn.ends_with(":policy/platform/t-deploy-boundary"), "{arn}");
+        let got = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+        assert_eq!(got.policy().unwrap().description(), Some("caps the deploy role"));
+        let tagged = iam.list_policy_tags().policy_arn(&arn).send().await.unwrap();
+        assert!(
+            tagged.tags().iter().any(|t| t.key() == "platform:id" && t.value() == "t.boundary"),
+            "{:?}",
+            tagged.tags()
+        );
+        assert_eq!(default_document(arn.clone()).await, document(0));
+
+        // Found again by name, path and tags; its document is already ours,
+        // so no version is added.
+        let found = aws.find(&request(first)).await.unwrap().expect("found");
+        assert_eq!(found["arn"], created["arn"]);
+        assert_eq!(versions(arn.clone()).await, ["v1"]);
+
+        // Six new documents: each the new default, never more than five
+        // versions (AWS's limit), the oldest others deleted to make room.
+        let mut old = first;
+        for n in 1..=6 {
+            let new = props(n);
+            assert!(Aws::updates_in_place(MANAGED_POLICY, old, new));
+            let updated = aws.update(&request(new), old, &created).await.unwrap();
+            assert_eq!(updated["arn"], created["arn"]);
+            let ids = versions(arn.clone()).await;
+            assert_eq!(ids.len(), (n + 1).min(5), "after update {n}: {ids:?}");
+            assert_eq!(default_document(arn.clone()).await, document(n), "after update {n}");
+            old = new;
+        }
+        assert_eq!(versions(arn.clone()).await, ["v3", "v4", "v5", "v6", "v7"]);
+
+        // A default version made by hand is drift, read back decoded.
+        let by_hand = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }] });
+        iam.delete_policy_version().policy_arn(&arn).version_id("v3").send().await.unwrap();
+        iam.create_policy_version()
+            .policy_arn(&arn)
+            .policy_document(by_hand.to_string())
+            .set_as_default(true)
+            .send()
+            .await
+            .unwrap();
+        let outputs = Json::Object(created.clone());
+        let Live::Exists(live) = read(&aws, MANAGED_POLICY, "us-east-1", &outputs).await.unwrap() else {
+            panic!("the policy is there")
+        };
+        assert_eq!(live["document"], by_hand);
+        // Putting ours back (the state took the live document): in place.
+        let drifted = leak(json!({
+            "name": "t-deploy-boundary",
+            "path": "/platform/",
+            "description": "caps the deploy role",
+            "document": by_hand,
+        }));
+        aws.update(&request(old), drifted, &created).await.unwrap();
+        assert_eq!(default_document(arn.clone()).await, document(6));
+        assert!(versions(arn.clone()).await.len() <= 5);
+
+        // What AWS cannot change replaces it; `/` said or not is the same path.
+        let described = leak(json!({ "name": "t-deploy-boundary", "path": "/platform/", "description": "other", "document": document(6) }));
+        assert!(!Aws::updates_in_place(MANAGED_POLICY, old, described));
+        let renamed = leak(json!({ "name": "t-other", "path": "/platform/", "description": "caps the deploy role", "document": document(6) }));
+        assert!(!Aws::updates_in_place(MANAGED_POLICY, old, renamed));
+        assert!(Aws::updates_in_place(
+            MANAGED_POLICY,
+            leak(json!({ "name": "p", "document": document(1) })),
+            leak(json!({ "name": "p", "path": "/", "document": document(2) }))
+        ));
+
+        // Someone else's policy of the name is neither adopted nor given a version.
+        iam.create_policy()
+            .policy_name("t-shared")
+            .policy_document(document(0).to_string())
+            .send()
+            .await
+            .unwrap();
+        let shared = leak(json!({ "name": "t-shared", "document": document(1) }));
+        assert_eq!(aws.find(&request(shared)).await.unwrap(), None);
+        let e = aws.create(&request(shared)).await.unwrap_err();
+        assert!(e.message.contains("did not create it"), "{e}");
+        let their_arn = arn.replace("policy/platform/t-deploy-boundary", "policy/t-shared");
+        assert_eq!(versions(their_arn).await, ["v1"]);
+
+        // Deleted (other versions first: AWS requires it, moto does not), it
+        // is gone; deleting again is fine.
+        aws.delete(MANAGED_POLICY, "us-east-1", &outputs, old).await.unwrap();
+        assert!(iam.get_policy().policy_arn(&arn).send().await.is_err());
+        assert_eq!(read(&aws, MANAGED_POLICY, "us-east-1", &outputs).await.unwrap(), Live::Gone);
+        aws.delete(MANAGED_POLICY, "us-east-1", &outputs, old).await.unwrap();
+    });
+}
+
+#[test]
+fn a_github_actions_role_trusts_the_oidc_provider_and_changes_its_boundary_in_place() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let (aws, iam) = iam_emulator(&moto).await;
+        let (provider_tags, policy_tags, role_tags) = (
+            platform_tags("t.github"),
+            platform_tags("t.boundary"),
+            platform_tags("t.deploy"),
+        );
+        let request = |id: &'static str, kind: &'static str, props: &'static Json, tags: &'static [(String, String)]| {
+            Request {
+                id,
+                kind,
+                region: "us-east-1",
+                props: Props::new(props, kind),
+                tags,
+                token: "token".into(),
+            }
+        };
+        let provider_tags: &'static [(String, String)] = Box::leak(provider_tags.into_boxed_slice());
+        let policy_tags: &'static [(String, String)] = Box::leak(policy_tags.into_boxed_slice());
+        let role_tags: &'static [(String, String)] = Box::leak(role_tags.into_boxed_slice());
+        let role = |props: &'static Json| request("t.deploy", ROLE, props, role_tags);
+
+        let provider = aws
+            .create(&request(
+                "t.github",
+                OIDC_PROVIDER,
+                leak(json!({ "url": "https://token.actions.githubusercontent.com" })),
+                provider_tags,
+            ))
+            .await
+            .unwrap();
+        let provider_arn = provider["arn"].as_str().unwrap().to_string();
+        let boundary = aws
+            .create(&request(
+                "t.boundary",
+                MANAGED_POLICY,
+                leak(json!({
+                    "name": "t-deploy-boundary",
+                    "document": { "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": ["ecs:*", "ecr:*"], "Resource": "*" }] },
+                })),
+                policy_tags,
+            ))
+            .await
+            .unwrap();
+        let boundary_arn = boundary["arn"].as_str().unwrap().to_string();
+        let trust = |branch: &str| {
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Federated": provider_arn },
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" },
+                        "StringLike": { "token.actions.githubusercontent.com:sub": format!("repo:org/repo:ref:refs/heads/{branch}") },
+                    },
+                }],
+            })
+        };
+        let live = || async {
+            iam.get_role()
+                .role_name("t-deploy")
+                .send()
+                .await
+                .unwrap()
+                .role()
+                .unwrap()
+                .clone()
+        };
+
+        let bounded = leak(json!({
+            "name": "t-deploy",
+            "assume_role_policy": trust("main"),
+            "permissions_boundary": boundary_arn,
+            "max_session_duration": 7200,
+        }));
+        let created = aws.create(&role(bounded)).await.unwrap();
+        let before = live().await;
+        assert_eq!(created["arn"], before.arn());
+        assert_eq!(
+            before.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
+            Some(boundary_arn.as_str())
+        );
+        assert_eq!(before.max_session_duration(), Some(7200));
+        assert_eq!(iam_document(before.assume_role_policy_document().unwrap()), trust("main"));
+        let outputs = Json::Object(created.clone());
+        let Live::Exists(read_back) = read(&aws, ROLE, "us-east-1", &outputs).await.unwrap() else {
+            panic!("the role is there")
+        };
+        assert_eq!(read_back["permissions_boundary"], json!(boundary_arn));
+        assert_eq!(read_back["assume_role_policy"], trust("main"));
+        assert_eq!(read_back["max_session_duration"], 7200);
+
+        // Who may assume it is said exactly once, and the session limit is
+        // one AWS takes: both checked before any call.
+        let both = leak(json!({ "name": "t-both", "assume_role_service": "ecs-tasks.amazonaws.com", "assume_role_policy": trust("main") }));
+        let e = aws.create(&role(both)).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+        assert!(iam.get_role().role_name("t-both").send().await.is_err(), "no role was made");
+        let day = leak(json!({ "name": "t-deploy", "assume_role_policy": trust("main"), "max_session_duration": 86400 }));
+        let e = aws.update(&role(day), bounded, &created).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+        let unchanged = live().await;
+        assert!(unchanged.permissions_boundary().is_some(), "nothing was sent");
+        assert_eq!(unchanged.max_session_duration(), Some(7200));
+
+        // The boundary removed and the trust narrowed to another branch: in
+        // place, on the same role.
+        let unbounded = leak(json!({ "name": "t-deploy", "assume_role_policy": trust("release"), "max_session_duration": 7200 }));
+        assert!(Aws::updates_in_place(ROLE, bounded, unbounded));
+        let updated = aws.update(&role(unbounded), bounded, &created).await.unwrap();
+        assert_eq!(updated["arn"], created["arn"]);
+        let after = live().await;
+        assert_eq!(after.role_id(), before.role_id(), "the same role, not a new one");
+        assert!(after.permissions_boundary().is_none(), "{:?}", after.permissions_boundary());
+        assert_eq!(iam_document(after.assume_role_policy_document().unwrap()), trust("release"));
+        assert_eq!(after.max_session_duration(), Some(7200));
+
+        // Back to a role an AWS service assumes, with AWS's default session.
+        let service = leak(json!({ "name": "t-deploy", "assume_role_service": "ecs-tasks.amazonaws.com" }));
+        assert!(Aws::updates_in_place(ROLE, unbounded, service));
+        aws.update(&role(service), unbounded, &created).await.unwrap();
+        let plain = live().await;
+        assert_eq!(plain.role_id(), before.role_id());
+        assert_eq!(plain.max_session_duration(), Some(3600));
+        assert_eq!(
+            iam_document(plain.assume_role_policy_document().unwrap()),
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }]
+            })
+        );
+        // A new name is a new role.
+        assert!(!Aws::updates_in_place(
+            ROLE,
+            service,
+            leak(json!({ "name": "t-deploy-2", "assume_role_service": "ecs-tasks.amazonaws.com" }))
+        ));
+
+        // Torn down in the engine's order: the role, then what it referenced.
+        aws.delete(ROLE, "us-east-1", &outputs, service).await.unwrap();
+        assert!(iam.get_role().role_name("t-deploy").send().await.is_err());
+        aws.delete(MANAGED_POLICY, "us-east-1", &Json::Object(boundary), &json!({}))
+            .await
+            .unwrap();
+        aws.delete(OIDC_PROVIDER, "us-east-1", &Json::Object(provider), &json!({}))
+            .await
+            .unwrap();
+        assert!(iam.get_policy().policy_arn(&boundary_arn).send().await.is_err());
+        assert!(
+            iam.get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&provider_arn)
+                .send()
+                .await
+                .is_err()
+        );
+    });
+}

@@ -562,3 +562,71 @@ fn alarms_follow_their_settings() {
         );
     }
 }
+
+/// Seed 000's deploy role: trusted by one repository's tokens only, capped
+/// by a boundary that keeps it off users, keys and boundaries.
+#[test]
+fn the_github_deploy_role_trusts_one_repository_and_has_a_boundary() {
+    use crate::support::{plan_error, plan_text};
+    let text = std::fs::read_to_string(root().join("blueprints/ml-api.toml")).unwrap();
+    let plan = plan_text(&text, Some("prod")).unwrap();
+    let props = |plan: &platform::plan::Plan, id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    let role = props(&plan, "deploy-role.role");
+    let statement = &role["assume_role_policy"]["Statement"][0];
+    assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+    assert_eq!(
+        statement["Principal"]["Federated"],
+        serde_json::json!({ "$ref": { "resource": "deploy-role.oidc-provider", "attribute": "arn" } })
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
+        "sts.amazonaws.com"
+    );
+    assert_eq!(
+        statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
+        serde_json::json!([
+            "repo:example/ml-api:ref:refs/heads/main",
+            "repo:example/ml-api:environment:prod"
+        ])
+    );
+    assert_eq!(
+        role["permissions_boundary"],
+        serde_json::json!({ "$ref": { "resource": "deploy-role.boundary", "attribute": "arn" } })
+    );
+    let boundary = props(&plan, "deploy-role.boundary")["document"].to_string();
+    for denied in [
+        "iam:CreateUser",
+        "iam:CreateAccessKey",
+        "iam:DeleteRolePermissionsBoundary",
+    ] {
+        assert!(boundary.contains(denied), "{denied} denied: {boundary}");
+    }
+    assert!(
+        boundary.contains("arn:aws:iam::*:role/ml-api-*"),
+        "IAM on the blueprint's roles only"
+    );
+    // Only prod has it: an account has one GitHub OIDC provider.
+    let dev = plan_text(&text, Some("dev")).unwrap();
+    assert!(dev.resources.iter().all(|r| r.instance != "deploy-role"));
+
+    // An existing provider is used, not made.
+    let existing = text.replace(
+        "environments = [\"prod\"]",
+        "environments = [\"prod\"]\nprovider_arn = \"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com\"",
+    );
+    let plan = plan_text(&existing, Some("prod")).unwrap();
+    assert!(plan.resource("deploy-role.oidc-provider").is_none());
+    assert_eq!(
+        props(&plan, "deploy-role.role")["assume_role_policy"]["Statement"][0]["Principal"]["Federated"],
+        "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    );
+    // A wildcard repository would let any repository in.
+    let wide = text.replace("repository = \"example/ml-api\"", "repository = \"example/*\"");
+    let e = plan_error(&wide, Some("prod"));
+    assert!(e.contains("wildcard") && e.contains("repository"), "{e}");
+}

@@ -320,6 +320,8 @@ pub fn registry() -> &'static Registry {
             .with::<ec2::FlowLog>()
             .with::<ec2::VpcPeeringConnection>()
             .with::<iam::Role>()
+            .with::<iam::OidcProvider>()
+            .with::<iam::ManagedPolicy>()
             .with::<kms::Key>()
             .with::<logs::LogGroup>()
             .with::<ecr::Repository>()
