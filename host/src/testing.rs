@@ -54,6 +54,7 @@ pub const RETIRED_ENGINE_VERSIONS: &str = "retired-engine-versions";
 pub const REPLICA_NEEDS_KMS: &str = "replica-needs-kms";
 pub const SECRET_NAME_REUSE: &str = "secret-name-reuse";
 pub const SSM_READ_AFTER_WRITE: &str = "ssm-read-after-write";
+pub const SECRET_REPLICATION: &str = "secret-replication";
 
 /// Every rule: name and what it reproduces.
 pub const RULES: &[(&str, &str)] = &[
@@ -97,6 +98,10 @@ pub const RULES: &[(&str, &str)] = &[
         SSM_READ_AFTER_WRITE,
         "a parameter just created by PutParameter is not found yet by GetParameter (ParameterNotFound) nor ListTagsForResource (InvalidResourceId)",
     ),
+    (
+        SECRET_REPLICATION,
+        "a secret's new replicas read InProgress in DescribeSecret for a while after CreateSecret (AddReplicaRegions) or ReplicateSecretToRegions",
+    ),
 ];
 
 /// Which AWS behaviours to reproduce. A window is how long the behaviour
@@ -123,6 +128,8 @@ pub struct Behaviours {
     pub secret_name_reuse: Option<Duration>,
     /// `ssm-read-after-write`: after `ssm:PutParameter` creates a parameter.
     pub ssm_read_after_write: Option<Duration>,
+    /// `secret-replication`: after a secret gets replica regions.
+    pub secret_replication: Option<Duration>,
 }
 
 impl Behaviours {
@@ -139,6 +146,7 @@ impl Behaviours {
             replica_needs_kms: true,
             secret_name_reuse: Some(window),
             ssm_read_after_write: Some(window),
+            secret_replication: Some(window),
         }
     }
 
@@ -782,6 +790,8 @@ struct State {
     deleted_secrets: Vec<Window<DeletedSecret>>,
     /// (region, name) of parameters just created.
     new_parameters: Vec<Window<(String, String)>>,
+    /// (region, name) of secrets whose replicas are being made.
+    replicating_secrets: Vec<Window<(String, String)>>,
 }
 
 struct Layer {
@@ -823,6 +833,8 @@ const OBSERVERS: &[(&str, ObserveRule)] = &[
     (EVENTUAL_CONSISTENCY, note_fresh_id),
     (SECRET_NAME_REUSE, note_deleted_secret),
     (SSM_READ_AFTER_WRITE, note_new_parameter),
+    (SECRET_REPLICATION, note_replicating_secret),
+    (SECRET_REPLICATION, show_replication_in_progress),
 ];
 
 impl Layer {
@@ -1411,6 +1423,60 @@ fn secret_name_scheduled_for_deletion(on: &Behaviours, s: &mut State, call: &Cal
         })
 }
 
+// secret-replication --------------------------------------------------------
+
+fn note_replicating_secret(on: &Behaviours, s: &mut State, call: &Call, now: Instant, body: &mut String) -> bool {
+    let Some(length) = on.secret_replication else {
+        return false;
+    };
+    let adds = |key: &str| {
+        call.json
+            .get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let name = if call.is("secretsmanager", "CreateSecret") && adds("AddReplicaRegions") {
+        let response: Value = serde_json::from_str(body.as_str()).unwrap_or(Value::Null);
+        json_str(&response, "Name").or(call.field("Name")).map(str::to_string)
+    } else if call.is("secretsmanager", "ReplicateSecretToRegions") && adds("AddReplicaRegions") {
+        call.field("SecretId").map(|id| secret_name(id).to_string())
+    } else {
+        None
+    };
+    if let Some(name) = name {
+        s.replicating_secrets
+            .push(window(now, length, (call.op.region.clone(), name)));
+    }
+    false
+}
+
+fn show_replication_in_progress(on: &Behaviours, s: &mut State, call: &Call, now: Instant, body: &mut String) -> bool {
+    if on.secret_replication.is_none() || !call.is("secretsmanager", "DescribeSecret") {
+        return false;
+    }
+    let Some(name) = call.field("SecretId").map(secret_name) else {
+        return false;
+    };
+    let region = &call.op.region;
+    if !live(&mut s.replicating_secrets, now)
+        .iter()
+        .any(|w| &w.what.0 == region && w.what.1 == name)
+    {
+        return false;
+    }
+    let Ok(mut doc) = serde_json::from_str::<Value>(body.as_str()) else {
+        return false;
+    };
+    let Some(replicas) = doc.get_mut("ReplicationStatus").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    for replica in replicas.iter_mut() {
+        replica["Status"] = Value::from("InProgress");
+    }
+    *body = doc.to_string();
+    true
+}
+
 // ssm-read-after-write ------------------------------------------------------
 
 fn note_new_parameter(on: &Behaviours, s: &mut State, call: &Call, now: Instant, _body: &mut String) -> bool {
@@ -1938,6 +2004,43 @@ mod tests {
         assert_eq!(rule, SECRET_NAME_REUSE);
         assert!(response.contains("already scheduled for deletion"));
         assert!(layer.answer(&create("us-west-2")).is_none());
+    }
+
+    #[test]
+    fn new_replicas_read_in_progress_for_their_window() {
+        let layer = Layer::new(Behaviours {
+            secret_replication: Some(Duration::from_secs(60)),
+            ..Behaviours::default()
+        });
+        let create = call(
+            "secretsmanager",
+            "us-east-1",
+            Some("secretsmanager.CreateSecret"),
+            r#"{"Name":"app/key","AddReplicaRegions":[{"Region":"us-east-2"}]}"#,
+        );
+        let mut body =
+            br#"{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:app/key-AbC123","Name":"app/key"}"#
+                .to_vec();
+        layer.observe(&create, &mut body);
+        let describe = |id: &str| {
+            call(
+                "secretsmanager",
+                "us-east-1",
+                Some("secretsmanager.DescribeSecret"),
+                &format!(r#"{{"SecretId":"{id}"}}"#),
+            )
+        };
+        let in_sync = br#"{"Name":"app/key","ReplicationStatus":[{"Region":"us-east-2","Status":"InSync"}]}"#;
+        let mut seen = in_sync.to_vec();
+        let fired = layer.observe(
+            &describe("arn:aws:secretsmanager:us-east-1:123456789012:secret:app/key-AbC123"),
+            &mut seen,
+        );
+        assert_eq!(fired, [SECRET_REPLICATION]);
+        assert!(String::from_utf8(seen).unwrap().contains("InProgress"));
+        // Another secret is as it is.
+        let mut other = in_sync.to_vec();
+        assert!(layer.observe(&describe("app/other"), &mut other).is_empty());
     }
 
     #[test]

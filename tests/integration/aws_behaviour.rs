@@ -369,6 +369,8 @@ fn ml_api_prod_converges_with_every_aws_behaviour_on() {
         "pending-unsubscribe",
         "ecs-draining",
         "eventual-consistency",
+        "ssm-read-after-write",
+        "secret-replication",
     ] {
         assert!(acted(rule) > 0, "rule {rule} never acted: {fired:?}");
     }
