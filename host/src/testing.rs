@@ -55,6 +55,7 @@ pub const REPLICA_NEEDS_KMS: &str = "replica-needs-kms";
 pub const SECRET_NAME_REUSE: &str = "secret-name-reuse";
 pub const SSM_READ_AFTER_WRITE: &str = "ssm-read-after-write";
 pub const SECRET_REPLICATION: &str = "secret-replication";
+pub const KMS_ALIAS_PROPAGATION: &str = "kms-alias-propagation";
 
 /// Every rule: name and what it reproduces.
 pub const RULES: &[(&str, &str)] = &[
@@ -102,6 +103,10 @@ pub const RULES: &[(&str, &str)] = &[
         SECRET_REPLICATION,
         "a secret's new replicas read InProgress in DescribeSecret for a while after CreateSecret (AddReplicaRegions) or ReplicateSecretToRegions",
     ),
+    (
+        KMS_ALIAS_PROPAGATION,
+        "an alias just made by CreateAlias is not found by DescribeKey (NotFoundException) for a while, though CreateAlias already refuses it (AlreadyExistsException)",
+    ),
 ];
 
 /// Which AWS behaviours to reproduce. A window is how long the behaviour
@@ -130,6 +135,8 @@ pub struct Behaviours {
     pub ssm_read_after_write: Option<Duration>,
     /// `secret-replication`: after a secret gets replica regions.
     pub secret_replication: Option<Duration>,
+    /// `kms-alias-propagation`: after `kms:CreateAlias`.
+    pub kms_alias_propagation: Option<Duration>,
 }
 
 impl Behaviours {
@@ -147,6 +154,7 @@ impl Behaviours {
             secret_name_reuse: Some(window),
             ssm_read_after_write: Some(window),
             secret_replication: Some(window),
+            kms_alias_propagation: Some(window),
         }
     }
 
@@ -792,6 +800,8 @@ struct State {
     new_parameters: Vec<Window<(String, String)>>,
     /// (region, name) of secrets whose replicas are being made.
     replicating_secrets: Vec<Window<(String, String)>>,
+    /// (region, alias) of KMS aliases just made.
+    new_aliases: Vec<Window<(String, String)>>,
 }
 
 struct Layer {
@@ -818,6 +828,7 @@ const ANSWERS: &[(&str, AnswerRule)] = &[
     (REPLICA_NEEDS_KMS, replica_without_kms_key),
     (SECRET_NAME_REUSE, secret_name_scheduled_for_deletion),
     (SSM_READ_AFTER_WRITE, parameter_not_visible_yet),
+    (KMS_ALIAS_PROPAGATION, alias_not_visible_yet),
 ];
 
 /// All run on every successful response.
@@ -835,6 +846,7 @@ const OBSERVERS: &[(&str, ObserveRule)] = &[
     (SSM_READ_AFTER_WRITE, note_new_parameter),
     (SECRET_REPLICATION, note_replicating_secret),
     (SECRET_REPLICATION, show_replication_in_progress),
+    (KMS_ALIAS_PROPAGATION, note_new_alias),
 ];
 
 impl Layer {
@@ -1509,6 +1521,39 @@ fn parameter_not_visible_yet(on: &Behaviours, s: &mut State, call: &Call, now: I
         .iter()
         .any(|w| &w.what.0 == region && w.what.1 == name)
         .then(|| error_response(Protocol::Json, code, "", SSM_READ_AFTER_WRITE))
+}
+
+// kms-alias-propagation -----------------------------------------------------
+
+fn note_new_alias(on: &Behaviours, s: &mut State, call: &Call, now: Instant, _body: &mut String) -> bool {
+    if let Some(length) = on.kms_alias_propagation
+        && call.is("kms", "CreateAlias")
+        && let Some(alias) = call.field("AliasName")
+    {
+        s.new_aliases
+            .push(window(now, length, (call.op.region.clone(), alias.to_string())));
+    }
+    false
+}
+
+fn alias_not_visible_yet(on: &Behaviours, s: &mut State, call: &Call, now: Instant) -> Option<Vec<u8>> {
+    on.kms_alias_propagation?;
+    if !call.is("kms", "DescribeKey") {
+        return None;
+    }
+    let key = call.field("KeyId")?;
+    let region = &call.op.region;
+    live(&mut s.new_aliases, now)
+        .iter()
+        .any(|w| &w.what.0 == region && w.what.1 == key)
+        .then(|| {
+            error_response(
+                Protocol::Json,
+                "NotFoundException",
+                &format!("Alias {key} is not found."),
+                KMS_ALIAS_PROPAGATION,
+            )
+        })
 }
 
 #[cfg(test)]

@@ -1274,3 +1274,56 @@ fn a_github_actions_role_trusts_the_oidc_provider_and_changes_its_boundary_in_pl
         );
     });
 }
+
+#[test]
+fn a_kms_alias_not_visible_yet_is_waited_for_when_a_run_resumes() {
+    use platform::testing::{Behaviours, FaultProxy, Faults};
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let proxy = FaultProxy::start(
+            moto.endpoint.trim_start_matches("http://").to_string(),
+            Faults {
+                behaviours: Behaviours {
+                    kms_alias_propagation: Some(std::time::Duration::from_secs(2)),
+                    ..Behaviours::default()
+                },
+                ..Faults::default()
+            },
+        )
+        .await
+        .unwrap();
+        let endpoint = proxy.endpoint.clone();
+        let aws = Aws::load_with(|l| {
+            l.endpoint_url(endpoint)
+                .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+        })
+        .await
+        .unwrap();
+        let tags = vec![("platform:id".to_string(), "t.key".to_string())];
+        static PROPS: std::sync::LazyLock<Json> =
+            std::sync::LazyLock::new(|| json!({ "alias": "alias/t-resume", "deletion_window_in_days": 7 }));
+        let request = Request {
+            id: "t.key",
+            kind: KEY,
+            region: "us-east-1",
+            props: Props::new(&PROPS, KEY),
+            tags: &tags,
+            token: "token".into(),
+        };
+        // The run made the key and its alias, then was cut short. The next
+        // one finds the key by its tag (the alias is not visible yet), is
+        // refused the alias as existing, waits until it shows, and sees it
+        // names this very key: nothing is made twice, no error.
+        let created = aws.create(&request).await.unwrap();
+        let found = aws.find(&request).await.unwrap().expect("found by its tag");
+        assert_eq!(found["id"], created["id"]);
+        assert!(proxy.counters.fired("kms-alias-propagation") > 0, "the rule acted");
+        let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
+        let keys = kms.list_keys().send().await.unwrap();
+        assert_eq!(keys.keys().len(), 1, "one key");
+        let named = kms.describe_key().key_id("alias/t-resume").send().await.unwrap();
+        assert_eq!(named.key_metadata().unwrap().key_id(), created["id"].as_str().unwrap());
+    });
+}

@@ -282,7 +282,7 @@ async fn configure(
             }
             Some(t) => return Err(taken(alias, &t.id)),
             None => {
-                retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, || async {
+                let made = retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, || async {
                     c.kms
                         .create_alias()
                         .alias_name(alias)
@@ -292,7 +292,39 @@ async fn configure(
                         .map(drop)
                         .map_err(|e| aws_err("kms:CreateAlias", e))
                 })
-                .await?;
+                .await;
+                match made {
+                    Ok(()) => {}
+                    // KMS is eventually consistent: an alias made moments
+                    // ago (by the attempt an interruption cut short, or by
+                    // someone else) exists before DescribeKey shows it.
+                    // Wait until it does, then judge whose it is.
+                    Err(e) if e.is_code("AlreadyExistsException") => {
+                        let t = retry_while(aws, aws.consistency_timeout, ProviderError::is_not_found, || async {
+                            target(c, alias).await?.ok_or_else(|| ProviderError {
+                                code: Some("NotFoundException".into()),
+                                ..ProviderError::new(
+                                    "kms:DescribeKey",
+                                    format!("{alias} exists but is not visible yet"),
+                                )
+                            })
+                        })
+                        .await?;
+                        if t.id != id {
+                            if !deleting(&t.state) && !tagged(c, &t.id, r.id).await? {
+                                return Err(taken(alias, &t.id));
+                            }
+                            c.kms
+                                .update_alias()
+                                .alias_name(alias)
+                                .target_key_id(id)
+                                .send()
+                                .await
+                                .map_err(|e| aws_err("kms:UpdateAlias", e))?;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
