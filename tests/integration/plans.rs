@@ -542,6 +542,18 @@ fn alarms_follow_their_settings() {
     assert!(plan_error(&typo, Some("production")).contains("no alarm is called `5XX`"));
     let odd = text.replace("period_seconds = 300", "period_seconds = 90");
     assert!(plan_error(&odd, Some("production")).contains("multiple of 60"));
+    // What CloudWatch evaluates is checked on the settings in effect: a
+    // day of periods under an hour, a week of longer ones.
+    let long = text.replace(
+        "services = [\"api\", \"auth\", \"notification\"]",
+        "services = [\"api\", \"auth\", \"notification\"]\nservice_alarm_settings = { auth = { cpu = { period_seconds = 900, evaluation_periods = 100 } } }",
+    );
+    assert!(plan_error(&long, Some("production")).contains("exceed the day"));
+    let hourly = long.replace("period_seconds = 900", "period_seconds = 3600");
+    assert!(
+        plan_text(&hourly, Some("production")).is_ok(),
+        "100 hours is within a week"
+    );
     let stranger = custom.replace("{ auth = {", "{ billing = {");
     assert!(plan_error(&stranger, Some("production")).contains("not among the watched"));
 
@@ -607,8 +619,20 @@ fn the_github_deploy_role_trusts_one_repository_and_has_a_boundary() {
         assert!(boundary.contains(denied), "{denied} denied: {boundary}");
     }
     assert!(
-        boundary.contains("arn:aws:iam::*:role/ml-api-*"),
-        "IAM on the blueprint's roles only"
+        boundary.contains("arn:aws:iam::*:role/ml-api-prod-*"),
+        "IAM on the environment's roles only"
+    );
+    assert!(
+        boundary.contains("iam:PassedToService"),
+        "roles passed to ECS tasks and flow logs only"
+    );
+    assert!(
+        boundary.contains("DeployRoleStaysAsIs") && boundary.contains("role/ml-api-prod-deploy-role-deploy"),
+        "the role cannot widen itself: {boundary}"
+    );
+    assert!(
+        plan.resource("deploy-role.plan-role").is_none(),
+        "no pull-request role unless asked"
     );
     // Only prod has it: an account has one GitHub OIDC provider.
     let dev = plan_text(&text, Some("dev")).unwrap();
@@ -625,6 +649,22 @@ fn the_github_deploy_role_trusts_one_repository_and_has_a_boundary() {
         props(&plan, "deploy-role.role")["assume_role_policy"]["Statement"][0]["Principal"]["Federated"],
         "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
     );
+    // Pull requests get a read-only role of their own, never the deploy role.
+    let prs = text.replace(
+        "environments = [\"prod\"]",
+        "environments = [\"prod\"]\npull_requests = true",
+    );
+    let plan = plan_text(&prs, Some("prod")).unwrap();
+    let reader = props(&plan, "deploy-role.plan-role");
+    assert_eq!(
+        reader["assume_role_policy"]["Statement"][0]["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
+        serde_json::json!(["repo:example/ml-api:pull_request"])
+    );
+    assert_eq!(
+        reader["managed_policy_arns"],
+        serde_json::json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    );
+    assert!(!props(&plan, "deploy-role.role").to_string().contains("pull_request"));
     // A wildcard repository would let any repository in.
     let wide = text.replace("repository = \"example/ml-api\"", "repository = \"example/*\"");
     let e = plan_error(&wide, Some("prod"));

@@ -368,10 +368,25 @@ fn a_rollout_killed_during_the_bake_resumes_and_finishes() {
     assert_eq!(seen, vec![0, 10], "killed mid-bake at 10% on green");
     let record = &env.state()["rollouts"]["api.rollout-begin-us-east-1"];
     assert_eq!(record["status"], "in-progress", "{record}");
-    assert_eq!(record["next_step"], "api.rollout-bake-1-us-east-1", "{record}");
+    // The kill lands once the listener shows 10%: the shift's checkpoint may
+    // or may not have reached the state by then (a loaded machine). Either
+    // way the resumed run must finish from there: redoing the shift to 10%
+    // is harmless.
+    assert!(
+        ["api.rollout-bake-1-us-east-1", "api.rollout-shift-1-us-east-1"]
+            .contains(&record["next_step"].as_str().unwrap_or_default()),
+        "{record}"
+    );
 
+    // The record says what it checkpointed: 10% once the shift was
+    // recorded, 0% if the kill came first.
     let shown = text(&env.run(&["status"]).stdout);
-    assert!(shown.contains("blue 90 / green 10"), "{shown}");
+    let expected = if record["next_step"] == "api.rollout-bake-1-us-east-1" {
+        "blue 90 / green 10"
+    } else {
+        "blue 100 / green 0"
+    };
+    assert!(shown.contains(expected), "{shown}");
 
     let child = env.spawn(&["deploy", "--image", "ghcr.io/example/ml-api:1.1.0", "--yes"]);
     let (seen, out) = env.watch(child, &green, |_, _| true);

@@ -39,8 +39,10 @@ struct Config {
 fn d_branches() -> Vec<String> {
     vec!["main".into()]
 }
+/// A cross-region database replica can take hours: a shorter session would
+/// end inside `up` (the credentials a workflow gets are not refreshed).
 fn d_hours() -> u32 {
-    1
+    6
 }
 
 fn schema() -> serde_json::Value {
@@ -52,9 +54,9 @@ fn schema() -> serde_json::Value {
             "repository": { "type": "string", "minLength": 3, "description": "The GitHub repository that deploys: owner/name" },
             "branches": { "type": "array", "items": { "type": "string", "minLength": 1 }, "default": ["main"], "description": "Branches whose workflows may assume the role" },
             "environments": { "type": "array", "items": { "type": "string", "minLength": 1 }, "description": "GitHub environments whose jobs may assume the role (a job with an environment presents it instead of its branch)" },
-            "pull_requests": { "type": "boolean", "default": false, "description": "Let pull-request workflows assume the role (for `platform plan` on pull requests)" },
+            "pull_requests": { "type": "boolean", "default": false, "description": "A second, read-only role for pull-request workflows (`platform plan` on pull requests), exported as plan_role_arn; pull requests never get the deploy role" },
             "provider_arn": { "type": "string", "description": "The account's existing OIDC provider for GitHub, instead of creating one (an account has one per URL)" },
-            "max_session_hours": { "type": "integer", "minimum": 1, "maximum": 12, "default": 1, "description": "How long a session of the role lasts" }
+            "max_session_hours": { "type": "integer", "minimum": 1, "maximum": 12, "default": 6, "description": "How long a session of the role may last (give the workflow's role-duration-seconds up to this): `up` of a new cross-region database replica can take hours" }
         }
     })
 }
@@ -86,24 +88,44 @@ const SERVICES: &[&str] = &[
     "tag:GetResources",
 ];
 
-/// The grants of the boundary and of the deploy policy.
-fn allow_statements(blueprint: &str) -> Vec<serde_json::Value> {
+/// The grants of the boundary and of the deploy policy. `prefix` is
+/// `<blueprint>-<environment>-`: IAM writes reach this environment's roles
+/// and policies only.
+fn allow_statements(prefix: &str) -> Vec<serde_json::Value> {
     vec![
         json!({ "Sid": "Deploy", "Effect": "Allow", "Action": SERVICES, "Resource": "*" }),
         json!({
             "Sid": "OwnRolesAndPolicies",
             "Effect": "Allow",
-            "Action": "iam:*",
+            "NotAction": "iam:PassRole",
             "Resource": [
-                format!("arn:aws:iam::*:role/{blueprint}-*"),
-                format!("arn:aws:iam::*:policy/{blueprint}-*"),
+                format!("arn:aws:iam::*:role/{prefix}*"),
+                format!("arn:aws:iam::*:policy/{prefix}*"),
             ],
+        }),
+        // Roles go only to the services the built-in plugins pass them to.
+        json!({
+            "Sid": "PassOwnRolesToTasksAndFlowLogs",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": format!("arn:aws:iam::*:role/{prefix}*"),
+            "Condition": { "StringEquals": { "iam:PassedToService": ["ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"] } },
         }),
         json!({
             "Sid": "ReadIam",
             "Effect": "Allow",
-            "Action": ["iam:Get*", "iam:List*", "iam:CreateServiceLinkedRole"],
+            "Action": ["iam:Get*", "iam:List*"],
             "Resource": "*",
+        }),
+        json!({
+            "Sid": "ServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": "*",
+            "Condition": { "StringEquals": { "iam:AWSServiceName": [
+                "ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com",
+                "ecs.application-autoscaling.amazonaws.com", "servicediscovery.amazonaws.com"
+            ] } },
         }),
     ]
 }
@@ -122,6 +144,10 @@ impl Plugin for GithubDeployRole {
             "The role to put in the workflow (aws-actions/configure-aws-credentials role-to-assume)",
         )
         .export("boundary_arn", "The permissions boundary")
+        .export(
+            "plan_role_arn",
+            "With pull_requests: the read-only role for pull-request workflows",
+        )
     }
 
     fn plan(ctx: &Context) -> Result<Plan, Error> {
@@ -189,7 +215,9 @@ impl Plugin for GithubDeployRole {
         };
 
         let boundary_name = ctx.physical_name("boundary", 128);
-        let mut boundary = allow_statements(&ctx.blueprint);
+        let prefix = format!("{}-{}-", ctx.blueprint, ctx.env.name);
+        let deploy_role = ctx.physical_name("deploy", 64);
+        let mut boundary = allow_statements(&prefix);
         boundary.push(json!({
             "Sid": "NoWayAround",
             "Effect": "Deny",
@@ -209,6 +237,22 @@ impl Plugin for GithubDeployRole {
             ],
             "Resource": format!("arn:aws:iam::*:policy/{boundary_name}"),
         }));
+        // The role cannot widen its own trust or grants: the role, its
+        // policy and its boundary change only from an administrator's `up`.
+        boundary.push(json!({
+            "Sid": "DeployRoleStaysAsIs",
+            "Effect": "Deny",
+            "Action": [
+                "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+                "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:UpdateRole",
+                "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion"
+            ],
+            "Resource": [
+                format!("arn:aws:iam::*:role/{deploy_role}"),
+                format!("arn:aws:iam::*:policy/{}", ctx.physical_name("deploy", 128)),
+            ],
+        }));
         plan.resource(
             "boundary",
             "aws.iam.policy",
@@ -225,7 +269,7 @@ impl Plugin for GithubDeployRole {
             obj! {
                 "name": ctx.physical_name("deploy", 128),
                 "description": format!("What the {} deploy role of {} does", ctx.env.name, ctx.blueprint),
-                "document": Value::from(json!({ "Version": "2012-10-17", "Statement": allow_statements(&ctx.blueprint) })),
+                "document": Value::from(json!({ "Version": "2012-10-17", "Statement": allow_statements(&prefix) })),
             },
         )
         .in_region(&region);
@@ -240,35 +284,61 @@ impl Plugin for GithubDeployRole {
                 .iter()
                 .map(|e| format!("repo:{}:environment:{e}", cfg.repository)),
         );
-        if cfg.pull_requests {
-            subjects.push(format!("repo:{}:pull_request", cfg.repository));
-        }
-        let trust = obj! {
-            "Version": "2012-10-17",
-            "Statement": vec![obj! {
-                "Effect": "Allow",
-                "Principal": obj! { "Federated": provider },
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": obj! {
-                    "StringEquals": obj! { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" },
-                    "StringLike": obj! {
-                        "token.actions.githubusercontent.com:sub": subjects.iter().map(|s| Value::from(s.as_str())).collect::<Vec<Value>>(),
-                    },
-                },
-            }],
-        };
-        plan.resource(
-            "role",
-            "aws.iam.role",
+        let trust = |subjects: Vec<String>| {
             obj! {
-                "name": ctx.physical_name("deploy", 64),
-                "assume_role_policy": trust,
-                "permissions_boundary": reference("boundary", "arn"),
-                "managed_policy_arns": vec![reference("deploy-policy", "arn")],
-                "max_session_duration": cfg.max_session_hours * 3600,
-            },
-        )
-        .in_region(&region);
+                "Version": "2012-10-17",
+                "Statement": vec![obj! {
+                    "Effect": "Allow",
+                    "Principal": obj! { "Federated": provider.clone() },
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": obj! {
+                        "StringEquals": obj! { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" },
+                        "StringLike": obj! {
+                            "token.actions.githubusercontent.com:sub": subjects.into_iter().map(Value::from).collect::<Vec<Value>>(),
+                        },
+                    },
+                }],
+            }
+        };
+        // Pull requests (any branch's author) get a read-only role of their
+        // own, never the deploy role.
+        if cfg.pull_requests {
+            plan.resource(
+                "plan-role",
+                "aws.iam.role",
+                obj! {
+                    "name": ctx.physical_name("plan", 64),
+                    "assume_role_policy": trust(vec![format!("repo:{}:pull_request", cfg.repository)]),
+                    "managed_policy_arns": vec!["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                    "max_session_duration": 3600,
+                },
+            )
+            .in_region(&region);
+            plan.export(
+                "plan_role_arn",
+                reference("plan-role", "arn"),
+                "Read-only role for pull requests",
+            );
+        }
+        if !subjects.is_empty() {
+            plan.resource(
+                "role",
+                "aws.iam.role",
+                obj! {
+                    "name": deploy_role.as_str(),
+                    "assume_role_policy": trust(subjects),
+                    "permissions_boundary": reference("boundary", "arn"),
+                    "managed_policy_arns": vec![reference("deploy-policy", "arn")],
+                    "max_session_duration": cfg.max_session_hours * 3600,
+                },
+            )
+            .in_region(&region);
+        } else {
+            return Err(Error::config(
+                "/branches",
+                "nothing could assume the deploy role: give branches or environments",
+            ));
+        }
 
         plan.export("role_arn", reference("role", "arn"), "Deploy role");
         plan.export("boundary_arn", reference("boundary", "arn"), "Permissions boundary");

@@ -53,6 +53,25 @@ struct Evaluation {
 }
 
 impl Evaluation {
+    /// What CloudWatch evaluates: periods of under an hour over at most a
+    /// day, longer periods over at most a week (PutMetricAlarm). Checked on
+    /// the settings in effect, wherever each came from.
+    fn checked(self, name: &str) -> Result<Evaluation, Error> {
+        let limit = if self.period >= 3600 { 604_800 } else { 86_400 };
+        if self.periods * self.period > limit {
+            return Err(Error::config(
+                "/alarm_settings",
+                format!(
+                    "alarm `{name}`: {} periods of {} s exceed the {} CloudWatch evaluates",
+                    self.periods,
+                    self.period,
+                    if limit == 86_400 { "day" } else { "week" }
+                ),
+            ));
+        }
+        Ok(self)
+    }
+
     fn with(self, s: Option<&AlarmSetting>) -> Evaluation {
         let Some(s) = s else { return self };
         Evaluation {
@@ -139,16 +158,6 @@ fn check_settings(cfg: &Config) -> Result<(), Error> {
                 return Err(Error::config(
                     &format!("{at}/{name}/period_seconds"),
                     "a period is a multiple of 60 seconds",
-                ));
-            }
-            // CloudWatch evaluates at most one day of periods.
-            let period = s.period_seconds.unwrap_or(60);
-            if let Some(n) = s.evaluation_periods
-                && n * period > 86_400
-            {
-                return Err(Error::config(
-                    &format!("{at}/{name}/evaluation_periods"),
-                    format!("{n} periods of {period} s exceed the day CloudWatch evaluates"),
                 ));
             }
         }
@@ -243,6 +252,7 @@ impl Plugin for Observability {
                     .and_then(|s| cfg.service_alarm_settings.get(s))
                     .and_then(|m| m.get(name)),
             )
+            .checked(name)
         };
         let primary = ctx.env.primary_region().to_string();
         // Resources of the primary region keep their short ids; the others
@@ -464,9 +474,9 @@ impl Plugin for Observability {
                         "5xx",
                         errors.alarm("Sum"),
                         "GreaterThanThreshold",
-                        evaluation(svc, "5xx", cfg.error_5xx_threshold),
+                        evaluation(svc, "5xx", cfg.error_5xx_threshold)?,
                     );
-                    let hosts = evaluation(svc, "healthy-hosts", 1);
+                    let hosts = evaluation(svc, "healthy-hosts", 1)?;
                     alarm(
                         "healthy-hosts",
                         obj! {
@@ -489,13 +499,13 @@ impl Plugin for Observability {
                     "running-tasks",
                     running.alarm("Minimum"),
                     "LessThanThreshold",
-                    evaluation(svc, "running-tasks", 1),
+                    evaluation(svc, "running-tasks", 1)?,
                 );
                 alarm(
                     "cpu",
                     cpu.alarm("Average"),
                     "GreaterThanThreshold",
-                    evaluation(svc, "cpu", cfg.cpu_threshold),
+                    evaluation(svc, "cpu", cfg.cpu_threshold)?,
                 );
             }
         }
@@ -505,7 +515,8 @@ impl Plugin for Observability {
             period: 300,
             periods: 2,
         }
-        .with(cfg.alarm_settings.get("database-cpu"));
+        .with(cfg.alarm_settings.get("database-cpu"))
+        .checked("database-cpu")?;
         if cfg.alarms
             && db_cpu.enabled
             && let Some(db) = &db_id
@@ -535,7 +546,8 @@ impl Plugin for Observability {
             period: 60,
             periods: 2,
         }
-        .with(cfg.alarm_settings.get("dns-health"));
+        .with(cfg.alarm_settings.get("dns-health"))
+        .checked("dns-health")?;
         if cfg.alarms
             && dns_health.enabled
             && let Some(Value::Object(checks)) = &health_checks
@@ -554,7 +566,9 @@ impl Plugin for Observability {
                         "evaluation_periods": dns_health.periods,
                         "threshold": dns_health.threshold,
                         "comparison_operator": "LessThanThreshold",
-                        "treat_missing_data": "breaching",
+                        // A failing endpoint reports 0; no data is a check
+                        // that has not reported yet (a first deploy).
+                        "treat_missing_data": "notBreaching",
                         "alarm_actions": vec![topic(ROUTE53_METRICS)],
                         "ok_actions": vec![topic(ROUTE53_METRICS)],
                     },
