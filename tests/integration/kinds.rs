@@ -7,6 +7,20 @@ use platform::providers::{Aws, Props, Request};
 use serde_json::{Value as Json, json};
 
 use crate::emulator::Moto;
+
+/// The providers' AWS clients against `endpoint` (the emulator, or the test
+/// proxy in front of it), with the emulator's test credentials.
+async fn aws_at(endpoint: &str) -> Aws {
+    let endpoint = endpoint.to_string();
+    Aws::load_with(|l| {
+        l.endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+    })
+    .await
+    .unwrap()
+}
 use crate::support::rt;
 
 const KEY: &str = "aws.kms.key";
@@ -16,13 +30,7 @@ fn a_kms_key_rotates_keeps_its_alias_and_is_scheduled_for_deletion() {
     let moto = Moto::start(0);
     rt().block_on(async {
         let endpoint = moto.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint).credentials_provider(aws_sdk_kms::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
         let tags = vec![("platform:id".to_string(), "t.key".to_string())];
         let request = |props: &'static Json| Request {
@@ -91,14 +99,7 @@ fn a_kms_alias_moves_from_a_key_on_its_way_out_but_never_from_another_teams_key(
     let moto = Moto::start(0);
     rt().block_on(async {
         let endpoint = moto.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
         let tags = vec![("platform:id".to_string(), "t.key".to_string())];
         let other_tags = vec![("platform:id".to_string(), "t.other".to_string())];
@@ -177,13 +178,7 @@ fn an_ssm_parameter_holds_configuration_and_a_secure_value_only_aws_keeps() {
     let moto = Moto::start(0);
     rt().block_on(async {
         let endpoint = moto.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint).credentials_provider(aws_sdk_ssm::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let ssm = aws_sdk_ssm::Client::new(&moto.sdk("us-east-1").await);
         let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
         let tags = vec![
@@ -371,14 +366,7 @@ fn an_ssm_parameter_not_visible_yet_is_waited_for_and_adopted_not_refused() {
         .await
         .unwrap();
         let endpoint = proxy.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_ssm::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let tags = vec![
             ("platform:blueprint".to_string(), "t".to_string()),
             ("platform:environment".to_string(), "test".to_string()),
@@ -450,13 +438,7 @@ fn an_ecr_repository_changes_its_settings_in_place_and_keeps_its_images() {
     let moto = Moto::start(0);
     rt().block_on(async {
         let endpoint = moto.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint).credentials_provider(aws_sdk_ecr::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let ecr = aws_sdk_ecr::Client::new(&moto.sdk("us-east-1").await);
         let tags = vec![("platform:id".to_string(), "t.repo".to_string())];
         let request = |props: &'static Json| Request {
@@ -579,14 +561,7 @@ fn a_target_group_changes_its_health_check_and_deregistration_delay_in_place() {
     let moto = Moto::start(0);
     rt().block_on(async {
         let endpoint = moto.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let sdk = moto.sdk("us-east-1").await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
         let vpc = aws_sdk_ec2::Client::new(&sdk)
@@ -764,14 +739,7 @@ fn platform_tags(id: &str) -> Vec<(String, String)> {
 
 async fn iam_emulator(moto: &Moto) -> (Aws, aws_sdk_iam::Client) {
     let endpoint = moto.endpoint.clone();
-    let aws = Aws::load_with(|l| {
-        l.endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-    })
-    .await
-    .unwrap();
+    let aws = aws_at(&endpoint).await;
     (aws, aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await))
 }
 
@@ -1293,14 +1261,7 @@ fn a_kms_alias_not_visible_yet_is_waited_for_when_a_run_resumes() {
         .await
         .unwrap();
         let endpoint = proxy.endpoint.clone();
-        let aws = Aws::load_with(|l| {
-            l.endpoint_url(endpoint)
-                .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-        })
-        .await
-        .unwrap();
+        let aws = aws_at(&endpoint).await;
         let tags = vec![("platform:id".to_string(), "t.key".to_string())];
         static PROPS: std::sync::LazyLock<Json> =
             std::sync::LazyLock::new(|| json!({ "alias": "alias/t-resume", "deletion_window_in_days": 7 }));
