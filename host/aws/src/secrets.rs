@@ -90,7 +90,9 @@ pub async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, 
     })
     .await?;
     let arn = out.arn().unwrap_or_default();
-    replicas_in_sync(aws, c, arn).await?;
+    if !replicas.is_empty() {
+        replicas_in_sync(aws, c, arn).await?;
+    }
     Ok(outputs_of(arn, name, &replicas))
 }
 
