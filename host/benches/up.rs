@@ -48,10 +48,11 @@ fn critical_path(plan: &Plan, durations: &std::collections::BTreeMap<String, Dur
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let moto_bin = root.join(".venv/bin/moto_server");
-    assert!(moto_bin.exists(), "run scripts/setup-emulator first");
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "run scripts/setup-emulator first");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut moto = Command::new(&moto_bin)
+    let mut moto = Command::new(&python)
+        .arg(root.join("scripts/emulator.py"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_ECS_SERVICE_RUNNING", "2")
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")

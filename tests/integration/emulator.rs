@@ -2,7 +2,6 @@
 //! free loopback port, killed when the test ends.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,33 +19,33 @@ impl Drop for Moto {
     }
 }
 
-/// `$PLATFORM_MOTO_SERVER`, else the repository's `.venv` (made by
-/// `scripts/setup-emulator`).
-fn moto_server() -> PathBuf {
-    if let Some(p) = std::env::var_os("PLATFORM_MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    let p = root().join(".venv/bin/moto_server");
+/// The emulator's command: the repository's `.venv` python (made by
+/// `scripts/setup-emulator`) running `scripts/emulator.py`, moto's server
+/// with its answers corrected where AWS's differ in shape.
+fn emulator() -> Command {
+    let python = root().join(".venv/bin/python");
     assert!(
-        p.exists(),
+        python.exists(),
         "{} is missing: run scripts/setup-emulator to install the AWS emulator",
-        p.display()
+        python.display()
     );
-    p
+    let mut cmd = Command::new(python);
+    cmd.arg(root().join("scripts/emulator.py"));
+    cmd
 }
 
 impl Moto {
     /// Start moto; ECS services report `running_tasks` running tasks.
     pub fn start(running_tasks: u32) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(moto_server())
+        let child = emulator()
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ECS_SERVICE_RUNNING", running_tasks.to_string())
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start moto_server");
+            .expect("start the emulator (scripts/emulator.py)");
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),

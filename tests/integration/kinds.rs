@@ -1288,3 +1288,265 @@ fn a_kms_alias_not_visible_yet_is_waited_for_when_a_run_resumes() {
         assert_eq!(named.key_metadata().unwrap().key_id(), created["id"].as_str().unwrap());
     });
 }
+
+const BUCKET: &str = "aws.s3.bucket";
+
+/// An S3 client for independent checks, with path-style addressing (the
+/// emulator has no per-bucket host names).
+async fn s3_client(moto: &Moto, region: &str) -> aws_sdk_s3::Client {
+    let sdk = moto.sdk(region).await;
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
+}
+
+/// What the emulator holds for one of our buckets, read with the SDK: the
+/// settings the type manages, as JSON to compare whole.
+async fn bucket_settings(s3: &aws_sdk_s3::Client, name: &str) -> Json {
+    let versioning = s3.get_bucket_versioning().bucket(name).send().await.unwrap();
+    let encryption = s3.get_bucket_encryption().bucket(name).send().await.unwrap();
+    let by_default = encryption
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .expect("an encryption rule");
+    let block = s3.get_public_access_block().bucket(name).send().await.ok();
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(name).send().await.ok();
+    let tags = s3.get_bucket_tagging().bucket(name).send().await.unwrap();
+    let ownership = s3.get_bucket_ownership_controls().bucket(name).send().await.unwrap();
+    json!({
+        "versioning": versioning.status().map(|s| s.as_str()),
+        "encryption": by_default.apply_server_side_encryption_by_default().map(|d| d.sse_algorithm().as_str()),
+        "kms_key": by_default.apply_server_side_encryption_by_default().and_then(|d| d.kms_master_key_id()),
+        "bucket_key": by_default.bucket_key_enabled() == Some(true),
+        "public_access_block": block.as_ref().and_then(|b| b.public_access_block_configuration()).map(|b| {
+            [b.block_public_acls(), b.ignore_public_acls(), b.block_public_policy(), b.restrict_public_buckets()]
+        }),
+        "lifecycle": lifecycle.as_ref().map(|l| {
+            l.rules()
+                .iter()
+                .map(|r| {
+                    json!({
+                        "status": r.status().as_str(),
+                        "whole_bucket": r.filter().is_none_or(|f| f.prefix().unwrap_or_default().is_empty() && f.tag().is_none() && f.and().is_none()),
+                        "expire_days": r.expiration().and_then(|e| e.days()),
+                        "noncurrent_days": r.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()),
+                        "abort_uploads_days": r.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()),
+                    })
+                })
+                .collect::<Vec<_>>()
+        }),
+        "platform:id": tags.tag_set().iter().find(|t| t.key() == "platform:id").map(|t| t.value()),
+        "ownership": ownership.ownership_controls().and_then(|o| o.rules().first()).map(|r| r.object_ownership().as_str()),
+    })
+}
+
+#[test]
+fn an_s3_bucket_is_versioned_encrypted_private_and_emptied_only_when_forced() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let aws = aws_at(&moto.endpoint).await;
+        let east = s3_client(&moto, "us-east-1").await;
+        let west = s3_client(&moto, "eu-west-1").await;
+        let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
+        let tags: &'static [(String, String)] = Box::leak(platform_tags("t.artifacts").into_boxed_slice());
+        let request = |region: &'static str, props: &'static Json| Request {
+            id: "t.artifacts",
+            kind: BUCKET,
+            region,
+            props: Props::new(props, BUCKET),
+            tags,
+            token: "token".into(),
+        };
+        let versions = |s3: aws_sdk_s3::Client, name: &'static str| async move {
+            let out = s3.list_object_versions().bucket(name).send().await.unwrap();
+            (out.versions().len(), out.delete_markers().len())
+        };
+
+        // Created in us-east-1 (no location constraint) with every default
+        // said explicitly, and found again after an interruption.
+        let first = leak(json!({ "name": "t-artifacts-east", "expire_days": 30 }));
+        let created = aws.create(&request("us-east-1", first)).await.unwrap();
+        assert_eq!(Json::Object(created.clone()), json!({ "name": "t-artifacts-east", "arn": "arn:aws:s3:::t-artifacts-east" }));
+        let defaults = json!({
+            "versioning": "Enabled",
+            "encryption": "AES256",
+            "kms_key": null,
+            "bucket_key": false,
+            "public_access_block": [true, true, true, true],
+            "lifecycle": [{ "status": "Enabled", "whole_bucket": true, "expire_days": 30, "noncurrent_days": 30, "abort_uploads_days": 7 }],
+            "platform:id": "t.artifacts",
+            "ownership": "BucketOwnerEnforced",
+        });
+        assert_eq!(bucket_settings(&east, "t-artifacts-east").await, defaults);
+        let location = east.get_bucket_location().bucket("t-artifacts-east").send().await.unwrap();
+        assert_eq!(location.location_constraint().map(|l| l.as_str()).unwrap_or_default(), "");
+        let found = aws.find(&request("us-east-1", first)).await.unwrap().expect("found by its tags");
+        assert_eq!(found, created);
+
+        let outputs = Json::Object(created.clone());
+        let live = |pairs: Json| Live::Exists(pairs.as_object().unwrap().clone());
+        assert_eq!(
+            read(&aws, BUCKET, "us-east-1", &outputs).await.unwrap(),
+            live(json!({ "versioning": true, "encryption": "AES256", "block_public_access": true, "expire_days": 30 }))
+        );
+
+        // Versioning suspended and the lifecycle removed by hand: drift, and
+        // an update from the drifted values puts ours back.
+        east.put_bucket_versioning()
+            .bucket("t-artifacts-east")
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        east.delete_bucket_lifecycle().bucket("t-artifacts-east").send().await.unwrap();
+        assert_eq!(
+            read(&aws, BUCKET, "us-east-1", &outputs).await.unwrap(),
+            live(json!({ "versioning": false, "encryption": "AES256", "block_public_access": true, "expire_days": null }))
+        );
+        let drifted = leak(json!({ "name": "t-artifacts-east", "versioning": false, "expire_days": null }));
+        aws.update(&request("us-east-1", first), drifted, &created).await.unwrap();
+        assert_eq!(bucket_settings(&east, "t-artifacts-east").await, defaults);
+
+        // Everything but the name changes in place: versioning suspended
+        // (never unversioned), a shorter expiry, a KMS key with a bucket key.
+        let key = kms.create_key().send().await.unwrap();
+        let key_arn = key.key_metadata().unwrap().arn().unwrap().to_string();
+        let second = leak(json!({
+            "name": "t-artifacts-east",
+            "versioning": false,
+            "expire_days": 7,
+            "encryption": "aws:kms",
+            "kms_key_id": key_arn,
+        }));
+        assert!(Aws::updates_in_place(BUCKET, first, second));
+        let updated = aws.update(&request("us-east-1", second), first, &created).await.unwrap();
+        assert_eq!(updated, created);
+        let mut expected = defaults.clone();
+        expected["versioning"] = json!("Suspended");
+        expected["encryption"] = json!("aws:kms");
+        expected["kms_key"] = json!(key_arn);
+        expected["bucket_key"] = json!(true);
+        expected["lifecycle"][0]["expire_days"] = json!(7);
+        expected["lifecycle"][0]["noncurrent_days"] = json!(7);
+        assert_eq!(bucket_settings(&east, "t-artifacts-east").await, expected);
+        assert!(!Aws::updates_in_place(
+            BUCKET,
+            second,
+            leak(json!({ "name": "t-artifacts-east-2", "versioning": false }))
+        ));
+
+        // A name AWS would refuse is refused before any call.
+        let bad = leak(json!({ "name": "xn--t-artifacts" }));
+        let e = aws.create(&request("us-east-1", bad)).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("InvalidProperty"), "{e}");
+        assert!(east.head_bucket().bucket("xn--t-artifacts").send().await.is_err(), "nothing was created");
+
+        // Another team's bucket in us-east-1, where CreateBucket answers 200
+        // for a bucket the account already owns: neither adopted nor
+        // reconfigured.
+        east.create_bucket().bucket("t-theirs").send().await.unwrap();
+        let theirs = leak(json!({ "name": "t-theirs" }));
+        assert_eq!(aws.find(&request("us-east-1", theirs)).await.unwrap(), None);
+        let e = aws.create(&request("us-east-1", theirs)).await.unwrap_err();
+        assert!(e.message.contains("did not create it"), "{e}");
+        assert!(east.get_bucket_tagging().bucket("t-theirs").send().await.is_err(), "still untagged");
+        let untouched = east.get_bucket_versioning().bucket("t-theirs").send().await.unwrap();
+        assert_eq!(untouched.status(), None, "versioning untouched");
+        assert!(east.get_public_access_block().bucket("t-theirs").send().await.is_err(), "no block set");
+
+        // The same resource of another environment, in eu-west-1
+        // (BucketAlreadyOwnedByYou): refused, its tags kept.
+        west.create_bucket()
+            .bucket("t-theirs-west")
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        west.put_bucket_tagging()
+            .bucket("t-theirs-west")
+            .tagging(
+                aws_sdk_s3::types::Tagging::builder()
+                    .set_tag_set(Some(
+                        [("platform:blueprint", "t"), ("platform:environment", "staging"), ("platform:id", "t.artifacts")]
+                            .iter()
+                            .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(*k).value(*v).build().unwrap())
+                            .collect(),
+                    ))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let theirs_west = leak(json!({ "name": "t-theirs-west" }));
+        assert_eq!(aws.find(&request("eu-west-1", theirs_west)).await.unwrap(), None);
+        let e = aws.create(&request("eu-west-1", theirs_west)).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("BucketAlreadyOwnedByYou"), "{e}");
+        assert!(e.message.contains("did not create it"), "{e}");
+        let kept = west.get_bucket_tagging().bucket("t-theirs-west").send().await.unwrap();
+        assert!(
+            kept.tag_set().iter().any(|t| t.key() == "platform:environment" && t.value() == "staging"),
+            "not retagged: {:?}",
+            kept.tag_set()
+        );
+
+        // Ours in eu-west-1 (with its location constraint), holding object
+        // versions and a delete marker: not deleted without force_destroy.
+        let plain = leak(json!({ "name": "t-artifacts-west" }));
+        let made = aws.create(&request("eu-west-1", plain)).await.unwrap();
+        let location = west.get_bucket_location().bucket("t-artifacts-west").send().await.unwrap();
+        assert_eq!(location.location_constraint().map(|l| l.as_str()), Some("eu-west-1"));
+        let mut without_expiry = defaults.clone();
+        without_expiry["lifecycle"] = Json::Null;
+        assert_eq!(bucket_settings(&west, "t-artifacts-west").await, without_expiry);
+        for (key, body) in [("a", "v1"), ("a", "v2"), ("b", "v1")] {
+            west
+                .put_object()
+                .bucket("t-artifacts-west")
+                .key(key)
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(body.as_bytes()))
+                .send()
+                .await
+                .unwrap();
+        }
+        west.delete_object().bucket("t-artifacts-west").key("a").send().await.unwrap();
+        assert_eq!(versions(west.clone(), "t-artifacts-west").await, (3, 1));
+        let west_outputs = Json::Object(made.clone());
+        let e = aws.delete(BUCKET, "eu-west-1", &west_outputs, plain).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("BucketNotEmpty"), "{e}");
+        assert!(e.message.contains("force_destroy"), "{e}");
+        assert_eq!(versions(west.clone(), "t-artifacts-west").await, (3, 1), "nothing deleted");
+
+        // The sweep (no properties) never empties a bucket either.
+        let (kind, sweep_outputs) = platform::providers::registry::registry()
+            .from_arn(made["arn"].as_str().unwrap())
+            .expect("recognised");
+        assert_eq!((kind, &sweep_outputs), (BUCKET, &json!({ "name": "t-artifacts-west" })));
+        let e = aws
+            .delete(BUCKET, "eu-west-1", &sweep_outputs, &Json::Null)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("BucketNotEmpty"), "{e}");
+
+        // With force_destroy (set in place), every version and delete
+        // marker goes first, then the bucket; deleting again is fine.
+        let forced = leak(json!({ "name": "t-artifacts-west", "force_destroy": true }));
+        assert!(Aws::updates_in_place(BUCKET, plain, forced));
+        aws.update(&request("eu-west-1", forced), plain, &made).await.unwrap();
+        aws.delete(BUCKET, "eu-west-1", &west_outputs, forced).await.unwrap();
+        assert!(west.head_bucket().bucket("t-artifacts-west").send().await.is_err());
+        assert_eq!(read(&aws, BUCKET, "eu-west-1", &west_outputs).await.unwrap(), Live::Gone);
+        aws.delete(BUCKET, "eu-west-1", &west_outputs, forced).await.unwrap();
+
+        // An empty bucket needs no force.
+        aws.delete(BUCKET, "us-east-1", &outputs, second).await.unwrap();
+        assert_eq!(read(&aws, BUCKET, "us-east-1", &outputs).await.unwrap(), Live::Gone);
+        assert_eq!(aws.find(&request("us-east-1", first)).await.unwrap(), None);
+    });
+}

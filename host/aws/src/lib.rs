@@ -25,6 +25,7 @@ pub mod read;
 pub mod registry;
 pub mod rollout;
 mod route53;
+mod s3;
 mod secrets;
 mod servicediscovery;
 mod sns;

@@ -346,6 +346,7 @@ pub fn registry() -> &'static Registry {
             .with::<servicediscovery::PrivateDnsNamespace>()
             .with::<servicediscovery::DiscoveryService>()
             .with::<ssm::Parameter>()
+            .with::<s3::Bucket>()
     });
     &REGISTRY
 }
@@ -472,7 +473,8 @@ mod tests {
             "aws.cloudwatch.metric-alarm",
             json!({ "name": "high-cpu" }),
         );
-        assert_eq!(reg.from_arn("arn:aws:s3:::bucket"), None);
+        check("arn:aws:s3:::bucket", "aws.s3.bucket", json!({ "name": "bucket" }));
+        assert_eq!(reg.from_arn("arn:aws:s3:::bucket/some/key"), None);
         assert_eq!(reg.from_arn("arn:aws:sns:us-east-1:1:alarms:0b4c-sub"), None);
         assert_eq!(reg.from_arn("not an arn"), None);
     }
