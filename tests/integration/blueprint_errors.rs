@@ -75,7 +75,7 @@ fn schema_errors_point_at_the_offending_value_even_from_an_environment() {
         Some("dev"),
         expect![[r#"
             test.toml:10:12: plugins.network.config.az_count: 9 is greater than the maximum 6
-            test.toml:11:15: plugins.network.config.nat_gateway: unknown key `nat_gateway`; expected one of: cidr, az_count, nat_gateways, regions, flow_logs, flow_log_retention_days, service_port, database_port, peering, service_discovery, namespace, test_listener_cidrs
+            test.toml:11:15: plugins.network.config.nat_gateway: unknown key `nat_gateway`; expected one of: cidr, az_count, nat_gateways, regions, flow_logs, flow_log_retention_days, service_port, database_port, peering, service_discovery, namespace, public_subnet_cidrs, private_subnet_cidrs, test_listener_cidrs
             test.toml:12:8: plugins.network.config.cidr: expected a string, found an integer"#]],
     );
 }

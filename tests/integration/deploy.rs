@@ -824,6 +824,7 @@ fn three_services_share_a_network_and_a_cluster() {
             .await
             .unwrap();
         assert_eq!(sets.task_sets()[0].service_registries().len(), 1, "{sets:?}");
+        seed_003_values_read_back(&moto).await;
     });
     for env in ["staging", "production"] {
         let down = platform(
@@ -839,6 +840,241 @@ fn three_services_share_a_network_and_a_cluster() {
         n + sd.list_services().send().await.unwrap().services().len()
     });
     assert_eq!(left, 0, "down removes the namespaces and their services");
+}
+
+/// What seed 003 states, read back from the emulator after `up` of both
+/// environments: the subnets, one load balancer per environment whose
+/// listeners route /auth and /notification to those services' target
+/// groups by rules (api keeps the rest), health checks on /health every
+/// 30 s, mutable image tags with untagged images expiring after 7 days,
+/// 14 days of logs, 256/512 in staging and 512/1024 in production, and the
+/// configuration at /pipeline/<stage>/<service>/config.
+async fn seed_003_values_read_back(moto: &Moto) {
+    let sdk = moto.sdk("us-east-1").await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let ecr = aws_sdk_ecr::Client::new(&sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+
+    // Both environments' VPCs are 10.0.0.0/16 with the seed's subnets.
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    let mut cidrs: Vec<&str> = subnets.subnets().iter().filter_map(|s| s.cidr_block()).collect();
+    cidrs.sort();
+    let mut wanted = Vec::new();
+    for _ in ["staging", "production"] {
+        wanted.extend([
+            "10.0.0.0/24",
+            "10.0.1.0/24",
+            "10.0.10.0/24",
+            "10.0.11.0/24",
+            "10.0.12.0/24",
+            "10.0.2.0/24",
+        ]);
+    }
+    wanted.sort();
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    let ours: Vec<&str> = vpcs
+        .vpcs()
+        .iter()
+        .filter(|v| v.is_default() != Some(true))
+        .filter_map(|v| v.cidr_block())
+        .collect();
+    assert_eq!(ours, ["10.0.0.0/16", "10.0.0.0/16"]);
+    // moto's default VPC has subnets of its own (172.31.x.x).
+    cidrs.retain(|c| c.starts_with("10."));
+    assert_eq!(cidrs, wanted);
+
+    // One load balancer per environment.
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    assert_eq!(lbs.load_balancers().len(), 2, "{lbs:?}");
+    let lb_tags = elb
+        .describe_tags()
+        .set_resource_arns(Some(
+            lbs.load_balancers()
+                .iter()
+                .filter_map(|l| l.load_balancer_arn())
+                .map(str::to_string)
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    for env in ["staging", "production"] {
+        let arn = lb_tags
+            .tag_descriptions()
+            .iter()
+            .find(|d| {
+                d.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("platform:environment") && t.value() == Some(env))
+            })
+            .and_then(|d| d.resource_arn())
+            .unwrap_or_else(|| panic!("{env}'s load balancer"));
+        let lb = lbs
+            .load_balancers()
+            .iter()
+            .find(|l| l.load_balancer_arn() == Some(arn))
+            .unwrap();
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let http = listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(80))
+            .expect("port 80");
+        let rules = elb
+            .describe_rules()
+            .listener_arn(http.listener_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let groups = elb.describe_target_groups().send().await.unwrap();
+        // Each target group by the resource it is (its `platform:id` tag).
+        let mut ids = std::collections::BTreeMap::new();
+        for chunk in groups.target_groups().chunks(20) {
+            let tags = elb
+                .describe_tags()
+                .set_resource_arns(Some(
+                    chunk
+                        .iter()
+                        .filter_map(|g| g.target_group_arn())
+                        .map(str::to_string)
+                        .collect(),
+                ))
+                .send()
+                .await
+                .unwrap();
+            for d in tags.tag_descriptions() {
+                let id = d
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("platform:id"))
+                    .and_then(|t| t.value());
+                ids.insert(
+                    d.resource_arn().unwrap_or_default().to_string(),
+                    id.unwrap_or_default().to_string(),
+                );
+            }
+        }
+        let group_name = |arn: &str| ids.get(arn).cloned().unwrap_or_default();
+        let mut routes: Vec<(String, Vec<String>, Vec<String>)> = rules
+            .rules()
+            .iter()
+            .map(|r| {
+                let paths = r
+                    .conditions()
+                    .iter()
+                    .filter_map(|c| c.path_pattern_config())
+                    .flat_map(|p| p.values().to_vec())
+                    .collect();
+                let to = r
+                    .actions()
+                    .iter()
+                    .filter_map(|a| a.forward_config())
+                    .flat_map(|f| f.target_groups())
+                    .filter(|t| t.weight() != Some(0))
+                    .map(|t| group_name(t.target_group_arn().unwrap_or_default()))
+                    .collect();
+                (r.priority().unwrap_or_default().to_string(), paths, to)
+            })
+            .collect();
+        routes.sort();
+        let prefix = format!("microservices-{env}");
+        assert_eq!(
+            routes,
+            vec![
+                (
+                    "10".to_string(),
+                    vec!["/auth".to_string(), "/auth/*".to_string()],
+                    vec!["auth.tg-blue-us-east-1".to_string()]
+                ),
+                (
+                    "20".to_string(),
+                    vec!["/notification".to_string(), "/notification/*".to_string()],
+                    vec!["notification.tg-blue-us-east-1".to_string()]
+                ),
+                ("default".to_string(), vec![], vec!["api.tg-blue-us-east-1".to_string()]),
+            ],
+            "{env}'s routes"
+        );
+        for service in ["api", "auth", "notification"] {
+            let tg = groups
+                .target_groups()
+                .iter()
+                .find(|g| {
+                    g.load_balancer_arns()
+                        .contains(&lb.load_balancer_arn().unwrap_or_default().to_string())
+                        && group_name(g.target_group_arn().unwrap_or_default())
+                            == format!("{service}.tg-blue-us-east-1")
+                })
+                .unwrap_or_else(|| panic!("{env} {service}'s blue target group"));
+            assert_eq!(
+                (tg.port(), tg.health_check_path(), tg.health_check_interval_seconds()),
+                (Some(80), Some("/health"), Some(30)),
+                "{env} {service}"
+            );
+            let repo = ecr
+                .describe_repositories()
+                .repository_names(format!("{prefix}-{service}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                repo.repositories()[0].image_tag_mutability().map(|m| m.as_str()),
+                Some("MUTABLE"),
+                "{env} {service}"
+            );
+            let policy = ecr
+                .get_lifecycle_policy()
+                .repository_name(format!("{prefix}-{service}"))
+                .send()
+                .await
+                .unwrap();
+            let policy: serde_json::Value = serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
+            assert_eq!(
+                policy["rules"][0]["selection"]["countNumber"], 7,
+                "{env} {service}: {policy}"
+            );
+            let group = format!("/platform/microservices/{env}/{service}");
+            let found = logs
+                .describe_log_groups()
+                .log_group_name_prefix(&group)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(found.log_groups()[0].retention_in_days(), Some(14), "{env} {service}");
+            let family = ecs
+                .describe_task_definition()
+                .task_definition(format!("{prefix}-{service}"))
+                .send()
+                .await
+                .unwrap();
+            let td = family.task_definition().unwrap();
+            let size = if env == "staging" {
+                ("256", "512")
+            } else {
+                ("512", "1024")
+            };
+            assert_eq!((td.cpu(), td.memory()), (Some(size.0), Some(size.1)), "{env} {service}");
+            let config = ssm
+                .get_parameter()
+                .name(format!("/pipeline/{env}/{service}-service/config"))
+                .send()
+                .await
+                .unwrap();
+            let config: serde_json::Value = serde_json::from_str(config.parameter().unwrap().value().unwrap()).unwrap();
+            assert_eq!(
+                (config["environment"].as_str(), config["service"].as_str()),
+                (Some(env), Some(format!("{service}-service").as_str()))
+            );
+        }
+    }
 }
 
 /// Seed 002 against the emulator: an internal load balancer, a worker

@@ -1550,3 +1550,274 @@ fn an_s3_bucket_is_versioned_encrypted_private_and_emptied_only_when_forced() {
         assert_eq!(aws.find(&request("us-east-1", first)).await.unwrap(), None);
     });
 }
+
+const RULE: &str = "aws.elbv2.listener-rule";
+
+#[test]
+fn a_listener_rule_routes_by_path_changes_in_place_and_keeps_a_rollouts_weights() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let aws = aws_at(&moto.endpoint).await;
+        let sdk = moto.sdk("us-east-1").await;
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+        let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = Vec::new();
+        for (cidr, zone) in [("10.0.0.0/24", "us-east-1a"), ("10.0.1.0/24", "us-east-1b")] {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc_id)
+                .cidr_block(cidr)
+                .availability_zone(zone)
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+        }
+        let lb = elb
+            .create_load_balancer()
+            .name("t-shared")
+            .set_subnets(Some(subnets))
+            .send()
+            .await
+            .unwrap();
+        let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+        let mut groups = Vec::new();
+        for name in ["t-api", "t-auth-blue", "t-auth-green"] {
+            let tg = elb
+                .create_target_group()
+                .name(name)
+                .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+                .port(80)
+                .vpc_id(&vpc_id)
+                .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+                .send()
+                .await
+                .unwrap();
+            groups.push(tg.target_groups()[0].target_group_arn().unwrap().to_string());
+        }
+        let forward = |tgs: &[(&str, i32)]| {
+            let mut config = aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig::builder();
+            for (tg, w) in tgs {
+                config = config.target_groups(
+                    aws_sdk_elasticloadbalancingv2::types::TargetGroupTuple::builder()
+                        .target_group_arn(*tg)
+                        .weight(*w)
+                        .build(),
+                );
+            }
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                .forward_config(config.build())
+                .build()
+        };
+        let listener = elb
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(80)
+            .default_actions(forward(&[(&groups[0], 1)]))
+            .send()
+            .await
+            .unwrap();
+        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+        let tags: &'static [(String, String)] = Box::leak(platform_tags("t.auth.rule-http").into_boxed_slice());
+        let request = |props: &'static Json| Request {
+            id: "t.auth.rule-http",
+            kind: RULE,
+            region: "us-east-1",
+            props: Props::new(props, RULE),
+            tags,
+            token: "token".into(),
+        };
+        let (blue, green) = (groups[1].clone(), groups[2].clone());
+        let props = |priority: i64, paths: Json, hosts: Json| {
+            leak(json!({
+                "listener_arn": listener_arn,
+                "priority": priority,
+                "paths": paths,
+                "hosts": hosts,
+                "action": { "type": "forward", "target_groups": [
+                    { "arn": blue, "weight": 100 },
+                    { "arn": green, "weight": 0 },
+                ] },
+            }))
+        };
+        // The rule as AWS holds it: priority, conditions and weights.
+        let live = |arn: String| {
+            let elb = elb.clone();
+            async move {
+                let out = elb.describe_rules().rule_arns(&arn).send().await.unwrap();
+                let rule = out.rules()[0].clone();
+                let mut conditions: Vec<(String, Vec<String>)> = rule
+                    .conditions()
+                    .iter()
+                    .map(|c| {
+                        let values = match c.field() {
+                            Some("path-pattern") => c.path_pattern_config().map(|p| p.values().to_vec()),
+                            Some("host-header") => c.host_header_config().map(|h| h.values().to_vec()),
+                            _ => None,
+                        };
+                        (
+                            c.field().unwrap_or_default().to_string(),
+                            values.unwrap_or_else(|| c.values().to_vec()),
+                        )
+                    })
+                    .collect();
+                conditions.sort();
+                let weights: Vec<(String, i32)> = rule
+                    .actions()
+                    .iter()
+                    .filter_map(|a| a.forward_config())
+                    .flat_map(|f| f.target_groups())
+                    .map(|t| {
+                        (
+                            t.target_group_arn().unwrap_or_default().to_string(),
+                            t.weight().unwrap_or(1),
+                        )
+                    })
+                    .collect();
+                (rule.priority().unwrap_or_default().to_string(), conditions, weights)
+            }
+        };
+
+        // Refused before any call: no condition (it would take every
+        // request), more than five values, a priority out of range.
+        for (bad, says) in [
+            (props(10, json!([]), json!([])), "needs `paths` or `hosts`"),
+            (
+                props(
+                    10,
+                    json!(["/a", "/b", "/c"]),
+                    json!(["a.example.com", "b.example.com", "c.example.com"]),
+                ),
+                "at most 5 condition values in all, not 6",
+            ),
+            (props(0, json!(["/a"]), json!([])), "priority must be 1 to 50000, not 0"),
+            (props(10, json!(["auth"]), json!([])), "must start with `/`"),
+        ] {
+            let e = aws.create(&request(bad)).await.unwrap_err();
+            assert!(e.message.contains(says), "{e}");
+        }
+        assert!(
+            elb.describe_rules()
+                .listener_arn(&listener_arn)
+                .send()
+                .await
+                .unwrap()
+                .rules()
+                .iter()
+                .all(|r| r.is_default() == Some(true))
+        );
+
+        // Created, then found again by its priority and tags.
+        let first = props(10, json!(["/auth/*"]), json!([]));
+        let created = aws.create(&request(first)).await.unwrap();
+        let arn = created["arn"].as_str().unwrap().to_string();
+        assert!(arn.contains(":listener-rule/"), "{arn}");
+        assert_eq!(
+            live(arn.clone()).await,
+            (
+                "10".to_string(),
+                vec![("path-pattern".to_string(), vec!["/auth/*".to_string()])],
+                vec![(blue.clone(), 100), (green.clone(), 0)]
+            )
+        );
+        assert_eq!(aws.find(&request(first)).await.unwrap(), Some(created.clone()));
+        assert!(matches!(
+            read(&aws, RULE, "us-east-1", &Json::Object(created.clone()))
+                .await
+                .unwrap(),
+            Live::Exists(_)
+        ));
+
+        // Someone else's rule at priority 20: not found as ours, and the
+        // create's error names it.
+        let theirs = elb
+            .create_rule()
+            .listener_arn(&listener_arn)
+            .priority(20)
+            .conditions(
+                aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+                    .field("path-pattern")
+                    .path_pattern_config(
+                        aws_sdk_elasticloadbalancingv2::types::PathPatternConditionConfig::builder()
+                            .values("/theirs/*")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .actions(forward(&[(&groups[0], 1)]))
+            .send()
+            .await
+            .unwrap();
+        let their_arn = theirs.rules()[0].rule_arn().unwrap().to_string();
+        let clash = props(20, json!(["/auth/*"]), json!([]));
+        assert_eq!(aws.find(&request(clash)).await.unwrap(), None);
+        let e = aws.create(&request(clash)).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("PriorityInUse"), "{e}");
+        assert!(
+            e.message.contains(&their_arn) && e.message.contains("priority 20"),
+            "{e}"
+        );
+
+        // A rollout moved production to green; an update of the paths,
+        // hosts and priority keeps those weights, in place.
+        let c = aws.region("us-east-1");
+        elb.modify_rule()
+            .rule_arn(&arn)
+            .actions(forward(&[(&blue, 0), (&green, 100)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            platform::providers::rollout::weights(&c, &arn).await.unwrap(),
+            vec![(blue.clone(), 0), (green.clone(), 100)]
+        );
+        let second = props(15, json!(["/auth/*", "/login"]), json!(["auth.example.com"]));
+        assert!(Aws::updates_in_place(RULE, first, second));
+        aws.update(&request(second), first, &created).await.unwrap();
+        assert_eq!(
+            live(arn.clone()).await,
+            (
+                "15".to_string(),
+                vec![
+                    ("host-header".to_string(), vec!["auth.example.com".to_string()]),
+                    (
+                        "path-pattern".to_string(),
+                        vec!["/auth/*".to_string(), "/login".to_string()]
+                    ),
+                ],
+                vec![(blue.clone(), 0), (green.clone(), 100)]
+            )
+        );
+        // Another listener is another rule.
+        let mut elsewhere = second.clone();
+        elsewhere["listener_arn"] = json!("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2");
+        assert!(!Aws::updates_in_place(RULE, second, &elsewhere));
+
+        // The sweep knows its ARN; deleted, it is gone, and deleting again
+        // is fine.
+        let (kind, sweep) = platform::providers::registry::registry()
+            .from_arn(&arn)
+            .expect("recognised");
+        assert_eq!((kind, &sweep), (RULE, &json!({ "arn": arn })));
+        let outputs = Json::Object(created.clone());
+        aws.delete(RULE, "us-east-1", &outputs, second).await.unwrap();
+        assert_eq!(read(&aws, RULE, "us-east-1", &outputs).await.unwrap(), Live::Gone);
+        aws.delete(RULE, "us-east-1", &outputs, second).await.unwrap();
+        let left: Vec<String> = elb
+            .describe_rules()
+            .listener_arn(&listener_arn)
+            .send()
+            .await
+            .unwrap()
+            .rules()
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+            .map(|r| r.rule_arn().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(left, vec![their_arn], "only their rule is left");
+    });
+}

@@ -670,3 +670,142 @@ fn the_github_deploy_role_trusts_one_repository_and_has_a_boundary() {
     let e = plan_error(&wide, Some("prod"));
     assert!(e.contains("wildcard") && e.contains("repository"), "{e}");
 }
+
+/// Seed 003's one load balancer: auth and notification join api's through
+/// listener rules on its listeners, rollouts shift the rules, and what AWS
+/// or the owner would refuse is named at its setting before any call. The
+/// seed's subnets are explicit, and checked as EC2 checks them.
+#[test]
+fn services_share_a_load_balancer_by_rules_and_subnets_follow_the_seed() {
+    use crate::support::{plan_error, plan_text};
+    let text = std::fs::read_to_string(root().join("blueprints/microservices.toml")).unwrap();
+    let plan = plan_text(&text, Some("production")).unwrap();
+    let props = |id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    let albs: Vec<&str> = plan
+        .resources
+        .iter()
+        .filter(|r| r.kind == "aws.elbv2.load-balancer")
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(albs, ["api.alb-us-east-1"], "one load balancer");
+    let rule = props("auth.rule-http-us-east-1");
+    assert_eq!(rule["priority"], 10);
+    assert_eq!(rule["paths"], serde_json::json!(["/auth", "/auth/*"]));
+    let listener = rule["listener_arn"].to_string();
+    assert!(listener.contains("api.listener-http-us-east-1"), "{listener}");
+    assert!(
+        props("auth.rule-test-us-east-1")["listener_arn"]
+            .to_string()
+            .contains("api.listener-test-us-east-1")
+    );
+    assert!(
+        plan.resource("auth.rule-https-us-east-1").is_none(),
+        "api has no HTTPS listener"
+    );
+    let begin = plan
+        .steps
+        .iter()
+        .find(|s| s.id == "auth.rollout-begin-us-east-1")
+        .unwrap();
+    let begin = begin.params.to_json();
+    assert!(
+        begin["production_listeners"]
+            .to_string()
+            .contains("auth.rule-http-us-east-1"),
+        "{begin}"
+    );
+    assert!(
+        begin["test_listener"].to_string().contains("auth.rule-test-us-east-1"),
+        "{begin}"
+    );
+    let service = plan.resource("auth.service-us-east-1").unwrap();
+    assert!(
+        service.depends_on.iter().any(|d| d == "auth.rule-http-us-east-1"),
+        "{:?}",
+        service.depends_on
+    );
+    // Its 5XX alarm counts its own target groups, not the shared balancer's.
+    let alarm = props("observability.alarm-auth-5xx").to_string();
+    assert!(
+        alarm.contains("auth.tg-blue-us-east-1") && alarm.contains("auth.tg-green-us-east-1"),
+        "{alarm}"
+    );
+    let subnets: Vec<String> = plan
+        .resources
+        .iter()
+        .filter(|r| r.kind == "aws.ec2.subnet")
+        .map(|r| r.properties.to_json()["cidr_block"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        subnets,
+        [
+            "10.0.0.0/24",
+            "10.0.10.0/24",
+            "10.0.1.0/24",
+            "10.0.11.0/24",
+            "10.0.2.0/24",
+            "10.0.12.0/24"
+        ]
+    );
+
+    // Mistakes, named at their setting.
+    let auth = "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"/auth\", \"/auth/*\"] }";
+    assert!(text.contains(auth));
+    for (change, says) in [
+        (
+            "shared_load_balancer = { service = \"api\", priority = 10 }",
+            "plugins.auth.config.shared_load_balancer: give `paths` or `hosts`",
+        ),
+        (
+            "shared_load_balancer = { service = \"notification\", priority = 10, paths = [\"/a/*\"] }",
+            "`notification` is on another service's load balancer itself",
+        ),
+        (
+            "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"/a\", \"/b\", \"/c\", \"/d\", \"/e\", \"/f\"] }",
+            "at most 5 paths and hosts in all",
+        ),
+        (
+            "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"auth/*\"] }",
+            "a path pattern starts with `/`",
+        ),
+        (
+            "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"/a\"] }\nload_balancer = \"internal\"",
+            "a service on a shared load balancer has the scheme of `api`'s",
+        ),
+    ] {
+        let e = plan_error(&text.replace(auth, change), Some("production"));
+        assert!(e.contains(says), "{change}: {e}");
+    }
+    let public = "public_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.0/24\", \"10.0.2.0/24\"]";
+    assert!(text.contains(public));
+    for (change, says) in [
+        (
+            "public_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.0/24\"]",
+            "2 subnets for 3 availability zones",
+        ),
+        (
+            "public_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.0/24\", \"10.1.2.0/24\"]",
+            "`10.1.2.0/24` is outside the VPC (10.0.0.0/16",
+        ),
+        (
+            "public_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.0/24\", \"10.0.10.0/23\"]",
+            "`10.0.10.0/24` overlaps `10.0.10.0/23`",
+        ),
+        (
+            "public_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.128/24\", \"10.0.2.0/24\"]",
+            "`10.0.1.128/24` does not start on a /24 boundary",
+        ),
+        (
+            "public_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.0/29\", \"10.0.2.0/24\"]",
+            "EC2 takes subnets from /16 to /28",
+        ),
+    ] {
+        let e = plan_error(&text.replace(public, change), Some("production"));
+        assert!(e.contains(says), "{change}: {e}");
+    }
+}

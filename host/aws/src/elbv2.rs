@@ -2,8 +2,9 @@
 //! listeners with weighted forwarding.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ForwardActionConfig, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
-    LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetGroupAttribute, TargetGroupTuple, TargetTypeEnum,
+    Action, ActionTypeEnum, Certificate, ForwardActionConfig, HostHeaderConditionConfig, LoadBalancerSchemeEnum,
+    LoadBalancerStateEnum, LoadBalancerTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, Tag,
+    TargetGroupAttribute, TargetGroupTuple, TargetTypeEnum,
 };
 
 use serde_json::Value as Json;
@@ -348,12 +349,52 @@ fn forward(p: &Props<'_>) -> Result<Action, ProviderError> {
     let action = p
         .obj("default_action")
         .ok_or_else(|| ProviderError::property("aws.elbv2.listener", "default_action is missing"))?;
+    forward_to(&action)
+}
+
+/// A forward action to the weighted target groups of an action property.
+fn forward_to(action: &Props<'_>) -> Result<Action, ProviderError> {
     let mut config = ForwardActionConfig::builder();
     for tg in action.objs("target_groups") {
         config = config.target_groups(
             TargetGroupTuple::builder()
                 .target_group_arn(tg.str("arn")?)
                 .weight(tg.i32("weight")?)
+                .build(),
+        );
+    }
+    Ok(Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(config.build())
+        .build())
+}
+
+/// `planned`, unless it forwards to the same target groups as the live
+/// listener or rule `arn` does: then the live weights, which belong to
+/// rollouts (after a rollout, "blue" in the plan may be idle).
+async fn keep_rollout_weights(
+    c: &Clients,
+    arn: &str,
+    action: &Option<Props<'_>>,
+    planned: Action,
+) -> Result<Action, ProviderError> {
+    let groups: std::collections::BTreeSet<String> = action
+        .map(|a| a.objs("target_groups"))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t.opt_str("arn").map(str::to_string))
+        .collect();
+    let live = super::rollout::weights(c, arn).await?;
+    let live_set: std::collections::BTreeSet<String> = live.iter().map(|(tg, _)| tg.clone()).collect();
+    if groups.len() <= 1 || groups != live_set {
+        return Ok(planned);
+    }
+    let mut config = ForwardActionConfig::builder();
+    for (tg, w) in &live {
+        config = config.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(tg)
+                .weight(*w as i32)
                 .build(),
         );
     }
@@ -408,33 +449,7 @@ pub async fn find_listener(c: &Clients, r: &Request<'_>) -> Result<Option<Output
 pub async fn update_listener(c: &Clients, r: &Request<'_>, outputs: &Outputs) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let arn = outputs.get("arn").and_then(|a| a.as_str()).unwrap_or_default();
-    // Weights between the same target groups belong to rollouts: keep the
-    // live ones (after a rollout, "blue" in the plan may be idle).
-    let mut action = forward(p)?;
-    let planned: std::collections::BTreeSet<String> = p
-        .obj("default_action")
-        .map(|a| a.objs("target_groups"))
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| t.opt_str("arn").map(str::to_string))
-        .collect();
-    let live = super::rollout::weights(c, arn).await?;
-    let live_set: std::collections::BTreeSet<String> = live.iter().map(|(tg, _)| tg.clone()).collect();
-    if planned.len() > 1 && planned == live_set {
-        let mut config = ForwardActionConfig::builder();
-        for (tg, w) in &live {
-            config = config.target_groups(
-                TargetGroupTuple::builder()
-                    .target_group_arn(tg)
-                    .weight(*w as i32)
-                    .build(),
-            );
-        }
-        action = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .forward_config(config.build())
-            .build();
-    }
+    let action = keep_rollout_weights(c, arn, &p.obj("default_action"), forward(p)?).await?;
     c.elbv2
         .modify_listener()
         .listener_arn(arn)
@@ -462,7 +477,7 @@ pub async fn delete_listener(c: &Clients, o: &Props<'_>) -> Result<(), ProviderE
 
 // ---------------------------------------------------------------------------
 // Registered resource types: aws.elbv2.load-balancer, aws.elbv2.target-group,
-// aws.elbv2.listener.
+// aws.elbv2.listener, aws.elbv2.listener-rule.
 // ---------------------------------------------------------------------------
 
 /// `aws.elbv2.load-balancer`
@@ -791,6 +806,285 @@ impl ResourceType for Listener {
 
     fn from_arn(arn: &Arn<'_>) -> Option<Json> {
         (arn.service == "elasticloadbalancing" && arn.after("listener/").is_some())
+            .then(|| serde_json::json!({ "arn": arn.full }))
+    }
+}
+
+/// `aws.elbv2.listener-rule`
+pub struct ListenerRule;
+
+/// A rule of an application load balancer's listener: requests whose path
+/// or host matches go to its target groups instead of the listener's
+/// default action (several services behind one load balancer).
+///
+/// AWS's rules (Application Load Balancers Guide, "Listener rules" and
+/// quotas): priorities run from 1 to 50,000, lowest first, and are unique
+/// per listener (`PriorityInUse`); a rule has at most one condition of each
+/// kind and at most five condition values in all; a path pattern is case
+/// sensitive, a host name is not; a changed priority is set with
+/// SetRulePriorities, changed conditions or actions with ModifyRule, which
+/// replaces them whole.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ListenerRuleProps {
+    /// The listener the rule belongs to (listener ARN). Another listener is
+    /// another rule.
+    pub listener_arn: String,
+    /// Its place among the listener's rules: 1 to 50,000, lowest first,
+    /// unique per listener.
+    pub priority: i32,
+    /// Path patterns (`/auth/*`; `*` any characters, `?` one; case
+    /// sensitive): the rule matches a request whose path matches any.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Host names (`auth.example.com`, `*.example.com`): the rule matches a
+    /// request whose `Host` matches any. With `paths`, both must match.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Where matching requests go: forwarded to target groups by weight. In
+    /// an update, weights between the same target groups are left as a
+    /// rollout set them.
+    pub action: ListenerAction,
+}
+
+/// The conditions of a rule, checked as AWS checks them, before any call.
+fn rule_conditions(p: &Props<'_>) -> Result<Vec<RuleCondition>, ProviderError> {
+    let kind = ListenerRule::NAME;
+    let (paths, hosts) = (p.strs("paths")?, p.strs("hosts")?);
+    let priority = p.i32("priority")?;
+    if !(1..=50_000).contains(&priority) {
+        return Err(ProviderError::property(
+            kind,
+            format!("priority must be 1 to 50000, not {priority}"),
+        ));
+    }
+    if paths.is_empty() && hosts.is_empty() {
+        return Err(ProviderError::property(
+            kind,
+            "a listener rule needs `paths` or `hosts`: without a condition it would take every request from the listener's default action",
+        ));
+    }
+    if paths.len() + hosts.len() > 5 {
+        return Err(ProviderError::property(
+            kind,
+            format!(
+                "a listener rule takes at most 5 condition values in all, not {} ({} paths, {} hosts)",
+                paths.len() + hosts.len(),
+                paths.len(),
+                hosts.len()
+            ),
+        ));
+    }
+    for path in &paths {
+        if !path.starts_with('/') && !path.starts_with('*') || path.len() > 128 {
+            return Err(ProviderError::property(
+                kind,
+                format!("path pattern {path:?} must start with `/` (or `*`) and be at most 128 characters"),
+            ));
+        }
+    }
+    for host in &hosts {
+        if host.len() > 128 || !host.contains('.') {
+            return Err(ProviderError::property(
+                kind,
+                format!("host name {host:?} must contain a `.` and be at most 128 characters"),
+            ));
+        }
+    }
+    let mut conditions = Vec::new();
+    if !paths.is_empty() {
+        conditions.push(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(paths)).build())
+                .build(),
+        );
+    }
+    if !hosts.is_empty() {
+        conditions.push(
+            RuleCondition::builder()
+                .field("host-header")
+                .host_header_config(HostHeaderConditionConfig::builder().set_values(Some(hosts)).build())
+                .build(),
+        );
+    }
+    Ok(conditions)
+}
+
+/// The rule's forward action from its `action` property.
+fn rule_action(p: &Props<'_>) -> Result<Action, ProviderError> {
+    let action = p
+        .obj("action")
+        .ok_or_else(|| ProviderError::property(ListenerRule::NAME, "action is missing"))?;
+    forward_to(&action)
+}
+
+/// The rule of `listener` at `priority`, if any, with whether its
+/// `platform:id` tag is `id`.
+async fn rule_at(
+    c: &Clients,
+    listener: &str,
+    priority: i32,
+    id: &str,
+) -> Result<Option<(String, bool)>, ProviderError> {
+    let wanted = priority.to_string();
+    let mut marker = None;
+    loop {
+        let out = c
+            .elbv2
+            .describe_rules()
+            .listener_arn(listener)
+            .set_marker(marker)
+            .page_size(400)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeRules", e))?;
+        if let Some(rule) = out.rules().iter().find(|r| r.priority() == Some(wanted.as_str())) {
+            let arn = rule.rule_arn().unwrap_or_default().to_string();
+            let tags = c
+                .elbv2
+                .describe_tags()
+                .resource_arns(&arn)
+                .send()
+                .await
+                .map_err(|e| aws_err("elasticloadbalancing:DescribeTags", e))?;
+            let ours = tags
+                .tag_descriptions()
+                .iter()
+                .flat_map(|d| d.tags())
+                .any(|t| t.key() == Some("platform:id") && t.value() == Some(id));
+            return Ok(Some((arn, ours)));
+        }
+        match out.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+impl ResourceType for ListenerRule {
+    const NAME: &'static str = "aws.elbv2.listener-rule";
+    const ABOUT: &'static str =
+        "Elastic Load Balancing v2 listener rule routing by path or host to weighted target groups";
+    type Props = ListenerRuleProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support = Support::Yes;
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(changed, &["priority", "paths", "hosts", "action"])
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        let p = &r.props;
+        let conditions = rule_conditions(p)?;
+        let listener = p.str("listener_arn")?;
+        let priority = p.i32("priority")?;
+        let out = c
+            .elbv2
+            .create_rule()
+            .listener_arn(listener)
+            .priority(priority)
+            .set_conditions(Some(conditions))
+            .actions(rule_action(p)?)
+            .set_tags(Some(tags(r)))
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let arn = out.rules().first().and_then(|r| r.rule_arn()).unwrap_or_default();
+                Ok(outputs! { "arn" => arn })
+            }
+            Err(e) => {
+                let e = aws_err("elasticloadbalancing:CreateRule", e);
+                if !e.is_code("PriorityInUse") {
+                    return Err(e);
+                }
+                // Say whose rule holds the priority.
+                let holder = rule_at(c, listener, priority, r.id).await?.map(|(arn, _)| arn);
+                Err(ProviderError {
+                    message: format!(
+                        "priority {priority} is taken on listener {listener} by rule {}: give this rule another priority (each rule of a listener has its own)",
+                        holder.as_deref().unwrap_or("(gone since)")
+                    ),
+                    ..e
+                })
+            }
+        }
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        let p = &r.props;
+        Ok(rule_at(c, p.str("listener_arn")?, p.i32("priority")?, r.id)
+            .await?
+            .filter(|(_, ours)| *ours)
+            .map(|(arn, _)| outputs! { "arn" => arn }))
+    }
+
+    async fn update(
+        _aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        old: &Json,
+        outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        let p = &r.props;
+        let conditions = rule_conditions(p)?;
+        let arn = outputs.get("arn").and_then(|a| a.as_str()).unwrap_or_default();
+        let action = keep_rollout_weights(c, arn, &p.obj("action"), rule_action(p)?).await?;
+        let priority = p.i32("priority")?;
+        if Props::new(old, Self::NAME).opt_i32("priority") != Some(priority) {
+            c.elbv2
+                .set_rule_priorities()
+                .rule_priorities(
+                    aws_sdk_elasticloadbalancingv2::types::RulePriorityPair::builder()
+                        .rule_arn(arn)
+                        .priority(priority)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("elasticloadbalancing:SetRulePriorities", e))?;
+        }
+        c.elbv2
+            .modify_rule()
+            .rule_arn(arn)
+            .set_conditions(Some(conditions))
+            .actions(action)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:ModifyRule", e))?;
+        Ok(outputs.clone())
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        c.elbv2
+            .delete_rule()
+            .rule_arn(o.str("arn")?)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DeleteRule", e))?;
+        Ok(())
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, key: &str, _o: &Props<'_>) -> Result<Live, ProviderError> {
+        let out = c
+            .elbv2
+            .describe_rules()
+            .rule_arns(key)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeRules", e))?;
+        Ok(if out.rules().is_empty() {
+            Live::Gone
+        } else {
+            observed(vec![])
+        })
+    }
+
+    fn from_arn(arn: &Arn<'_>) -> Option<Json> {
+        (arn.service == "elasticloadbalancing" && arn.after("listener-rule/").is_some())
             .then(|| serde_json::json!({ "arn": arn.full }))
     }
 }

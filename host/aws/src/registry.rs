@@ -331,6 +331,7 @@ pub fn registry() -> &'static Registry {
             .with::<elbv2::LoadBalancer>()
             .with::<elbv2::TargetGroup>()
             .with::<elbv2::Listener>()
+            .with::<elbv2::ListenerRule>()
             .with::<secrets::Secret>()
             .with::<rds::DbSubnetGroup>()
             .with::<rds::DbInstance>()

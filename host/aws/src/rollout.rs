@@ -141,39 +141,70 @@ async fn set_weights(c: &Clients, listeners: &[String], weights: &[(&str, u32)])
         .forward_config(config.build())
         .build();
     for listener in listeners {
-        c.elbv2
-            .modify_listener()
-            .listener_arn(listener)
-            .default_actions(action.clone())
-            .send()
-            .await
-            .map_err(|e| aws_err("elasticloadbalancing:ModifyListener", e))?;
+        if is_rule(listener) {
+            c.elbv2
+                .modify_rule()
+                .rule_arn(listener)
+                .actions(action.clone())
+                .send()
+                .await
+                .map_err(|e| aws_err("elasticloadbalancing:ModifyRule", e))?;
+        } else {
+            c.elbv2
+                .modify_listener()
+                .listener_arn(listener)
+                .default_actions(action.clone())
+                .send()
+                .await
+                .map_err(|e| aws_err("elasticloadbalancing:ModifyListener", e))?;
+        }
     }
     Ok(())
 }
 
-/// The weight of each target group a listener forwards to.
+/// Whether a "production listener" is a listener rule (a service sharing
+/// another's load balancer gets its traffic through rules): its weights
+/// are its actions, not a listener's default actions.
+fn is_rule(arn: &str) -> bool {
+    arn.contains(":listener-rule/")
+}
+
+/// The weight of each target group a listener (or a listener rule)
+/// forwards to.
 pub async fn weights(c: &Clients, listener: &str) -> Result<Vec<(String, u32)>, ProviderError> {
-    let out = c
-        .elbv2
-        .describe_listeners()
-        .listener_arns(listener)
-        .send()
-        .await
-        .map_err(|e| aws_err("elasticloadbalancing:DescribeListeners", e))?;
+    let actions: Vec<Action> = if is_rule(listener) {
+        let out = c
+            .elbv2
+            .describe_rules()
+            .rule_arns(listener)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeRules", e))?;
+        out.rules().iter().flat_map(|r| r.actions().iter().cloned()).collect()
+    } else {
+        let out = c
+            .elbv2
+            .describe_listeners()
+            .listener_arns(listener)
+            .send()
+            .await
+            .map_err(|e| aws_err("elasticloadbalancing:DescribeListeners", e))?;
+        out.listeners()
+            .iter()
+            .flat_map(|l| l.default_actions().iter().cloned())
+            .collect()
+    };
     let mut found = Vec::new();
-    for l in out.listeners() {
-        for a in l.default_actions() {
-            if let Some(f) = a.forward_config() {
-                for t in f.target_groups() {
-                    found.push((
-                        t.target_group_arn().unwrap_or_default().to_string(),
-                        t.weight().unwrap_or(1).max(0) as u32,
-                    ));
-                }
-            } else if let Some(tg) = a.target_group_arn() {
-                found.push((tg.to_string(), 100));
+    for a in &actions {
+        if let Some(f) = a.forward_config() {
+            for t in f.target_groups() {
+                found.push((
+                    t.target_group_arn().unwrap_or_default().to_string(),
+                    t.weight().unwrap_or(1).max(0) as u32,
+                ));
             }
+        } else if let Some(tg) = a.target_group_arn() {
+            found.push((tg.to_string(), 100));
         }
     }
     Ok(found)

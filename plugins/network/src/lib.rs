@@ -23,6 +23,8 @@ struct Config {
     namespace: Option<String>,
     service_discovery: bool,
     test_listener_cidrs: Vec<String>,
+    public_subnet_cidrs: Vec<String>,
+    private_subnet_cidrs: Vec<String>,
 }
 
 impl Default for Config {
@@ -40,6 +42,8 @@ impl Default for Config {
             namespace: None,
             service_discovery: true,
             test_listener_cidrs: Vec::new(),
+            public_subnet_cidrs: Vec::new(),
+            private_subnet_cidrs: Vec::new(),
         }
     }
 }
@@ -60,9 +64,91 @@ fn schema() -> serde_json::Value {
             "peering": { "type": "boolean", "default": true, "description": "Peer the VPCs of a multi-region environment" },
             "service_discovery": { "type": "boolean", "default": true, "description": "A Cloud Map private DNS namespace per VPC, where services register by name" },
             "namespace": { "type": "string", "minLength": 1, "description": "The namespace's DNS name (default: <env>.<blueprint>.internal)" },
+            "public_subnet_cidrs": { "type": "array", "items": { "type": "string" }, "description": "The public subnets of the primary region's VPC, one per availability zone (10.0.0.0/24, ...); region N's are at the same places in its /16. Default: a /20 per zone from x.y.0.0" },
+            "private_subnet_cidrs": { "type": "array", "items": { "type": "string" }, "description": "The private subnets, likewise (10.0.10.0/24, ...). Default: a /20 per zone from x.y.128.0" },
             "test_listener_cidrs": { "type": "array", "items": { "type": "string", "minLength": 9 }, "description": "Besides the VPC, who may reach the load balancers' test listener (port 9001): where `platform up` runs, for rollouts that probe green through it (`deployment.probe_path`)" }
         }
     })
+}
+
+/// A subnet's place in its VPC: the last two octets and the prefix length.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct Place {
+    c: u8,
+    d: u8,
+    len: u8,
+}
+
+impl Place {
+    /// The addresses it covers within the /16, as a range of offsets.
+    fn span(self) -> std::ops::Range<u32> {
+        let start = (u32::from(self.c) << 8) | u32::from(self.d);
+        start..start + (1 << (32 - u32::from(self.len)))
+    }
+}
+
+/// The places of explicit subnet CIDRs (`key` is the setting), checked as
+/// EC2 checks them: inside the VPC's /16, a /16 to /28 prefix, on the
+/// prefix's boundary, one per availability zone, none overlapping another
+/// (`taken`).
+fn places(
+    key: &str,
+    cidrs: &[String],
+    (a, b): (u8, u8),
+    az_count: u32,
+    taken: &mut Vec<(String, Place)>,
+) -> Result<Vec<Place>, Error> {
+    if cidrs.len() != az_count as usize {
+        return Err(Error::config(
+            &format!("/{key}"),
+            format!(
+                "{} subnets for {az_count} availability zones (`az_count`): give one per zone",
+                cidrs.len()
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, cidr) in cidrs.iter().enumerate() {
+        let path = format!("/{key}/{i}");
+        let parsed = cidr.split_once('/').and_then(|(addr, len)| {
+            let o: Vec<u8> = addr.split('.').map(|o| o.parse().ok()).collect::<Option<_>>()?;
+            Some((o, len.parse::<u8>().ok()?))
+        });
+        let Some((o, len)) = parsed.filter(|(o, _)| o.len() == 4) else {
+            return Err(Error::config(
+                &path,
+                format!("`{cidr}` is not an IPv4 CIDR such as 10.0.1.0/24"),
+            ));
+        };
+        if (o[0], o[1]) != (a, b) {
+            return Err(Error::config(
+                &path,
+                format!("`{cidr}` is outside the VPC ({a}.{b}.0.0/16, `cidr`)"),
+            ));
+        }
+        if !(16..=28).contains(&len) {
+            return Err(Error::config(
+                &path,
+                format!("`{cidr}`: EC2 takes subnets from /16 to /28"),
+            ));
+        }
+        let place = Place { c: o[2], d: o[3], len };
+        if place.span().start % (1 << (32 - u32::from(len))) != 0 {
+            return Err(Error::config(
+                &path,
+                format!("`{cidr}` does not start on a /{len} boundary: EC2 refuses it"),
+            ));
+        }
+        if let Some((other, _)) = taken.iter().find(|(_, p)| {
+            let (x, y) = (p.span(), place.span());
+            x.start < y.end && y.start < x.end
+        }) {
+            return Err(Error::config(&path, format!("`{cidr}` overlaps `{other}`")));
+        }
+        taken.push((cidr.clone(), place));
+        out.push(place);
+    }
+    Ok(out)
 }
 
 /// Parse `a.b.0.0/16` into its first two octets.
@@ -109,6 +195,27 @@ impl Plugin for Network {
                 format!("`{}` is not an IPv4 /16 such as 10.0.0.0/16", cfg.cidr),
             ));
         };
+        // Where each zone's subnets go in every region's /16.
+        let mut taken = Vec::new();
+        let defaults = |first: u8| -> Vec<String> {
+            (0..cfg.az_count as u8)
+                .map(|az| format!("{a}.{b}.{}.0/20", (az + first) * 16))
+                .collect()
+        };
+        let (public, private) = (
+            if cfg.public_subnet_cidrs.is_empty() {
+                defaults(0)
+            } else {
+                cfg.public_subnet_cidrs.clone()
+            },
+            if cfg.private_subnet_cidrs.is_empty() {
+                defaults(8)
+            } else {
+                cfg.private_subnet_cidrs.clone()
+            },
+        );
+        let public_places = places("public_subnet_cidrs", &public, (a, b), cfg.az_count, &mut taken)?;
+        let private_places = places("private_subnet_cidrs", &private, (a, b), cfg.az_count, &mut taken)?;
         let regions: Vec<&String> = match cfg.regions.as_str() {
             "primary" => ctx.env.regions.iter().take(1).collect(),
             _ => ctx.env.regions.iter().collect(),
@@ -198,7 +305,10 @@ impl Plugin for Network {
                     "aws.ec2.subnet",
                     obj! {
                         "vpc_id": &vpc,
-                        "cidr_block": format!("{a}.{octet}.{}.0/20", az * 16),
+                        "cidr_block": {
+                            let p = public_places[az as usize];
+                            format!("{a}.{octet}.{}.{}/{}", p.c, p.d, p.len)
+                        },
                         "availability_zone_index": az,
                         "map_public_ip_on_launch": true,
                         "tier": "public",
@@ -221,7 +331,10 @@ impl Plugin for Network {
                     "aws.ec2.subnet",
                     obj! {
                         "vpc_id": &vpc,
-                        "cidr_block": format!("{a}.{octet}.{}.0/20", (az + 8) * 16),
+                        "cidr_block": {
+                            let p = private_places[az as usize];
+                            format!("{a}.{octet}.{}.{}/{}", p.c, p.d, p.len)
+                        },
                         "availability_zone_index": az,
                         "map_public_ip_on_launch": false,
                         "tier": "private",

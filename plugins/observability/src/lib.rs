@@ -348,9 +348,14 @@ impl Plugin for Observability {
             let behind_lb = !matches!(f("alb_arn_suffix"), Value::Null);
             let ecs = || vec![("ClusterName", f("cluster_name")), ("ServiceName", f("service_name"))];
             let m = |namespace, name, dims| Metric { namespace, name, dims };
-            let requests = m("AWS/ApplicationELB", "RequestCount", vec![alb()]);
-            let latency = m("AWS/ApplicationELB", "TargetResponseTime", vec![alb()]);
-            let errors = m("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", vec![alb()]);
+            // The service's own traffic: its target groups' (both colours),
+            // not the load balancer's, which other services may share.
+            let per_group =
+                |name| [0, 1].map(|i| m("AWS/ApplicationELB", name, vec![("TargetGroup", group(i)), alb()]));
+            let requests = per_group("RequestCount");
+            let latency = per_group("TargetResponseTime");
+            let errors = per_group("HTTPCode_Target_5XX_Count");
+            let rows = |metrics: &[Metric]| metrics.iter().map(Metric::widget_row).collect::<Vec<Value>>();
             // Healthy hosts of both colours: rollouts swap which target group
             // serves, and the idle one has no targets.
             let healthy_blue = m(
@@ -371,9 +376,9 @@ impl Plugin for Observability {
                 let mut widgets = Vec::new();
                 if behind_lb {
                     widgets.extend([
-                        widget("Requests", vec![requests.widget_row()], "Sum", region, 0),
-                        widget("Latency (p99)", vec![latency.widget_row()], "p99", region, 1),
-                        widget("Target 5XX", vec![errors.widget_row()], "Sum", region, 2),
+                        widget("Requests (blue, green)", rows(&requests), "Sum", region, 0),
+                        widget("Latency (p99; blue, green)", rows(&latency), "p99", region, 1),
+                        widget("Target 5XX (blue, green)", rows(&errors), "Sum", region, 2),
                         widget(
                             "Healthy hosts (blue, green)",
                             vec![healthy_blue.widget_row(), healthy_green.widget_row()],
@@ -470,11 +475,23 @@ impl Plugin for Observability {
                 };
                 let svc = Some(service.as_str());
                 if behind_lb {
+                    let five = evaluation(svc, "5xx", cfg.error_5xx_threshold)?;
                     alarm(
                         "5xx",
-                        errors.alarm("Sum"),
+                        obj! {
+                            "metrics": vec![
+                                errors[0].query("blue", "Sum", five.period),
+                                errors[1].query("green", "Sum", five.period),
+                                obj! {
+                                    "id": "errors",
+                                    "expression": "FILL(blue,0)+FILL(green,0)",
+                                    "label": "Target 5XX of both colours",
+                                    "return_data": true,
+                                },
+                            ],
+                        },
                         "GreaterThanThreshold",
-                        evaluation(svc, "5xx", cfg.error_5xx_threshold)?,
+                        five,
                     );
                     let hosts = evaluation(svc, "healthy-hosts", 1)?;
                     alarm(

@@ -2,7 +2,9 @@
 //! internal ALB with blue and green target groups, a production and a test
 //! listener, and the rollout steps of its deployment strategy; or, with
 //! `load_balancer = "none"` (a worker, a load tester), a service deployed by
-//! ECS's rolling deployments and reached through Cloud Map. Either way:
+//! ECS's rolling deployments and reached through Cloud Map; or, with
+//! `shared_load_balancer`, behind another service's ALB through listener
+//! rules on its listeners (path or host routing). Either way:
 //! autoscaling, logs, an ECR repository, secrets and parameters.
 
 #![recursion_limit = "256"]
@@ -40,6 +42,8 @@ struct Config {
     #[serde(default)]
     parameters: BTreeMap<String, String>,
     #[serde(default)]
+    parameters_path: Option<String>,
+    #[serde(default)]
     ecr: Ecr,
     #[serde(default = "d_all")]
     regions: String,
@@ -59,8 +63,10 @@ struct Config {
     deployment: Option<Deployment>,
     #[serde(default)]
     probe: Option<bool>,
-    #[serde(default = "d_internet_facing")]
-    load_balancer: String,
+    #[serde(default)]
+    load_balancer: Option<String>,
+    #[serde(default)]
+    shared_load_balancer: Option<SharedLoadBalancer>,
     #[serde(default)]
     allow_from_services: bool,
     #[serde(default)]
@@ -192,8 +198,39 @@ impl Default for Deployment {
     }
 }
 
-fn d_internet_facing() -> String {
-    "internet-facing".into()
+/// Another service's load balancer, joined through listener rules.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharedLoadBalancer {
+    service: String,
+    priority: u32,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+}
+
+impl SharedLoadBalancer {
+    /// Where this service answers on the shared load balancer: its first
+    /// host name without wildcards, else the owner's DNS name and the
+    /// literal start of its first path pattern.
+    fn url(&self, dns_name: Value) -> Value {
+        if let Some(host) = self.hosts.iter().find(|h| !h.contains(['*', '?'])) {
+            return Value::from(format!("http://{host}"));
+        }
+        let prefix = self
+            .paths
+            .first()
+            .map(|p| {
+                p.split(['*', '?'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+                    .to_string()
+            })
+            .unwrap_or_default();
+        concat(vec![Value::from("http://"), dns_name, Value::from(prefix)])
+    }
 }
 fn d_port() -> u32 {
     8000
@@ -266,8 +303,9 @@ fn schema() -> serde_json::Value {
                 "type": "object",
                 "propertyNames": { "pattern": "^[A-Za-z0-9_.-]+$" },
                 "additionalProperties": { "type": "string" },
-                "description": "Configuration in SSM Parameter Store, as /<service>/<name> in every region of the service; the task role may read exactly these (PARAMETERS_PATH in the environment names the prefix)"
+                "description": "Configuration in SSM Parameter Store, as <parameters_path><name> in every region of the service; the task role may read exactly these (PARAMETERS_PATH in the environment names the path)"
             },
+            "parameters_path": { "type": "string", "description": "Where `parameters` live: `/pipeline/staging/api-service/` (default: /<blueprint>-<env>-<instance>/)" },
             "ecr": {
                 "type": "object",
                 "additionalProperties": false,
@@ -289,6 +327,18 @@ fn schema() -> serde_json::Value {
             "otel_image": { "type": "string", "default": "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1", "description": "The collector's image" },
             "probe": { "type": "boolean", "description": "After a change, GET the health check path through the load balancer (verify phase); default: on with an internet-facing load balancer, and only possible there (`up` runs outside the VPC)" },
             "load_balancer": { "enum": ["internet-facing", "internal", "none"], "default": "internet-facing", "description": "internet-facing: an ALB in the public subnets; internal: an ALB in the private subnets, reachable from the VPC only; none: no ALB (a worker), deployed by ECS rolling deployments and reached by name through Cloud Map. Changing it replaces the load balancer and the ECS service" },
+            "shared_load_balancer": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["service", "priority"],
+                "description": "Join another service's load balancer instead of having one: its listeners send the requests matching `paths` or `hosts` to this service by listener rules (the other service keeps every other request). Its scheme is that service's; rollouts shift the rules' traffic",
+                "properties": {
+                    "service": { "type": "string", "description": "The service instance whose load balancer to join (one with a load balancer of its own)" },
+                    "priority": { "type": "integer", "minimum": 1, "maximum": 50000, "description": "The rules' place on the shared listeners, lowest first: unique among the services sharing it" },
+                    "paths": { "type": "array", "items": { "type": "string" }, "description": "Path patterns (`/auth/*`; case sensitive)" },
+                    "hosts": { "type": "array", "items": { "type": "string" }, "description": "Host names (`auth.example.com`, `*.example.com`); with paths, both must match" }
+                }
+            },
             "links": { "type": "array", "items": { "type": "string" }, "description": "Other service instances this one calls: each gives the environment variable <INSTANCE>_URL (its `url` export)" },
             "allow_from_services": { "type": "boolean", "default": false, "description": "Admit the network's other services on this service's port (calls by name through Cloud Map), besides the load balancer" },
             "autoscaling": {
@@ -346,6 +396,7 @@ impl Plugin for Service {
                 "aws.elbv2.load-balancer",
                 "aws.elbv2.target-group",
                 "aws.elbv2.listener",
+                "aws.elbv2.listener-rule",
                 "aws.applicationautoscaling.scalable-target",
                 "aws.applicationautoscaling.scaling-policy",
                 "aws.servicediscovery.service",
@@ -363,7 +414,7 @@ impl Plugin for Service {
             ])
             .schema(schema())
             .export("url", "The service URL in the primary region (internal: resolvable in the VPC; without a load balancer: its Cloud Map name and port, or null)")
-            .export("regions", "Per region: load_balancer (the mode), cluster_name, service_name, log_group, discovery_name (`<instance>.<namespace>`, with service discovery), port; behind a load balancer alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes; security_group_id when the tasks have a group of their own")
+            .export("regions", "Per region: load_balancer (the mode), cluster_name, service_name, log_group, discovery_name (`<instance>.<namespace>`, with service discovery), port; behind a load balancer alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, and with a load balancer of its own lb_security_group_id and listener_http_arn, listener_https_arn, listener_test_arn (for services that join it); security_group_id when the tasks have a group of their own")
             .export("cluster", "Per region: the ECS cluster name, for services that share it")
             .export("alarm_prefix", "Name prefix of alarms that gate this service's rollouts")
     }
@@ -404,7 +455,15 @@ impl Plugin for Service {
             ));
         }
         let sources = sources(&cfg)?;
-        let mode = cfg.load_balancer.as_str();
+        let shared = match &cfg.shared_load_balancer {
+            Some(s) => Some((s, shared_owner(ctx, &cfg, s)?)),
+            None => None,
+        };
+        let mode: String = match &shared {
+            Some((_, owner)) => owner_mode(owner).unwrap_or_default(),
+            None => cfg.load_balancer.clone().unwrap_or_else(|| "internet-facing".into()),
+        };
+        let mode = mode.as_str();
         let behind_lb = mode != "none";
         let probe = match (cfg.probe, mode) {
             (Some(true), "internal" | "none") => {
@@ -416,7 +475,9 @@ impl Plugin for Service {
                 ));
             }
             (Some(p), _) => p,
-            (None, m) => m == "internet-facing",
+            // On a shared load balancer the health check path may not be
+            // one of this service's paths.
+            (None, m) => m == "internet-facing" && shared.is_none(),
         };
         if !behind_lb {
             if cfg.deployment.is_some() {
@@ -439,6 +500,7 @@ impl Plugin for Service {
                 "the bake probe GETs the test listener from where `platform up` runs, and an internal load balancer cannot be reached from there",
             ));
         }
+        let parameters_path = parameters_path(&cfg, &ctx.physical_name("", 255))?;
         let mut ids = std::collections::BTreeSet::new();
         for key in cfg.parameters.keys() {
             if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
@@ -541,7 +603,7 @@ impl Plugin for Service {
                     &id,
                     "aws.ssm.parameter",
                     obj! {
-                        "name": format!("/{family}/{key}"),
+                        "name": format!("{parameters_path}{key}"),
                         "value": value.as_str(),
                         "description": format!("{key} of {}", ctx.instance),
                     },
@@ -632,6 +694,21 @@ impl Plugin for Service {
                 )));
             };
             let field = |key: &str| net.get(key).cloned().unwrap_or(Value::Null);
+            // The load balancer this service joins, as its owner exports it
+            // for this region.
+            let joined = match &shared {
+                Some((s, owner)) => Some((
+                    *s,
+                    owner.get(region).ok_or_else(|| {
+                        Error::failed(format!(
+                            "`{}`, whose load balancer this service joins, does not run in region {region}; give both the same `regions`",
+                            s.service
+                        ))
+                    })?,
+                )),
+                None => None,
+            };
+            let owner_fact = |key: &str| joined.and_then(|(_, f)| f.get(key)).cloned().unwrap_or(Value::Null);
             // The bake probe runs where `up` runs, outside the VPC: the test
             // listener must be open to it, or the probe fails every rollout.
             if deployment.probe_path.is_some()
@@ -728,7 +805,7 @@ impl Plugin for Service {
                 secrets.push(obj! { "name": key, "value_from": from });
             }
             if !cfg.parameters.is_empty() {
-                environment.push(obj! { "name": "PARAMETERS_PATH", "value": format!("/{family}/") });
+                environment.push(obj! { "name": "PARAMETERS_PATH", "value": parameters_path.as_str() });
             }
             if let Some(db) = &database {
                 let (reader, writer, secret) = db.in_region(region);
@@ -803,6 +880,7 @@ impl Plugin for Service {
             // trusts it); a service whose load balancer, port or callers
             // differ from what that group admits gets a group of its own.
             let lb_sg = match mode {
+                _ if joined.is_some() => owner_fact("lb_security_group_id"),
                 "internal" => {
                     let mut ingress = vec![
                         obj! { "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": field("cidr") },
@@ -861,7 +939,7 @@ impl Plugin for Service {
                 task_groups.push(reference(&id("tasks-sg"), "id"));
             }
 
-            if behind_lb {
+            if behind_lb && joined.is_none() {
                 plan.resource(
                     &id("alb"),
                     "aws.elbv2.load-balancer",
@@ -874,6 +952,8 @@ impl Plugin for Service {
                     },
                 )
                 .in_region(region);
+            }
+            if behind_lb {
                 for color in ["blue", "green"] {
                     let mut group = obj! {
                         "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
@@ -908,44 +988,78 @@ impl Plugin for Service {
                         ],
                     }
                 };
-                plan.resource(
-                    &id("listener-http"),
-                    "aws.elbv2.listener",
-                    obj! {
-                        "load_balancer_arn": reference(&id("alb"), "arn"),
-                        "protocol": "HTTP",
-                        "port": 80,
-                        "default_action": forward(100),
-                    },
-                )
-                .in_region(region);
-                if let Some(cert) = &cfg.certificate_arn {
+                if let Some((s, _)) = joined {
+                    // Rules on the owner's listeners, with the same
+                    // priority on each.
+                    for (name, listener, blue) in [
+                        ("rule-http", owner_fact("listener_http_arn"), 100),
+                        ("rule-https", owner_fact("listener_https_arn"), 100),
+                        ("rule-test", owner_fact("listener_test_arn"), 0),
+                    ] {
+                        if matches!(listener, Value::Null) {
+                            continue;
+                        }
+                        plan.resource(
+                            &id(name),
+                            "aws.elbv2.listener-rule",
+                            obj! {
+                                "listener_arn": listener,
+                                "priority": s.priority,
+                                "paths": s.paths.iter().map(|p| Value::from(p.as_str())).collect::<Vec<Value>>(),
+                                "hosts": s.hosts.iter().map(|h| Value::from(h.as_str())).collect::<Vec<Value>>(),
+                                "action": forward(blue),
+                            },
+                        )
+                        .in_region(region);
+                    }
+                } else {
                     plan.resource(
-                        &id("listener-https"),
+                        &id("listener-http"),
                         "aws.elbv2.listener",
                         obj! {
                             "load_balancer_arn": reference(&id("alb"), "arn"),
-                            "protocol": "HTTPS",
-                            "port": 443,
-                            "certificate_arn": cert.as_str(),
-                            "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                            "protocol": "HTTP",
+                            "port": 80,
                             "default_action": forward(100),
                         },
                     )
                     .in_region(region);
+                    if let Some(cert) = &cfg.certificate_arn {
+                        plan.resource(
+                            &id("listener-https"),
+                            "aws.elbv2.listener",
+                            obj! {
+                                "load_balancer_arn": reference(&id("alb"), "arn"),
+                                "protocol": "HTTPS",
+                                "port": 443,
+                                "certificate_arn": cert.as_str(),
+                                "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                                "default_action": forward(100),
+                            },
+                        )
+                        .in_region(region);
+                    }
+                    plan.resource(
+                        &id("listener-test"),
+                        "aws.elbv2.listener",
+                        obj! {
+                            "load_balancer_arn": reference(&id("alb"), "arn"),
+                            "protocol": "HTTP",
+                            "port": 9001,
+                            "default_action": forward(0),
+                        },
+                    )
+                    .in_region(region);
                 }
-                plan.resource(
-                    &id("listener-test"),
-                    "aws.elbv2.listener",
-                    obj! {
-                        "load_balancer_arn": reference(&id("alb"), "arn"),
-                        "protocol": "HTTP",
-                        "port": 9001,
-                        "default_action": forward(0),
-                    },
-                )
-                .in_region(region);
             }
+            // Where the load balancer answers: this service's, or the one it joins.
+            let alb_fact = |attribute: &str, exported: &str| {
+                if joined.is_some() {
+                    owner_fact(exported)
+                } else {
+                    reference(&id("alb"), attribute)
+                }
+            };
 
             // Behind a load balancer, the EXTERNAL controller: rollouts start
             // task sets behind the blue and green target groups and shift
@@ -980,8 +1094,9 @@ impl Plugin for Service {
             let service = plan
                 .resource(&id("service"), "aws.ecs.service", service_props)
                 .in_region(region);
+            // ECS refuses a target group no listener (or rule) forwards to.
             if behind_lb {
-                service.depends_on(&id("listener-http"));
+                service.depends_on(&id(if joined.is_some() { "rule-http" } else { "listener-http" }));
             }
             // Its tasks register in the Cloud Map service, which cannot be
             // deleted while they are there: on `down` the ECS service (and its
@@ -1039,7 +1154,7 @@ impl Plugin for Service {
                             // rollout swaps them, a policy on one target group would
                             // count the idle one, and during a canary both serve.
                             "metrics": {
-                                let alb = reference(&id("alb"), "arn_suffix");
+                                let alb = alb_fact("arn_suffix", "alb_arn_suffix");
                                 let tg = |color: &str| reference(&id(&format!("tg-{color}")), "arn_suffix");
                                 vec![
                                     alb_metric("rb", "RequestCount", "Sum", tg("blue"), alb.clone()),
@@ -1065,7 +1180,7 @@ impl Plugin for Service {
 
             if probe {
                 plan.step(&id("probe"), Phase::Verify, "http.probe", obj! {
-                "url": concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name"), Value::from(health_path.as_str())]),
+                "url": concat(vec![Value::from("http://"), alb_fact("dns_name", "alb_dns_name"), Value::from(health_path.as_str())]),
                 "expect_status": 200,
             })
             .timeout(120);
@@ -1076,7 +1191,21 @@ impl Plugin for Service {
                     region,
                     cluster: &cluster,
                     port: cfg.port,
-                    https: cfg.certificate_arn.is_some(),
+                    production: match joined {
+                        Some(_) => ["rule-http", "rule-https"]
+                            .into_iter()
+                            .filter(|name| {
+                                *name == "rule-http" || !matches!(owner_fact("listener_https_arn"), Value::Null)
+                            })
+                            .map(|name| reference(&id(name), "arn"))
+                            .collect(),
+                        None => std::iter::once("listener-http")
+                            .chain(cfg.certificate_arn.as_ref().map(|_| "listener-https"))
+                            .map(|name| reference(&id(name), "arn"))
+                            .collect(),
+                    },
+                    test: reference(&id(if joined.is_some() { "rule-test" } else { "listener-test" }), "arn"),
+                    dns_name: alb_fact("dns_name", "alb_dns_name"),
                     subnets: field("private_subnet_ids"),
                     security_groups: task_groups.clone(),
                     alarm_prefix: &alarm_prefix,
@@ -1094,9 +1223,18 @@ impl Plugin for Service {
                 "port": cfg.port,
             };
             if behind_lb {
-                facts.insert("alb_dns_name", reference(&id("alb"), "dns_name"));
-                facts.insert("alb_zone_id", reference(&id("alb"), "canonical_hosted_zone_id"));
-                facts.insert("alb_arn_suffix", reference(&id("alb"), "arn_suffix"));
+                facts.insert("alb_dns_name", alb_fact("dns_name", "alb_dns_name"));
+                facts.insert("alb_zone_id", alb_fact("canonical_hosted_zone_id", "alb_zone_id"));
+                facts.insert("alb_arn_suffix", alb_fact("arn_suffix", "alb_arn_suffix"));
+                // What a service joining this one's load balancer needs.
+                if joined.is_none() {
+                    facts.insert("lb_security_group_id", lb_sg.clone());
+                    facts.insert("listener_http_arn", reference(&id("listener-http"), "arn"));
+                    if cfg.certificate_arn.is_some() {
+                        facts.insert("listener_https_arn", reference(&id("listener-https"), "arn"));
+                    }
+                    facts.insert("listener_test_arn", reference(&id("listener-test"), "arn"));
+                }
                 facts.insert(
                     "target_group_arn_suffixes",
                     vec![
@@ -1109,7 +1247,9 @@ impl Plugin for Service {
                 facts.insert("security_group_id", reference(&id("tasks-sg"), "id"));
             }
             exported_regions.push((region.to_string(), facts));
-            urls.push(if behind_lb {
+            urls.push(if let Some((s, _)) = joined {
+                s.url(owner_fact("alb_dns_name"))
+            } else if behind_lb {
                 concat(vec![Value::from("http://"), reference(&id("alb"), "dns_name")])
             } else {
                 discovery_name
@@ -1268,6 +1408,132 @@ fn sources(cfg: &Config) -> Result<Vec<(String, SecretSource)>, Error> {
 }
 
 /// `APP_SECRET` -> `app-secret`: a variable's name as part of a resource name.
+/// The SSM path of the service's parameters, ending in `/`: the setting,
+/// checked as SSM checks names, or `/<family>/`.
+fn parameters_path(cfg: &Config, family: &str) -> Result<String, Error> {
+    let Some(path) = &cfg.parameters_path else {
+        return Ok(format!("/{family}/"));
+    };
+    let path = if path.ends_with('/') {
+        path.clone()
+    } else {
+        format!("{path}/")
+    };
+    let fail = |why: &str| Err(Error::config("/parameters_path", format!("`{path}`: {why}")));
+    if !path.starts_with('/') || path.contains("//") {
+        return fail("a path starts with `/` and has no empty level (`/pipeline/staging/api/`)");
+    }
+    if !path.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c)) {
+        return fail("SSM names have letters, digits and `_.-/` only");
+    }
+    let first = path[1..].split('/').next().unwrap_or_default().to_ascii_lowercase();
+    if first.starts_with("aws") || first.starts_with("ssm") {
+        return fail("SSM reserves names that begin with `aws` or `ssm`");
+    }
+    // SSM: at most 15 levels, the parameter's name included.
+    if path.matches('/').count() > 15 {
+        return fail("SSM allows at most 15 levels, the parameter's own name included");
+    }
+    Ok(path)
+}
+
+/// The `regions` export of the service whose load balancer `s` joins,
+/// after checking what AWS's listener rules and that service allow.
+fn shared_owner(ctx: &Context, cfg: &Config, s: &SharedLoadBalancer) -> Result<Value, Error> {
+    if cfg.load_balancer.is_some() {
+        return Err(Error::config(
+            "/load_balancer",
+            format!(
+                "a service on a shared load balancer has the scheme of `{}`'s; remove `load_balancer`",
+                s.service
+            ),
+        ));
+    }
+    if cfg.certificate_arn.is_some() {
+        return Err(Error::config(
+            "/certificate_arn",
+            format!(
+                "a service on a shared load balancer is served by the HTTPS listener of `{}`: set `certificate_arn` there",
+                s.service
+            ),
+        ));
+    }
+    if s.service == ctx.instance {
+        return Err(Error::config(
+            "/shared_load_balancer/service",
+            "a service cannot join its own load balancer",
+        ));
+    }
+    if s.paths.is_empty() && s.hosts.is_empty() {
+        return Err(Error::config(
+            "/shared_load_balancer",
+            format!(
+                "give `paths` or `hosts`: the requests `{}`'s listeners send to this service (it keeps all others)",
+                s.service
+            ),
+        ));
+    }
+    if s.paths.len() + s.hosts.len() > 5 {
+        return Err(Error::config(
+            "/shared_load_balancer",
+            format!(
+                "at most 5 paths and hosts in all (AWS's limit of condition values per listener rule), not {}",
+                s.paths.len() + s.hosts.len()
+            ),
+        ));
+    }
+    for (i, path) in s.paths.iter().enumerate() {
+        if !path.starts_with('/') || path.len() > 128 {
+            return Err(Error::config(
+                &format!("/shared_load_balancer/paths/{i}"),
+                "a path pattern starts with `/` and has at most 128 characters",
+            ));
+        }
+    }
+    for (i, host) in s.hosts.iter().enumerate() {
+        if !host.contains('.') || host.len() > 128 {
+            return Err(Error::config(
+                &format!("/shared_load_balancer/hosts/{i}"),
+                "a host name has a `.` and at most 128 characters",
+            ));
+        }
+    }
+    let owner = ctx.import(&s.service, "regions")?;
+    if !matches!(owner_mode(&owner).as_deref(), Some("internet-facing" | "internal")) {
+        return Err(Error::config(
+            "/shared_load_balancer/service",
+            format!(
+                "`{}` has no load balancer to share (`load_balancer = \"none\"`)",
+                s.service
+            ),
+        ));
+    }
+    let owns = match &owner {
+        Value::Object(regions) => regions.iter().all(|(_, f)| f.get("listener_http_arn").is_some()),
+        _ => false,
+    };
+    if !owns {
+        return Err(Error::config(
+            "/shared_load_balancer/service",
+            format!(
+                "`{}` is on another service's load balancer itself: name the service that owns it",
+                s.service
+            ),
+        ));
+    }
+    Ok(owner)
+}
+
+/// The load balancer scheme in a service's `regions` export.
+fn owner_mode(owner: &Value) -> Option<String> {
+    match owner {
+        Value::Object(regions) => regions
+            .iter()
+            .find_map(|(_, f)| f.get("load_balancer").and_then(Value::as_str).map(str::to_string)),
+        _ => None,
+    }
+}
+
 fn kebab(key: &str) -> String {
     key.to_ascii_lowercase().replace(['_', '.'], "-")
 }
@@ -1311,7 +1577,12 @@ struct Rollout<'a> {
     region: &'a str,
     cluster: &'a Value,
     port: u32,
-    https: bool,
+    /// The production listeners (or, on a shared load balancer, rules).
+    production: Vec<Value>,
+    /// The test listener (or rule).
+    test: Value,
+    /// The load balancer's DNS name.
+    dns_name: Value,
     subnets: Value,
     security_groups: Vec<Value>,
     alarm_prefix: &'a str,
@@ -1328,10 +1599,7 @@ impl Rollout<'_> {
     /// the test listener), shifts of production traffic, bakes that watch
     /// the gates, an approval for blue/green, and finish (green becomes blue).
     fn steps(&self, plan: &mut Plan, d: &Deployment) {
-        let mut production = vec![reference(&self.id("listener-http"), "arn")];
-        if self.https {
-            production.push(reference(&self.id("listener-https"), "arn"));
-        }
+        let production = self.production.clone();
         let mut chain: Vec<String> = Vec::new();
         let mut add = |plan: &mut Plan, name: String, action: &str, params: Value, timeout: u32| {
             let step = plan
@@ -1354,7 +1622,7 @@ impl Rollout<'_> {
                 "task_definition": reference(&self.id("task"), "arn"),
                 "target_groups": vec![reference(&self.id("tg-blue"), "arn"), reference(&self.id("tg-green"), "arn")],
                 "production_listeners": production,
-                "test_listener": reference(&self.id("listener-test"), "arn"),
+                "test_listener": self.test.clone(),
                 "container_name": "app",
                 "container_port": self.port,
                 "launch_type": "FARGATE",
@@ -1380,7 +1648,7 @@ impl Rollout<'_> {
                     "probe_url",
                     concat(vec![
                         Value::from("http://"),
-                        reference(&self.id("alb"), "dns_name"),
+                        self.dns_name.clone(),
                         Value::from(format!(":9001{path}")),
                     ]),
                 );
