@@ -1,8 +1,10 @@
 """The AWS emulator the tests and the demo run: moto's server, with fixes
-where moto answers in a shape AWS never uses and the AWS SDK for Rust
-refuses. Each fix makes moto answer as the AWS API reference says; none
-makes it more lenient (that is the job of the AWS-behaviour layer in
-host/src/testing.rs, which makes it stricter).
+where moto departs from AWS in a way the platform's calls meet: an answer
+in a shape AWS never uses (which the AWS SDK for Rust refuses), a request
+AWS accepts and moto refuses, a clean-up AWS does and moto does not. Each
+fix makes moto do what the AWS API reference says; none makes it more
+lenient than AWS (the AWS-behaviour layer in host/src/testing.rs makes it
+stricter where AWS is).
 
 Run with the venv made by scripts/setup-emulator:
 
@@ -12,6 +14,9 @@ Run with the venv made by scripts/setup-emulator:
 import sys
 from xml.sax.saxutils import escape
 
+import moto.codebuild.responses as codebuild_responses
+from moto.codebuild.exceptions import InvalidInputException
+from moto.rds.models import RDSBackend
 from moto.s3.responses import S3Response
 from moto.server import main
 
@@ -31,6 +36,51 @@ def get_bucket_versioning(self):
 
 
 S3Response.get_bucket_versioning = get_bucket_versioning
+
+_delete_db_cluster = RDSBackend.delete_db_cluster
+
+
+def delete_db_cluster(self, cluster_identifier, *args, **kwargs):
+    # RDS removes a deleted cluster's automated backups (DeleteDBCluster's
+    # DeleteAutomatedBackups defaults to true); moto 5.2.5 keeps its
+    # automated cluster snapshots, which `down` then finds still tagged.
+    cluster = _delete_db_cluster(self, cluster_identifier, *args, **kwargs)
+    for name, snapshot in list(self.cluster_snapshots.items()):
+        of = getattr(getattr(snapshot, "cluster", None), "db_cluster_identifier", None)
+        if snapshot.snapshot_type == "automated" and of == cluster_identifier:
+            del self.cluster_snapshots[name]
+    return cluster
+
+
+RDSBackend.delete_db_cluster = delete_db_cluster
+
+_validate_source = codebuild_responses._validate_required_params_source
+
+
+def validate_source(source):
+    # CodeBuild takes no location for a project whose source the pipeline
+    # hands over (CODEPIPELINE) or that has none (NO_SOURCE); moto 5.2.5
+    # requires one for every type.
+    if source.get("type") in ("CODEPIPELINE", "NO_SOURCE") and not source.get("location"):
+        if source["type"] == "NO_SOURCE" and not source.get("buildspec"):
+            raise InvalidInputException("Project source buildspec is required for NO_SOURCE")
+        return
+    _validate_source(source)
+
+
+codebuild_responses._validate_required_params_source = validate_source
+
+_validate_artifacts = codebuild_responses._validate_required_params_artifacts
+
+
+def validate_artifacts(artifacts):
+    # Nor for artifacts the pipeline takes over (CODEPIPELINE).
+    if artifacts.get("type") == "CODEPIPELINE" and not artifacts.get("location"):
+        return
+    _validate_artifacts(artifacts)
+
+
+codebuild_responses._validate_required_params_artifacts = validate_artifacts
 
 if __name__ == "__main__":
     sys.exit(main())

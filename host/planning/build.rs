@@ -16,6 +16,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("network", "plugin-network"),
     ("service", "plugin-service"),
     ("database", "plugin-database"),
+    ("aurora", "plugin-aurora"),
     ("dns-failover", "plugin-dns-failover"),
     ("observability", "plugin-observability"),
     ("github-deploy-role", "plugin-github-deploy-role"),

@@ -124,16 +124,16 @@ fn unknown_builtin_plugin() {
     check(
         &format!("{HEAD}\n[plugins.cache]\nplugin = \"redis\"\n"),
         None,
-        expect![[
-            r#"test.toml:6:10: plugin instance `cache`: no built-in plugin named `redis`; the built-ins are: network, service, database, dns-failover, observability, github-deploy-role"#
-        ]],
+        expect![
+            "test.toml:6:10: plugin instance `cache`: no built-in plugin named `redis`; the built-ins are: network, service, database, aurora, dns-failover, observability, github-deploy-role"
+        ],
     );
     check(
         &format!("{HEAD}\n[plugins.redis]\n"),
         None,
-        expect![[
-            r#"test.toml:5:1: plugin instance `redis`: no built-in plugin named `redis`; the built-ins are: network, service, database, dns-failover, observability, github-deploy-role"#
-        ]],
+        expect![
+            "test.toml:5:1: plugin instance `redis`: no built-in plugin named `redis`; the built-ins are: network, service, database, aurora, dns-failover, observability, github-deploy-role"
+        ],
     );
 }
 

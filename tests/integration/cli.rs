@@ -87,7 +87,7 @@ fn human_plan_summarises_like_terraform() {
         text.lines()
             .last()
             .unwrap()
-            .starts_with("Plan: 49 to create, 0 to change, 0 to destroy;"),
+            .starts_with("Plan: 50 to create, 0 to change, 0 to destroy;"),
         "{text}"
     );
 }
@@ -178,6 +178,7 @@ fn plugin_list_and_inspect() {
             "network",
             "service",
             "database",
+            "aurora",
             "dns-failover",
             "observability",
             "github-deploy-role"
@@ -265,6 +266,7 @@ fn plugin_readmes_match_inspect() {
         "network",
         "service",
         "database",
+        "aurora",
         "dns-failover",
         "observability",
         "github-deploy-role",

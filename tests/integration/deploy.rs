@@ -417,6 +417,53 @@ fn dev_and_prod_deploy_across_their_regions_and_go_away() {
             .await
             .unwrap();
         assert_eq!(replica.db_instances()[0].publicly_accessible(), Some(false));
+        // dev's database is the aurora plugin swapped in: an encrypted
+        // Serverless v2 cluster from half a capacity unit to two, served by
+        // one db.serverless instance, and the service's tasks get its
+        // endpoint as prod's get the RDS instance's.
+        let east = aws_sdk_rds::Client::new(&moto.sdk("us-east-1").await);
+        let clusters = east.describe_db_clusters().send().await.unwrap();
+        assert_eq!(clusters.db_clusters().len(), 1, "{clusters:?}");
+        let cluster = &clusters.db_clusters()[0];
+        assert_eq!(
+            (
+                cluster.db_cluster_identifier(),
+                cluster.engine(),
+                cluster.storage_encrypted()
+            ),
+            (Some("ml-api-dev-db"), Some("aurora-postgresql"), Some(true))
+        );
+        let range = cluster
+            .serverless_v2_scaling_configuration()
+            .expect("a Serverless v2 range");
+        assert_eq!((range.min_capacity(), range.max_capacity()), (Some(0.5), Some(2.0)));
+        let members: Vec<&str> = cluster
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| m.db_instance_identifier())
+            .collect();
+        assert_eq!(members, ["ml-api-dev-db-writer"]);
+        let writer = east
+            .describe_db_instances()
+            .db_instance_identifier("ml-api-dev-db-writer")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(writer.db_instances()[0].db_instance_class(), Some("db.serverless"));
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk("us-east-1").await);
+        let task = ecs
+            .describe_task_definition()
+            .task_definition("ml-api-dev-api")
+            .send()
+            .await
+            .unwrap();
+        let host = task.task_definition().unwrap().container_definitions()[0]
+            .environment()
+            .iter()
+            .find(|v| v.name() == Some("DATABASE_HOST"))
+            .and_then(|v| v.value())
+            .map(str::to_string);
+        assert_eq!(host.as_deref(), cluster.endpoint(), "the tasks reach the cluster");
         let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
         let zones = r53
             .list_hosted_zones_by_name()

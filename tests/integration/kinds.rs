@@ -1821,3 +1821,154 @@ fn a_listener_rule_routes_by_path_changes_in_place_and_keeps_a_rollouts_weights(
         assert_eq!(left, vec![their_arn], "only their rule is left");
     });
 }
+
+/// A pipeline's parts through the registry against the emulator: a
+/// CodeCommit repository, a CodeBuild project that builds images
+/// (privileged) and a CodePipeline from the repository through the build to
+/// a manual approval, each found again after an interruption, changed in
+/// place where the emulator implements the update, and deleted.
+#[test]
+fn a_pipeline_builds_from_its_repository_and_waits_for_approval() {
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let aws = aws_at(&moto.endpoint).await;
+        let sdk = moto.sdk("us-east-1").await;
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        let s3 = s3_client(&moto, "us-east-1").await;
+        let role = |name: &'static str, service: &'static str| {
+            let iam = iam.clone();
+            async move {
+                let trust = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }] });
+                iam.create_role()
+                    .role_name(name)
+                    .assume_role_policy_document(trust.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .role()
+                    .unwrap()
+                    .arn()
+                    .to_string()
+            }
+        };
+        let build_role = role("t-build", "codebuild.amazonaws.com").await;
+        let pipeline_role = role("t-pipeline", "codepipeline.amazonaws.com").await;
+        s3.create_bucket().bucket("t-artifacts").send().await.unwrap();
+        let request = |id: &'static str, kind: &'static str, props: &'static Json| Request {
+            id,
+            kind,
+            region: "us-east-1",
+            props: Props::new(props, kind),
+            tags: Box::leak(platform_tags(id).into_boxed_slice()),
+            token: "token".into(),
+        };
+
+        // The repository.
+        const REPO: &str = "aws.codecommit.repository";
+        let repo_props = leak(json!({ "name": "t-monorepo", "description": "services/ of three services" }));
+        let repo = aws.create(&request("t.repo", REPO, repo_props)).await.unwrap();
+        assert_eq!(repo["name"], "t-monorepo");
+        assert!(repo["clone_url_http"].as_str().unwrap().contains("t-monorepo"), "{repo:?}");
+        // Not found again here: moto 5.2.5 has no CodeCommit
+        // ListTagsForResource, which `find` reads to adopt only its own.
+        let codecommit = aws_sdk_codecommit::Client::new(&sdk);
+        let got = codecommit.get_repository().repository_name("t-monorepo").send().await.unwrap();
+        assert_eq!(
+            got.repository_metadata().and_then(|m| m.repository_description()),
+            Some("services/ of three services")
+        );
+
+        // The build project: privileged (it builds images), the pipeline's
+        // source in, an image definition out.
+        const PROJECT: &str = "aws.codebuild.project";
+        let project_props = leak(json!({
+            "name": "t-api-build",
+            "service_role_arn": build_role,
+            "source": { "type": "CODEPIPELINE", "buildspec": "version: 0.2\nphases:\n  build:\n    commands: [\"docker build .\"]\n" },
+            "environment": { "privileged_mode": true, "variables": { "SERVICE": "api", "REPOSITORY_URI": "123.dkr.ecr.us-east-1.amazonaws.com/t-api" } },
+            "timeout_minutes": 30,
+        }));
+        let project = aws.create(&request("t.build", PROJECT, project_props)).await.unwrap();
+        assert_eq!(project["name"], "t-api-build");
+        assert_eq!(aws.find(&request("t.build", PROJECT, project_props)).await.unwrap(), Some(project.clone()));
+        let codebuild = aws_sdk_codebuild::Client::new(&sdk);
+        let got = codebuild.batch_get_projects().names("t-api-build").send().await.unwrap();
+        let p = &got.projects()[0];
+        let env = p.environment().unwrap();
+        assert_eq!(
+            (env.privileged_mode(), env.compute_type().as_str(), env.image(), p.timeout_in_minutes()),
+            (Some(true), "BUILD_GENERAL1_SMALL", "aws/codebuild/standard:7.0", Some(30))
+        );
+        let mut vars: Vec<(&str, &str)> = env.environment_variables().iter().map(|v| (v.name(), v.value())).collect();
+        vars.sort();
+        assert_eq!(vars, [("REPOSITORY_URI", "123.dkr.ecr.us-east-1.amazonaws.com/t-api"), ("SERVICE", "api")]);
+        assert_eq!(p.source().map(|s| s.r#type().as_str()), Some("CODEPIPELINE"));
+        assert_eq!(p.artifacts().map(|a| a.r#type().as_str()), Some("CODEPIPELINE"));
+
+        // The pipeline.
+        const PIPELINE: &str = "aws.codepipeline.pipeline";
+        let stages = |approval: bool| {
+            let mut stages = vec![
+                json!({ "name": "Source", "actions": [{
+                    "name": "Source", "category": "Source", "provider": "CodeCommit",
+                    "configuration": { "RepositoryName": "t-monorepo", "BranchName": "main" },
+                    "output_artifacts": ["source"],
+                }]}),
+                json!({ "name": "Build", "actions": [{
+                    "name": "api", "category": "Build", "provider": "CodeBuild",
+                    "configuration": { "ProjectName": "t-api-build" },
+                    "input_artifacts": ["source"], "output_artifacts": ["api_image"],
+                }]}),
+            ];
+            if approval {
+                stages.push(json!({ "name": "Production", "actions": [{ "name": "Approve", "category": "Approval", "provider": "Manual" }] }));
+            }
+            stages
+        };
+        let pipeline_props = |approval: bool| {
+            leak(json!({ "name": "t-pipeline", "role_arn": pipeline_role, "artifact_bucket": "t-artifacts", "stages": stages(approval) }))
+        };
+        let (first, second) = (pipeline_props(false), pipeline_props(true));
+        let pipeline = aws.create(&request("t.pipeline", PIPELINE, first)).await.unwrap();
+        assert_eq!(pipeline["name"], "t-pipeline");
+        assert_eq!(aws.find(&request("t.pipeline", PIPELINE, first)).await.unwrap().map(|o| o["name"].clone()), Some(json!("t-pipeline")));
+        let codepipeline = aws_sdk_codepipeline::Client::new(&sdk);
+        let names = |out: &aws_sdk_codepipeline::operation::get_pipeline::GetPipelineOutput| -> Vec<String> {
+            out.pipeline().unwrap().stages().iter().map(|s| s.name().to_string()).collect()
+        };
+        let got = codepipeline.get_pipeline().name("t-pipeline").send().await.unwrap();
+        assert_eq!(names(&got), ["Source", "Build"]);
+        assert_eq!(got.pipeline().unwrap().artifact_store().map(|s| s.location()), Some("t-artifacts"));
+
+        // An approval stage added in place: the same pipeline, a new version.
+        assert!(Aws::updates_in_place(PIPELINE, first, second));
+        let updated = aws.update(&request("t.pipeline", PIPELINE, second), first, &pipeline).await.unwrap();
+        let got = codepipeline.get_pipeline().name("t-pipeline").send().await.unwrap();
+        assert_eq!(names(&got), ["Source", "Build", "Production"]);
+        assert_eq!(got.pipeline().unwrap().version(), Some(2));
+        assert_eq!(updated["arn"], pipeline["arn"]);
+
+        // Refused before any call: a source action outside the first stage.
+        let misplaced = leak({
+            let mut p = second.clone();
+            p["stages"][2]["actions"][0] = json!({ "name": "Again", "category": "Source", "provider": "CodeCommit", "configuration": { "RepositoryName": "x", "BranchName": "main" }, "output_artifacts": ["again"] });
+            p
+        });
+        let e = aws.create(&request("t.other", PIPELINE, misplaced)).await.unwrap_err();
+        assert!(e.message.contains("only the first stage holds `Source` actions"), "{e}");
+
+        // The sweep knows their ARNs; deleted, each is gone.
+        for (kind, outputs, props) in [
+            (PIPELINE, &updated, second),
+            (PROJECT, &project, project_props),
+            (REPO, &repo, repo_props),
+        ] {
+            let arn = outputs["arn"].as_str().unwrap();
+            let (swept, _) = platform::providers::registry::registry().from_arn(arn).unwrap_or_else(|| panic!("{arn}"));
+            assert_eq!(swept, kind);
+            let outputs = Json::Object(outputs.clone());
+            aws.delete(kind, "us-east-1", &outputs, props).await.unwrap();
+            assert_eq!(read(&aws, kind, "us-east-1", &outputs).await.unwrap(), Live::Gone, "{kind}");
+        }
+    });
+}

@@ -809,3 +809,65 @@ fn services_share_a_load_balancer_by_rules_and_subnets_follow_the_seed() {
         assert!(e.contains(says), "{change}: {e}");
     }
 }
+
+/// The swap a team makes: ml-api's `db` is `database` (RDS, multi-AZ) in
+/// prod and `aurora` (Serverless v2) in dev, with `api` unchanged. The
+/// swapped-in plugin gets only the environment's configuration, and a
+/// consumer that imports an export the plugin lacks fails the plan naming
+/// both plugins.
+#[test]
+fn an_environment_swaps_the_database_plugin_and_its_consumers_do_not_change() {
+    use crate::support::{plan_error, plan_text};
+    let text = std::fs::read_to_string(root().join("blueprints/ml-api.toml")).unwrap();
+    let dev = plan_text(&text, Some("dev")).unwrap();
+    let prod = plan_text(&text, Some("prod")).unwrap();
+    let kinds = |plan: &platform::plan::Plan| -> Vec<String> {
+        let mut k: Vec<String> = plan
+            .resources
+            .iter()
+            .filter(|r| r.id.starts_with("db."))
+            .map(|r| format!("{} {}", r.id, r.kind))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        kinds(&dev),
+        [
+            "db.cluster aws.rds.db-cluster",
+            "db.credentials aws.secretsmanager.secret",
+            "db.instance-writer aws.rds.cluster-instance",
+            "db.subnets aws.rds.db-subnet-group",
+        ]
+    );
+    assert!(kinds(&prod).contains(&"db.instance aws.rds.db-instance".to_string()));
+    let cluster = dev.resource("db.cluster").unwrap().properties.to_json();
+    assert_eq!(cluster["engine"], "aurora-postgresql");
+    assert_eq!(
+        cluster["serverless_v2"],
+        serde_json::json!({ "min_capacity": 0.5, "max_capacity": 2.0 })
+    );
+    assert_eq!(cluster["storage_encrypted"], true);
+    // The same service configuration reads the cluster's endpoint and the
+    // same kind of secret.
+    let task = dev
+        .resource("api.task-us-east-1")
+        .unwrap()
+        .properties
+        .to_json()
+        .to_string();
+    assert!(task.contains("db.cluster") && task.contains("\"endpoint\""), "{task}");
+    assert!(task.contains("db.credentials"), "{task}");
+
+    // A consumer of an export the swapped-in plugin lacks.
+    let broken = text.replace(
+        "[env.dev.plugins.db]\nplugin = \"aurora\"\n\n[env.dev.plugins.db.config]\nmin_capacity = 0.5\nmax_capacity = 2\n",
+        "[env.dev.plugins.db]\nplugin = \"network\"\n",
+    );
+    assert_ne!(broken, text);
+    let e = plan_error(&broken, Some("dev"));
+    assert!(
+        e.contains("plugin instance `observability` (observability 0.1.0): instance `db` (plugin `network`) has no export `identifier`"),
+        "{e}"
+    );
+}

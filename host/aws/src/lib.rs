@@ -11,6 +11,9 @@
 pub mod actions;
 mod autoscaling;
 mod cloudwatch;
+mod codebuild;
+mod codecommit;
+mod codepipeline;
 mod ec2;
 mod ecr;
 mod ecs;
@@ -21,6 +24,7 @@ mod logs;
 pub mod preflight;
 mod props;
 mod rds;
+mod rds_cluster;
 pub mod read;
 pub mod registry;
 pub mod rollout;

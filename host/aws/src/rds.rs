@@ -119,7 +119,7 @@ pub async fn create_instance(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<
     wait_available(aws, c, identifier).await
 }
 
-async fn wait_available(aws: &Aws, c: &Clients, identifier: &str) -> Result<Outputs, ProviderError> {
+pub(crate) async fn wait_available(aws: &Aws, c: &Clients, identifier: &str) -> Result<Outputs, ProviderError> {
     wait_within(
         aws,
         DB_WAIT.max(aws.wait_timeout),

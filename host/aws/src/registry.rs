@@ -335,6 +335,8 @@ pub fn registry() -> &'static Registry {
             .with::<secrets::Secret>()
             .with::<rds::DbSubnetGroup>()
             .with::<rds::DbInstance>()
+            .with::<rds_cluster::DbCluster>()
+            .with::<rds_cluster::ClusterInstance>()
             .with::<sns::Topic>()
             .with::<sns::Subscription>()
             .with::<cloudwatch::Dashboard>()
@@ -348,6 +350,9 @@ pub fn registry() -> &'static Registry {
             .with::<servicediscovery::DiscoveryService>()
             .with::<ssm::Parameter>()
             .with::<s3::Bucket>()
+            .with::<codecommit::Repository>()
+            .with::<codebuild::BuildProject>()
+            .with::<codepipeline::Pipeline>()
     });
     &REGISTRY
 }

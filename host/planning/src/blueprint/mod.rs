@@ -249,6 +249,21 @@ impl Blueprint {
         for over in decl.map(|d| d.plugins.as_slice()).unwrap_or_default() {
             match merged.iter_mut().find(|p| p.instance == over.instance) {
                 Some(base) => {
+                    // Another plugin in this environment (another built-in,
+                    // or a file instead of a built-in or the other way
+                    // round): the base configuration was written for the one
+                    // it replaces, so only the environment's applies. Another
+                    // file is taken for another build of the same plugin.
+                    let swapped = over.source.as_ref().is_some_and(|(to, _)| {
+                        let from = base
+                            .source
+                            .as_ref()
+                            .map_or_else(|| SourceDecl::Builtin(base.instance.clone()), |(s, _)| s.clone());
+                        !matches!((&from, to), (SourceDecl::Path(_), SourceDecl::Path(_))) && *to != from
+                    });
+                    if swapped {
+                        base.config = None;
+                    }
                     if over.source.is_some() {
                         base.source = over.source.clone();
                         base.sha256 = over.sha256.clone();
