@@ -20,6 +20,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("dns-failover", "plugin-dns-failover"),
     ("observability", "plugin-observability"),
     ("github-deploy-role", "plugin-github-deploy-role"),
+    ("pipeline", "plugin-pipeline"),
 ];
 
 /// Plugins used only by the tests (and the example custom plugin): built

@@ -125,14 +125,14 @@ fn unknown_builtin_plugin() {
         &format!("{HEAD}\n[plugins.cache]\nplugin = \"redis\"\n"),
         None,
         expect![
-            "test.toml:6:10: plugin instance `cache`: no built-in plugin named `redis`; the built-ins are: network, service, database, aurora, dns-failover, observability, github-deploy-role"
+            "test.toml:6:10: plugin instance `cache`: no built-in plugin named `redis`; the built-ins are: network, service, database, aurora, dns-failover, observability, github-deploy-role, pipeline"
         ],
     );
     check(
         &format!("{HEAD}\n[plugins.redis]\n"),
         None,
         expect![
-            "test.toml:5:1: plugin instance `redis`: no built-in plugin named `redis`; the built-ins are: network, service, database, aurora, dns-failover, observability, github-deploy-role"
+            "test.toml:5:1: plugin instance `redis`: no built-in plugin named `redis`; the built-ins are: network, service, database, aurora, dns-failover, observability, github-deploy-role, pipeline"
         ],
     );
 }

@@ -181,7 +181,8 @@ fn plugin_list_and_inspect() {
             "aurora",
             "dns-failover",
             "observability",
-            "github-deploy-role"
+            "github-deploy-role",
+            "pipeline"
         ]
     );
 
@@ -270,6 +271,7 @@ fn plugin_readmes_match_inspect() {
         "dns-failover",
         "observability",
         "github-deploy-role",
+        "pipeline",
     ] {
         let out = platform(&["plugin", "inspect", name]);
         let inspect = stdout(&out);

@@ -1121,6 +1121,77 @@ async fn seed_003_values_read_back(moto: &Moto) {
                 (Some(env), Some(format!("{service}-service").as_str()))
             );
         }
+        // The pipeline: the environment's repository, a privileged build
+        // per service pushing to that service's repository, the tests, and
+        // an approval in production only; artifacts kept 30 days.
+        let pipeline = aws_sdk_codepipeline::Client::new(&sdk)
+            .get_pipeline()
+            .name(format!("microservices-{env}-pipeline"))
+            .send()
+            .await
+            .unwrap();
+        let stages: Vec<&str> = pipeline.pipeline().unwrap().stages().iter().map(|s| s.name()).collect();
+        let wanted: &[&str] = if env == "production" {
+            &["Source", "Build", "Test", "Approval"]
+        } else {
+            &["Source", "Build", "Test"]
+        };
+        assert_eq!(stages, wanted, "{env}");
+        let source = &pipeline.pipeline().unwrap().stages()[0].actions()[0];
+        assert_eq!(
+            source
+                .configuration()
+                .and_then(|c| c.get("RepositoryName"))
+                .map(String::as_str),
+            Some(format!("microservices-monorepo-{env}").as_str())
+        );
+        aws_sdk_codecommit::Client::new(&sdk)
+            .get_repository()
+            .repository_name(format!("microservices-monorepo-{env}"))
+            .send()
+            .await
+            .unwrap();
+        let builds = aws_sdk_codebuild::Client::new(&sdk)
+            .batch_get_projects()
+            .names(format!("{prefix}-pipeline-build-auth"))
+            .send()
+            .await
+            .unwrap();
+        let project = builds
+            .projects()
+            .first()
+            .unwrap_or_else(|| panic!("{env}'s auth build: {builds:?}"));
+        let environment = project.environment().unwrap();
+        assert_eq!(environment.privileged_mode(), Some(true));
+        let uri = environment
+            .environment_variables()
+            .iter()
+            .find(|v| v.name() == "REPOSITORY_URI")
+            .map(|v| v.value().to_string());
+        let auth_repo = ecr
+            .describe_repositories()
+            .repository_names(format!("{prefix}-auth"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uri.as_deref(), auth_repo.repositories()[0].repository_uri());
+        let bucket = pipeline
+            .pipeline()
+            .unwrap()
+            .artifact_store()
+            .unwrap()
+            .location()
+            .to_string();
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        let rules = s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rules.rules()[0].expiration().and_then(|e| e.days()), Some(30), "{env}");
+        let versioning = s3.get_bucket_versioning().bucket(&bucket).send().await.unwrap();
+        assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
     }
 }
 

@@ -1695,6 +1695,10 @@ fn a_listener_rule_routes_by_path_changes_in_place_and_keeps_a_rollouts_weights(
                 "at most 5 condition values in all, not 6",
             ),
             (props(0, json!(["/a"]), json!([])), "priority must be 1 to 50000, not 0"),
+            (
+                props(10, json!(["/a", "/b", "/c", "/d"]), json!([])),
+                "condition takes at most 3 values, and `paths` has 4",
+            ),
             (props(10, json!(["auth"]), json!([])), "must start with `/`"),
         ] {
             let e = aws.create(&request(bad)).await.unwrap_err();

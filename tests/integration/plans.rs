@@ -522,9 +522,11 @@ fn alarms_follow_their_settings() {
     assert_eq!(hosts["evaluation_periods"], 2);
 
     // Per service over the common setting; an alarm can be switched off.
-    let custom = text.replace(
+    // Observability's list of services (the first; the pipeline's follows).
+    let custom = text.replacen(
         "services = [\"api\", \"auth\", \"notification\"]",
         "services = [\"api\", \"auth\", \"notification\"]\nservice_alarm_settings = { auth = { 5xx = { threshold = 50 }, cpu = { enabled = false } } }",
+        1,
     );
     let plan = plan_text(&custom, Some("production")).unwrap();
     assert_eq!(props(&plan, "observability.alarm-auth-5xx")["threshold"], 50);
@@ -544,9 +546,10 @@ fn alarms_follow_their_settings() {
     assert!(plan_error(&odd, Some("production")).contains("multiple of 60"));
     // What CloudWatch evaluates is checked on the settings in effect: a
     // day of periods under an hour, a week of longer ones.
-    let long = text.replace(
+    let long = text.replacen(
         "services = [\"api\", \"auth\", \"notification\"]",
         "services = [\"api\", \"auth\", \"notification\"]\nservice_alarm_settings = { auth = { cpu = { period_seconds = 900, evaluation_periods = 100 } } }",
+        1,
     );
     assert!(plan_error(&long, Some("production")).contains("exceed the day"));
     let hourly = long.replace("period_seconds = 900", "period_seconds = 3600");
@@ -766,7 +769,11 @@ fn services_share_a_load_balancer_by_rules_and_subnets_follow_the_seed() {
             "`notification` is on another service's load balancer itself",
         ),
         (
-            "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"/a\", \"/b\", \"/c\", \"/d\", \"/e\", \"/f\"] }",
+            "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"/a\", \"/b\", \"/c\", \"/d\"] }",
+            "at most 3 paths (AWS's limit of values per listener rule condition), not 4",
+        ),
+        (
+            "shared_load_balancer = { service = \"api\", priority = 10, paths = [\"/a\", \"/b\", \"/c\"], hosts = [\"a.example.com\", \"b.example.com\", \"c.example.com\"] }",
             "at most 5 paths and hosts in all",
         ),
         (
@@ -870,4 +877,116 @@ fn an_environment_swaps_the_database_plugin_and_its_consumers_do_not_change() {
         e.contains("plugin instance `observability` (observability 0.1.0): instance `db` (plugin `network`) has no export `identifier`"),
         "{e}"
     );
+}
+
+/// Seed 003's pipeline: a build per service pushing to exactly that
+/// service's repository, tests, approval in production, and with `deploy`
+/// a stage running `platform deploy` with the images of the commit.
+#[test]
+fn the_pipeline_builds_each_service_and_deploys_with_platform() {
+    use crate::support::{plan_error, plan_text};
+    let text = std::fs::read_to_string(root().join("blueprints/microservices.toml")).unwrap();
+    let with_deploy = text.replace(
+        "artifact_expire_days = 30\n",
+        "artifact_expire_days = 30\ndeploy = { blueprint = \"blueprints/microservices.toml\", environment = \"production\", install = \"pip install platform-cli\", policy_arns = [\"arn:aws:iam::123456789012:policy/microservices-deploy\"] }\n",
+    );
+    assert_ne!(with_deploy, text);
+    let plan = plan_text(&with_deploy, Some("production")).unwrap();
+    let props = |id: &str| {
+        plan.resource(id)
+            .unwrap_or_else(|| panic!("no {id}"))
+            .properties
+            .to_json()
+    };
+    let pipeline = props("pipeline.pipeline");
+    let stages: Vec<&str> = pipeline["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["Source", "Build", "Test", "Approval", "Deploy"]);
+    let builds: Vec<&str> = pipeline["stages"][1]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        builds,
+        ["api", "auth", "notification"],
+        "one build per service, in parallel"
+    );
+    let auth = props("pipeline.build-auth");
+    assert_eq!(auth["environment"]["privileged_mode"], true);
+    assert_eq!(auth["environment"]["variables"]["CONTEXT"], "services/auth");
+    assert!(
+        auth["environment"]["variables"]["REPOSITORY_URI"]
+            .to_string()
+            .contains("auth.repository")
+    );
+    let push = props("pipeline.build-role")["inline_policy"]["Statement"][3].clone();
+    let pushed = push["Resource"].to_string();
+    for service in ["api", "auth", "notification"] {
+        assert!(pushed.contains(&format!("{service}.repository")), "{pushed}");
+    }
+    assert!(
+        !push.to_string().contains("\"*\""),
+        "pushes only to the services' repositories: {push}"
+    );
+    let deploy = props("pipeline.deploy");
+    let spec = deploy["source"]["buildspec"].as_str().unwrap();
+    assert!(
+        spec.contains("platform deploy \"$BLUEPRINT\" --env \"$ENVIRONMENT\" --yes --image api=\"$API_REPOSITORY_URI:$TAG\" --image auth=\"$AUTH_REPOSITORY_URI:$TAG\" --image notification=\"$NOTIFICATION_REPOSITORY_URI:$TAG\""),
+        "{spec}"
+    );
+    assert!(spec.contains("- \"pip install platform-cli\""), "{spec}");
+    assert_eq!(deploy["environment"]["variables"]["ENVIRONMENT"], "production");
+    assert_eq!(
+        props("pipeline.deploy-role")["managed_policy_arns"],
+        serde_json::json!(["arn:aws:iam::123456789012:policy/microservices-deploy"])
+    );
+    let starts = props("pipeline.pipeline-role")["inline_policy"]["Statement"][3]["Resource"].clone();
+    assert_eq!(
+        starts.as_array().unwrap().len(),
+        5,
+        "three builds, the tests and the deploy: {starts}"
+    );
+    let staging = plan_text(&text, Some("staging")).unwrap();
+    let stages = staging.resource("pipeline.pipeline").unwrap().properties.to_json()["stages"].clone();
+    assert_eq!(
+        stages.as_array().unwrap().len(),
+        3,
+        "no approval and no deploy in staging: {stages}"
+    );
+
+    let services = "services = [\"api\", \"auth\", \"notification\"]";
+    for (old, change, says) in [
+        (
+            services,
+            "services = [\"api\", \"auth\", \"api\"]",
+            "plugins.pipeline.config.services.2: `api` is listed twice",
+        ),
+        (
+            "context = \"services/{service}\"",
+            "context = \"services/app\"",
+            "the build context must contain {service}",
+        ),
+        (
+            services,
+            "services = [\"api\", \"auth\", \"network\"]",
+            "instance `network` (plugin `network`) has no export `repository`",
+        ),
+    ] {
+        // The pipeline's settings (observability lists the services too).
+        let (old, change) = if old == services {
+            (format!("{old}\ncontext"), format!("{change}\ncontext"))
+        } else {
+            (old.to_string(), change.to_string())
+        };
+        let changed = text.replacen(&old, &change, 1);
+        assert_ne!(changed, text, "{change}");
+        let e = plan_error(&changed, Some("production"));
+        assert!(e.contains(says), "{change}: {e}");
+    }
 }

@@ -267,6 +267,12 @@ impl EnvironmentProps {
                     .into(),
             );
         }
+        // The default image is an x86 Linux one.
+        if self.image.is_none() && kind != DEFAULT_ENVIRONMENT {
+            return Err(format!(
+                "`environment.image` is required with `environment.type` `{kind}`: the default ({DEFAULT_IMAGE}) runs only on `{DEFAULT_ENVIRONMENT}`"
+            ));
+        }
         for name in self.variables.iter().flat_map(BTreeMap::keys) {
             if name.is_empty() {
                 return Err("`environment.variables` has a variable with an empty name".into());
@@ -726,8 +732,12 @@ mod tests {
             Some("`environment.type` is one of"),
         );
         check(
-            serde_json::json!({ "environment": { "compute_type": "BUILD_LAMBDA_1GB", "type": "LINUX_LAMBDA_CONTAINER" } }),
+            serde_json::json!({ "environment": { "compute_type": "BUILD_LAMBDA_1GB", "type": "LINUX_LAMBDA_CONTAINER", "image": "aws/codebuild/amazonlinux-x86_64-lambda-standard:python3.12" } }),
             None,
+        );
+        check(
+            serde_json::json!({ "environment": { "type": "ARM_CONTAINER" } }),
+            Some("`environment.image` is required with `environment.type` `ARM_CONTAINER`"),
         );
         check(
             serde_json::json!({ "environment": { "compute_type": "BUILD_LAMBDA_1GB" } }),

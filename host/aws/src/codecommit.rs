@@ -15,9 +15,10 @@
 //! - A lookup of a missing repository answers
 //!   `RepositoryDoesNotExistException` (not a `NotFound` code), which drift
 //!   reads as gone; DeleteRepository of a missing one succeeds.
-//! - Since July 2024 CodeCommit creates repositories only in accounts (or
-//!   organizations) that already have one, answering
-//!   `OperationNotAllowedException` otherwise; the error says so.
+//! - From July 2024 CodeCommit created repositories only in accounts (or
+//!   organizations) that already had one, answering
+//!   `OperationNotAllowedException` otherwise; the error says what that
+//!   answer has meant, whatever AWS's policy is today.
 //! - Repository ARNs are `arn:<partition>:codecommit:<region>:<account>:<name>`,
 //!   and the Resource Groups Tagging API lists them, so leftovers are swept.
 
@@ -131,7 +132,7 @@ impl ResourceType for Repository {
             }
             Err(e) if e.is_code("OperationNotAllowedException") => Err(ProviderError {
                 message: format!(
-                    "{} (since July 2024 CodeCommit creates repositories only in accounts or organizations that already have one: use a source provider such as a CodeStar connection instead)",
+                    "{} (AWS answered OperationNotAllowedException: CodeCommit may be closed to new repositories in this account, as it was from July 2024 for accounts without one; a source connection such as CodeStar's is the alternative)",
                     e.message
                 ),
                 ..e

@@ -406,6 +406,21 @@ impl ActionProps {
                     .join(", ")
             ));
         }
+        // An S3 deploy that does not extract the artifact writes it as one
+        // object, which needs its key.
+        if self.category == Category::Deploy
+            && self.provider == Provider::S3
+            && config
+                .and_then(|c| c.get("Extract"))
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+            && config
+                .and_then(|c| c.get("ObjectKey"))
+                .is_none_or(|v| v.trim().is_empty())
+        {
+            return Err(format!(
+                "`{path}.configuration`: an `S3` deploy with `Extract` = \"false\" needs `ObjectKey`"
+            ));
+        }
         Ok(())
     }
 }

@@ -865,6 +865,17 @@ fn rule_conditions(p: &Props<'_>) -> Result<Vec<RuleCondition>, ProviderError> {
             "a listener rule needs `paths` or `hosts`: without a condition it would take every request from the listener's default action",
         ));
     }
+    for (what, values) in [("paths", &paths), ("hosts", &hosts)] {
+        if values.len() > 3 {
+            return Err(ProviderError::property(
+                kind,
+                format!(
+                    "a listener rule's condition takes at most 3 values, and `{what}` has {}",
+                    values.len()
+                ),
+            ));
+        }
+    }
     if paths.len() + hosts.len() > 5 {
         return Err(ProviderError::property(
             kind,

@@ -22,8 +22,14 @@
 //!   maintenance window.
 //! - DeleteDBCluster is refused while the cluster has instances; instances
 //!   refer to their cluster, so `down` deletes them first. No final
-//!   snapshot is taken (`SkipFinalSnapshot`), as for instances; deletion
-//!   protection, when on, makes RDS refuse the delete, and the error says so.
+//!   snapshot is taken (`SkipFinalSnapshot`), as for instances, and the
+//!   automated backups go with the cluster. With deletion protection on,
+//!   RDS still deletes the instances and then refuses the cluster, which
+//!   would be left without compute: an instance of a protected cluster is
+//!   not deleted, and the error says why.
+//! - Right after ModifyDBCluster a cluster may still say `available`; the
+//!   wait is for no pending modification and, for an upgrade, the new
+//!   version (terraform-provider-aws #28339).
 
 use std::time::Duration;
 
@@ -193,6 +199,19 @@ fn valid_cluster(p: &Props<'_>) -> Result<Option<ServerlessV2ScalingConfiguratio
 
 /// Wait until cluster `identifier` is available; its outputs.
 async fn cluster_available(aws: &Aws, c: &Clients, identifier: &str) -> Result<Outputs, ProviderError> {
+    cluster_settled(aws, c, identifier, None).await
+}
+
+/// Wait until cluster `identifier` is available with no modification
+/// pending and, for an upgrade, on `version`: right after ModifyDBCluster a
+/// cluster may still say `available` before it starts the change
+/// (terraform-provider-aws #28339), and the next call would meet it busy.
+async fn cluster_settled(
+    aws: &Aws,
+    c: &Clients,
+    identifier: &str,
+    version: Option<&str>,
+) -> Result<Outputs, ProviderError> {
     wait_within(
         aws,
         CLUSTER_WAIT.max(aws.wait_timeout),
@@ -209,11 +228,28 @@ async fn cluster_available(aws: &Aws, c: &Clients, identifier: &str) -> Result<O
             let Some(cluster) = out.db_clusters().first() else {
                 return Ok(None);
             };
+            let pending = cluster.pending_modified_values().is_some_and(|p| {
+                p.engine_version().is_some()
+                    || p.master_user_password().is_some()
+                    || p.iam_database_authentication_enabled().is_some()
+            });
+            let upgraded = version.is_none_or(|v| {
+                cluster
+                    .engine_version()
+                    .is_some_and(|now| now == v || now.starts_with(&format!("{v}.")))
+            });
             match cluster.status() {
-                Some("available") => Ok(Some(cluster_outputs(cluster))),
-                Some(s @ ("failed" | "inaccessible-encryption-credentials" | "incompatible-network")) => Err(
-                    ProviderError::new("rds:CreateDBCluster", format!("DB cluster {identifier} is {s}")),
-                ),
+                Some("available") if !pending && upgraded => Ok(Some(cluster_outputs(cluster))),
+                Some(
+                    s @ ("stopped"
+                    | "cloning-failed"
+                    | "inaccessible-encryption-credentials"
+                    | "inaccessible-encryption-credentials-recoverable"
+                    | "migration-failed"),
+                ) => Err(ProviderError::new(
+                    "rds:DescribeDBClusters",
+                    format!("DB cluster {identifier} is {s}; it cannot become available by waiting"),
+                )),
                 _ => Ok(None),
             }
         },
@@ -351,11 +387,11 @@ impl ResourceType for DbCluster {
             )
             .set_serverless_v2_scaling_configuration(if changed("serverless_v2") { scaling } else { None })
             .set_allow_major_version_upgrade(version.as_ref().filter(|(_, major)| *major).map(|_| true))
-            .set_engine_version(version.map(|(v, _)| v))
+            .set_engine_version(version.as_ref().map(|(v, _)| v.clone()))
             .send()
             .await
             .map_err(|e| aws_err("rds:ModifyDBCluster", e))?;
-        cluster_available(aws, c, identifier).await
+        cluster_settled(aws, c, identifier, version.as_ref().map(|(v, _)| v.as_str())).await
     }
 
     async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
@@ -512,10 +548,58 @@ impl ResourceType for ClusterInstance {
             .send()
             .await
             .map_err(|e| aws_err("rds:ModifyDBInstance", e))?;
+        // Until RDS starts the change the instance still says `available`
+        // in its old class: wait for the new one.
+        if class != old_class {
+            wait_within(
+                aws,
+                CLUSTER_WAIT.max(aws.wait_timeout),
+                &format!("DB instance {identifier} becoming {class}"),
+                "rds:DescribeDBInstances",
+                || async {
+                    let out = c
+                        .rds
+                        .describe_db_instances()
+                        .db_instance_identifier(identifier)
+                        .send()
+                        .await
+                        .map_err(|e| aws_err("rds:DescribeDBInstances", e))?;
+                    Ok(out
+                        .db_instances()
+                        .first()
+                        .filter(|d| d.db_instance_class() == Some(class) && d.db_instance_status() == Some("available"))
+                        .map(|_| ()))
+                },
+            )
+            .await?;
+        }
         wait_available(aws, c, identifier).await
     }
 
-    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+    async fn delete(aws: &Aws, c: &Clients, o: &Props<'_>, p: &Props<'_>) -> Result<(), ProviderError> {
+        // RDS deletes the instances of a cluster with deletion protection,
+        // then refuses to delete the cluster: `down` would leave it without
+        // compute. Refuse first, while it still serves.
+        if let Some(cluster) = p.opt_str("db_cluster_identifier") {
+            match c.rds.describe_db_clusters().db_cluster_identifier(cluster).send().await {
+                Ok(out) if out.db_clusters().iter().any(|d| d.deletion_protection() == Some(true)) => {
+                    return Err(ProviderError::new(
+                        "rds:DeleteDBInstance",
+                        format!(
+                            "DB cluster {cluster} has deletion protection on, so it could not be deleted after its instances: turn `deletion_protection` off (and run `up`) first; instance {} is kept and still serves",
+                            o.str("identifier")?
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let e = aws_err("rds:DescribeDBClusters", e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
         delete_instance(aws, c, o).await
     }
 

@@ -417,6 +417,7 @@ impl Plugin for Service {
             .export("regions", "Per region: load_balancer (the mode), cluster_name, service_name, log_group, discovery_name (`<instance>.<namespace>`, with service discovery), port; behind a load balancer alb_dns_name, alb_zone_id, alb_arn_suffix, target_group_arn_suffixes, and with a load balancer of its own lb_security_group_id and listener_http_arn, listener_https_arn, listener_test_arn (for services that join it); security_group_id when the tasks have a group of their own")
             .export("cluster", "Per region: the ECS cluster name, for services that share it")
             .export("alarm_prefix", "Name prefix of alarms that gate this service's rollouts")
+            .export("repository", "The ECR repository its images go to: name, uri, arn (for a pipeline that builds them)")
     }
 
     fn plan(ctx: &Context) -> Result<Plan, Error> {
@@ -1270,6 +1271,15 @@ impl Plugin for Service {
             alarm_prefix.as_str(),
             "Alarm name prefix that gates rollouts",
         );
+        plan.export(
+            "repository",
+            obj! {
+                "name": reference("repository", "name"),
+                "uri": reference("repository", "uri"),
+                "arn": reference("repository", "arn"),
+            },
+            "The image repository",
+        );
         Ok(plan)
     }
 }
@@ -1472,6 +1482,17 @@ fn shared_owner(ctx: &Context, cfg: &Config, s: &SharedLoadBalancer) -> Result<V
                 s.service
             ),
         ));
+    }
+    for (what, values) in [("paths", &s.paths), ("hosts", &s.hosts)] {
+        if values.len() > 3 {
+            return Err(Error::config(
+                &format!("/shared_load_balancer/{what}"),
+                format!(
+                    "at most 3 {what} (AWS's limit of values per listener rule condition), not {}",
+                    values.len()
+                ),
+            ));
+        }
     }
     if s.paths.len() + s.hosts.len() > 5 {
         return Err(Error::config(
