@@ -25,8 +25,13 @@ fn journal_lines(state: &Path, env: &str) -> usize {
     std::fs::read_to_string(state.join(format!("ml-api.{env}.journal.jsonl"))).map_or(0, |t| t.lines().count())
 }
 
-/// Every resource in the emulator tagged for this blueprint, by region.
+/// Every resource in the emulator tagged for ml-api, by region.
 fn tagged(moto: &Moto, regions: &[&str]) -> Vec<String> {
+    tagged_as(moto, "ml-api", regions)
+}
+
+/// Every resource in the emulator tagged for `blueprint`, by region.
+fn tagged_as(moto: &Moto, blueprint: &str, regions: &[&str]) -> Vec<String> {
     rt().block_on(async {
         let mut arns = Vec::new();
         for region in regions {
@@ -36,7 +41,7 @@ fn tagged(moto: &Moto, regions: &[&str]) -> Vec<String> {
                 .tag_filters(
                     aws_sdk_resourcegroupstagging::types::TagFilter::builder()
                         .key("platform:blueprint")
-                        .values("ml-api")
+                        .values(blueprint)
                         .build(),
                 )
                 .send()
@@ -1262,4 +1267,211 @@ fn internal_and_worker_services_deploy_and_go_away() {
         lbs + sd.list_services().send().await.unwrap().services().len()
     });
     assert_eq!(left, 0, "down removes the load balancers and Cloud Map services");
+}
+
+/// Seed 001 end to end: Flask on 256/512 tasks in us-east-1 and us-east-2
+/// (three in prod), MySQL multi-AZ with an encrypted replica in us-east-2,
+/// two zones and one NAT gateway per region, `/health` checked by the
+/// target groups, a generated application secret replicated to the second
+/// region; `down` leaves nothing.
+#[test]
+fn flask_and_mysql_deploy_across_two_regions_and_go_away() {
+    let moto = Moto::start(2);
+    let state = scratch("deploy-flask-mysql");
+    let up = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/flask-mysql.toml", "--env", "prod", "--yes"],
+    );
+    assert!(up.status.success(), "up failed:\n{}", text(&up.stderr));
+    rt().block_on(async {
+        for region in ["us-east-1", "us-east-2"] {
+            let sdk = moto.sdk(region).await;
+            let ec2 = aws_sdk_ec2::Client::new(&sdk);
+            let nat = ec2.describe_nat_gateways().send().await.unwrap();
+            let live = nat
+                .nat_gateways()
+                .iter()
+                .filter(|n| n.state().map(|s| s.as_str()) == Some("available"))
+                .count();
+            assert_eq!(live, 1, "one NAT gateway in {region}");
+            let zones: std::collections::BTreeSet<String> = ec2
+                .describe_subnets()
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .iter()
+                .filter(|s| s.cidr_block().is_some_and(|c| c.starts_with("10.")))
+                .filter_map(|s| s.availability_zone().map(str::to_string))
+                .collect();
+            assert_eq!(zones.len(), 2, "two zones in {region}: {zones:?}");
+            let ecs = aws_sdk_ecs::Client::new(&sdk);
+            let td = ecs
+                .describe_task_definition()
+                .task_definition("flask-mysql-prod-app")
+                .send()
+                .await
+                .unwrap();
+            let td = td.task_definition().unwrap();
+            assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")), "{region}");
+            let app = &td.container_definitions()[0];
+            assert_eq!(app.port_mappings()[0].container_port(), Some(5000));
+            let secret = app
+                .secrets()
+                .iter()
+                .find(|s| s.name() == "APP_SECRET")
+                .expect("APP_SECRET");
+            assert!(
+                secret.value_from().contains(region),
+                "each region reads its own replica: {}",
+                secret.value_from()
+            );
+            let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+            let groups = elb.describe_target_groups().send().await.unwrap();
+            assert!(!groups.target_groups().is_empty());
+            for g in groups.target_groups() {
+                assert_eq!(
+                    (g.health_check_path(), g.port()),
+                    (Some("/health"), Some(5000)),
+                    "{region}"
+                );
+            }
+        }
+        let rds = aws_sdk_rds::Client::new(&moto.sdk("us-east-1").await);
+        let db = rds
+            .describe_db_instances()
+            .db_instance_identifier("flask-mysql-prod-db")
+            .send()
+            .await
+            .unwrap();
+        let db = &db.db_instances()[0];
+        assert_eq!(
+            (
+                db.engine(),
+                db.multi_az(),
+                db.storage_encrypted(),
+                db.publicly_accessible(),
+                db.db_name()
+            ),
+            (Some("mysql"), Some(true), Some(true), Some(false), Some("appdb"))
+        );
+        let east2 = aws_sdk_rds::Client::new(&moto.sdk("us-east-2").await);
+        let replica = east2
+            .describe_db_instances()
+            .db_instance_identifier("flask-mysql-prod-db-replica")
+            .send()
+            .await
+            .unwrap();
+        let replica = &replica.db_instances()[0];
+        assert_eq!(
+            (replica.storage_encrypted(), replica.publicly_accessible()),
+            (Some(true), Some(false))
+        );
+        assert!(
+            replica
+                .read_replica_source_db_instance_identifier()
+                .is_some_and(|s| s.contains("flask-mysql-prod-db"))
+        );
+    });
+    let down = platform(
+        &moto,
+        &state,
+        &["down", "blueprints/flask-mysql.toml", "--env", "prod", "--yes"],
+    );
+    assert!(down.status.success(), "down failed:\n{}", text(&down.stderr));
+    assert_eq!(
+        tagged_as(&moto, "flask-mysql", &["us-east-1", "us-east-2"]),
+        Vec::<String>::new()
+    );
+}
+
+/// Seed 004 end to end: the state in S3 (the blueprint's `backend`), a
+/// service on Fargate, and a pipeline from GitHub through a connection whose
+/// Deploy stage runs `platform deploy` under the GitHub deploy role's policy
+/// and boundary; `down` leaves nothing but the state bucket.
+#[test]
+fn a_container_app_deploys_with_its_pipeline_and_remote_state() {
+    let moto = Moto::start(2);
+    let state = scratch("deploy-container-app");
+    const BUCKET: &str = "container-app-state-123456789012";
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    });
+    let up = platform(&moto, &state, &["up", "blueprints/container-app.toml", "--yes"]);
+    assert!(up.status.success(), "up failed:\n{}", text(&up.stderr));
+    rt().block_on(async {
+        let sdk = moto.sdk("us-east-1").await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        s3.head_object()
+            .bucket(BUCKET)
+            .key("container-app/container-app.prod.state.json")
+            .send()
+            .await
+            .expect("the state is in the bucket");
+        let pipeline = aws_sdk_codepipeline::Client::new(&sdk)
+            .get_pipeline()
+            .name("container-app-prod-pipeline")
+            .send()
+            .await
+            .unwrap();
+        let stages: Vec<&str> = pipeline.pipeline().unwrap().stages().iter().map(|s| s.name()).collect();
+        assert_eq!(stages, ["Source", "Build", "Deploy"]);
+        let source = &pipeline.pipeline().unwrap().stages()[0].actions()[0];
+        assert_eq!(
+            source.action_type_id().map(|t| t.provider()),
+            Some("CodeStarSourceConnection")
+        );
+        assert_eq!(
+            source
+                .configuration()
+                .and_then(|c| c.get("FullRepositoryId"))
+                .map(String::as_str),
+            Some("example/container-app")
+        );
+        // The deploy runs under the GitHub deploy role's policy and boundary.
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        let role = iam
+            .get_role()
+            .role_name("container-app-prod-pipeline-deploy")
+            .send()
+            .await
+            .unwrap();
+        let boundary = role
+            .role()
+            .unwrap()
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            boundary.ends_with(":policy/container-app-prod-deploy-role-boundary"),
+            "{boundary}"
+        );
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name("container-app-prod-pipeline-deploy")
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<&str> = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_name())
+            .collect();
+        assert_eq!(names, ["container-app-prod-deploy-role-deploy"]);
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let services = ecs
+            .list_services()
+            .cluster("container-app-prod-app")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(services.service_arns().len(), 1);
+    });
+    let down = platform(&moto, &state, &["down", "blueprints/container-app.toml", "--yes"]);
+    assert!(down.status.success(), "down failed:\n{}", text(&down.stderr));
+    assert_eq!(tagged_as(&moto, "container-app", &["us-east-1"]), Vec::<String>::new());
 }

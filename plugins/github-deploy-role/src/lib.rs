@@ -144,6 +144,7 @@ impl Plugin for GithubDeployRole {
             "The role to put in the workflow (aws-actions/configure-aws-credentials role-to-assume)",
         )
         .export("boundary_arn", "The permissions boundary")
+        .export("policy_arn", "The deploy policy (what `platform up` may change), for other deployers such as the pipeline plugin's deploy stage")
         .export(
             "plan_role_arn",
             "With pull_requests: the read-only role for pull-request workflows",
@@ -342,6 +343,7 @@ impl Plugin for GithubDeployRole {
 
         plan.export("role_arn", reference("role", "arn"), "Deploy role");
         plan.export("boundary_arn", reference("boundary", "arn"), "Permissions boundary");
+        plan.export("policy_arn", reference("deploy-policy", "arn"), "Deploy policy");
         Ok(plan)
     }
 }

@@ -16,7 +16,10 @@ struct Pipeline;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    repository: String,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    github: Option<GitHub>,
     #[serde(default = "d_branch")]
     branch: String,
     services: Vec<String>,
@@ -34,6 +37,15 @@ struct Config {
     compute_type: String,
 }
 
+/// A GitHub repository reached through a CodeConnections (CodeStar)
+/// connection, made and approved in the console beforehand.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitHub {
+    connection_arn: String,
+    repository: String,
+}
+
 /// The stage that runs `platform deploy` with the images just built.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,9 +53,12 @@ struct Deploy {
     blueprint: String,
     environment: String,
     install: String,
+    #[serde(default)]
     policy_arns: Vec<String>,
     #[serde(default)]
     permissions_boundary: Option<String>,
+    #[serde(default)]
+    policies_from: Option<String>,
 }
 
 fn d_branch() -> String {
@@ -63,9 +78,19 @@ fn schema() -> serde_json::Value {
     json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["repository", "services"],
+        "required": ["services"],
         "properties": {
-            "repository": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The CodeCommit repository the pipeline watches (created)" },
+            "repository": { "type": "string", "minLength": 1, "maxLength": 100, "description": "The CodeCommit repository the pipeline watches (created); or `github`" },
+            "github": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["connection_arn", "repository"],
+                "description": "A GitHub repository instead of CodeCommit, through a CodeConnections connection made and approved in the console beforehand",
+                "properties": {
+                    "connection_arn": { "type": "string", "pattern": "^arn:aws[a-z-]*:(codestar-connections|codeconnections):", "description": "The connection's ARN" },
+                    "repository": { "type": "string", "pattern": "^[^/]+/[^/]+$", "description": "`owner/name`" }
+                }
+            },
             "branch": { "type": "string", "minLength": 1, "default": "main", "description": "The branch whose changes start the pipeline" },
             "services": { "type": "array", "items": { "type": "string" }, "minItems": 1, "description": "Service instances whose images are built (in parallel) and pushed to their ECR repositories, tagged with the commit" },
             "context": { "type": "string", "default": "services/{service}", "description": "Each service's Docker build context in the repository (its Dockerfile there); {service} is the instance name" },
@@ -74,14 +99,15 @@ fn schema() -> serde_json::Value {
             "deploy": {
                 "type": "object",
                 "additionalProperties": false,
-                "required": ["blueprint", "environment", "install", "policy_arns"],
+                "required": ["blueprint", "environment", "install"],
                 "description": "A Deploy stage: `platform deploy <blueprint> --env <environment> --yes --image <service>=<uri>:<commit> ...` in CodeBuild",
                 "properties": {
                     "blueprint": { "type": "string", "description": "The blueprint's path in the repository" },
                     "environment": { "type": "string", "description": "The environment to deploy" },
                     "install": { "type": "string", "description": "The shell command that puts `platform` on the PATH of the build image" },
-                    "policy_arns": { "type": "array", "items": { "type": "string", "pattern": "^arn:" }, "minItems": 1, "description": "Managed policies of the deploy project's role: what `platform deploy` may change (the github-deploy-role plugin's policy is a model)" },
-                    "permissions_boundary": { "type": "string", "pattern": "^arn:", "description": "A permissions boundary for that role" }
+                    "policy_arns": { "type": "array", "items": { "type": "string", "pattern": "^arn:" }, "description": "Managed policies of the deploy project's role: what `platform deploy` may change; or `policies_from`" },
+                    "permissions_boundary": { "type": "string", "pattern": "^arn:", "description": "A permissions boundary for that role" },
+                    "policies_from": { "type": "string", "description": "A github-deploy-role instance whose deploy policy and boundary the role gets (the same limits as the GitHub deploys)" }
                 }
             },
             "artifact_expire_days": { "type": "integer", "minimum": 1, "maximum": 3650, "default": 30, "description": "Pipeline artifacts (and their old versions) expire after this many days" },
@@ -191,6 +217,48 @@ impl Plugin for Pipeline {
                 ));
             }
         }
+        match (&cfg.repository, &cfg.github) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "/github",
+                    "give the source once: `repository` (CodeCommit) or `github`",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::config(
+                    "",
+                    "give the source: `repository` (a CodeCommit repository, created) or `github` (a repository through a connection)",
+                ));
+            }
+            _ => {}
+        }
+        // The deploy role's policies: given, or a github-deploy-role's.
+        let deploy_policies = match &cfg.deploy {
+            Some(d) => {
+                let (mut arns, mut boundary): (Vec<Value>, Option<Value>) = (
+                    d.policy_arns.iter().map(|a| Value::from(a.as_str())).collect(),
+                    d.permissions_boundary.as_deref().map(Value::from),
+                );
+                if let Some(from) = &d.policies_from {
+                    arns.push(ctx.import(from, "policy_arn")?);
+                    if boundary.is_some() {
+                        return Err(Error::config(
+                            "/deploy/permissions_boundary",
+                            format!("`policies_from` gives the boundary of `{from}`: set one of them"),
+                        ));
+                    }
+                    boundary = Some(ctx.import(from, "boundary_arn")?);
+                }
+                if arns.is_empty() {
+                    return Err(Error::config(
+                        "/deploy",
+                        "the deploy needs `policy_arns` or `policies_from`: without a policy `platform deploy` could change nothing",
+                    ));
+                }
+                Some((arns, boundary))
+            }
+            None => None,
+        };
         let region = ctx.env.primary_region().to_string();
         let repositories: Vec<Value> = cfg
             .services
@@ -214,15 +282,17 @@ impl Plugin for Pipeline {
             },
         )
         .in_region(&region);
-        plan.resource(
-            "repository",
-            "aws.codecommit.repository",
-            obj! {
-                "name": cfg.repository.as_str(),
-                "description": format!("Source of the {} pipeline of {}/{}", ctx.instance, ctx.blueprint, ctx.env.name),
-            },
-        )
-        .in_region(&region);
+        if let Some(repository) = &cfg.repository {
+            plan.resource(
+                "repository",
+                "aws.codecommit.repository",
+                obj! {
+                    "name": repository.as_str(),
+                    "description": format!("Source of the {} pipeline of {}/{}", ctx.instance, ctx.blueprint, ctx.env.name),
+                },
+            )
+            .in_region(&region);
+        }
         let objects = concat(vec![reference("artifacts", "arn"), Value::from("/*")]);
         let log_groups = format!("arn:aws:logs:{region}:*:log-group:/aws/codebuild/{}*", name("", 200));
 
@@ -302,11 +372,11 @@ impl Plugin for Pipeline {
             );
             extra_projects.push("test");
         }
-        if let Some(deploy) = &cfg.deploy {
+        if let (Some(deploy), Some((policies, boundary))) = (&cfg.deploy, deploy_policies) {
             let mut role = obj! {
                 "name": name("deploy", 64),
                 "assume_role_service": "codebuild.amazonaws.com",
-                "managed_policy_arns": deploy.policy_arns.iter().map(|a| Value::from(a.as_str())).collect::<Vec<Value>>(),
+                "managed_policy_arns": policies,
                 "inline_policy": obj! {
                     "Version": "2012-10-17",
                     "Statement": vec![
@@ -315,8 +385,8 @@ impl Plugin for Pipeline {
                     ],
                 },
             };
-            if let Some(boundary) = &deploy.permissions_boundary {
-                role.insert("permissions_boundary", boundary.as_str());
+            if let Some(boundary) = boundary {
+                role.insert("permissions_boundary", boundary);
             }
             plan.resource("deploy-role", "aws.iam.role", role).in_region(&region);
             let mut variables = obj! {
@@ -355,10 +425,19 @@ impl Plugin for Pipeline {
                     "Statement": vec![
                         obj! { "Effect": "Allow", "Action": vec!["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], "Resource": objects },
                         obj! { "Effect": "Allow", "Action": vec!["s3:GetBucketVersioning", "s3:GetBucketLocation"], "Resource": reference("artifacts", "arn") },
-                        obj! {
-                            "Effect": "Allow",
-                            "Action": vec!["codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive"],
-                            "Resource": reference("repository", "arn"),
+                        match &cfg.github {
+                            None => obj! {
+                                "Effect": "Allow",
+                                "Action": vec!["codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive"],
+                                "Resource": reference("repository", "arn"),
+                            },
+                            // Both prefixes: CodeStar connections were renamed
+                            // CodeConnections, and either ARN is in use.
+                            Some(g) => obj! {
+                                "Effect": "Allow",
+                                "Action": vec!["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+                                "Resource": g.connection_arn.as_str(),
+                            },
                         },
                         obj! { "Effect": "Allow", "Action": vec!["codebuild:StartBuild", "codebuild:BatchGetBuilds"], "Resource": projects },
                     ],
@@ -394,12 +473,36 @@ impl Plugin for Pipeline {
             a
         };
         // Without an EventBridge rule, the pipeline polls the branch.
+        let source = match &cfg.github {
+            None => action(
+                "Source",
+                "Source",
+                "CodeCommit",
+                obj! {
+                    "RepositoryName": reference("repository", "name"),
+                    "BranchName": cfg.branch.as_str(),
+                    "PollForSourceChanges": "true",
+                },
+                vec![],
+                vec!["source".into()],
+            ),
+            // A push to the branch starts the pipeline (DetectChanges).
+            Some(g) => action(
+                "Source",
+                "Source",
+                "CodeStarSourceConnection",
+                obj! {
+                    "ConnectionArn": g.connection_arn.as_str(),
+                    "FullRepositoryId": g.repository.as_str(),
+                    "BranchName": cfg.branch.as_str(),
+                    "DetectChanges": "true",
+                },
+                vec![],
+                vec!["source".into()],
+            ),
+        };
         let mut stages = vec![
-            obj! { "name": "Source", "actions": vec![action("Source", "Source", "CodeCommit", obj! {
-                "RepositoryName": reference("repository", "name"),
-                "BranchName": cfg.branch.as_str(),
-                "PollForSourceChanges": "true",
-            }, vec![], vec!["source".into()])] },
+            obj! { "name": "Source", "actions": vec![source] },
             obj! { "name": "Build", "actions": builds.iter().map(|(service, id)| {
                 action(service, "Build", "CodeBuild", obj! { "ProjectName": reference(id, "name") }, vec!["source"], vec![format!("{}_image", service.replace('-', "_"))])
             }).collect::<Vec<Value>>() },
@@ -432,7 +535,14 @@ impl Plugin for Pipeline {
             format!("https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline_name}/view?region={region}"),
             "Pipeline in the console",
         );
-        plan.export("clone_url", reference("repository", "clone_url_http"), "Clone URL");
+        plan.export(
+            "clone_url",
+            match &cfg.github {
+                None => reference("repository", "clone_url_http"),
+                Some(g) => Value::from(format!("https://github.com/{}.git", g.repository)),
+            },
+            "Clone URL",
+        );
         plan.export("artifacts_bucket", reference("artifacts", "name"), "Artifact bucket");
         Ok(plan)
     }
