@@ -990,3 +990,134 @@ fn the_pipeline_builds_each_service_and_deploys_with_platform() {
         assert!(e.contains(says), "{change}: {e}");
     }
 }
+
+/// The security defaults the seeds rely on, in every environment of every
+/// shipped blueprint: only load balancers are open to the internet, and only
+/// on 80 and 443; databases are private and encrypted; buckets are private;
+/// logs expire; no role may do everything; a role reads only the secrets and
+/// parameters of its own instance (or of the database it was given), never
+/// `*`.
+#[test]
+fn security_defaults_hold_in_every_environment_of_every_blueprint() {
+    let (mut checked, mut open_rules, mut secret_reads) = (0, 0, 0);
+    let mut files: Vec<_> = std::fs::read_dir(root().join("blueprints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    for file in files {
+        let blueprint = Blueprint::load(&file).unwrap();
+        for env in blueprint.env_names() {
+            let plan = platform::compose::compose(
+                runtime(),
+                &blueprint.resolve(env).unwrap(),
+                platform::providers::registry::registry(),
+            )
+            .unwrap();
+            let at = format!("{} {env}", file.file_name().unwrap().to_string_lossy());
+            let databases: Vec<&str> = plan
+                .plugins
+                .iter()
+                .filter(|p| p.plugin == "database" || p.plugin == "aurora")
+                .map(|p| p.instance.as_str())
+                .collect();
+            for r in &plan.resources {
+                let p = r.properties.to_json();
+                match r.kind.as_str() {
+                    "aws.ec2.security-group" => {
+                        for rule in p["ingress"].as_array().into_iter().flatten() {
+                            if rule["cidr_ipv4"] == "0.0.0.0/0" || rule["cidr_ipv6"] == "::/0" {
+                                open_rules += 1;
+                                assert!(
+                                    r.id.starts_with("network.sg-lb-"),
+                                    "{at}: {} is open to the internet",
+                                    r.id
+                                );
+                                assert!(
+                                    [80, 443].contains(&rule["from_port"].as_i64().unwrap_or(0))
+                                        && rule["from_port"] == rule["to_port"],
+                                    "{at}: {} opens {rule} to the internet",
+                                    r.id
+                                );
+                            }
+                        }
+                    }
+                    "aws.rds.db-instance" => {
+                        assert_eq!(p["publicly_accessible"], false, "{at}: {}", r.id);
+                        assert_eq!(p["storage_encrypted"], true, "{at}: {}", r.id);
+                    }
+                    "aws.rds.db-cluster" => assert_eq!(p["storage_encrypted"], true, "{at}: {}", r.id),
+                    "aws.s3.bucket" => {
+                        assert_ne!(p["block_public_access"], false, "{at}: {}", r.id);
+                        assert_ne!(p["versioning"], false, "{at}: {}", r.id);
+                    }
+                    "aws.logs.log-group" => {
+                        assert!(p["retention_in_days"].is_i64(), "{at}: {} keeps logs forever", r.id)
+                    }
+                    "aws.iam.role" => {
+                        let statements = p["inline_policy"]["Statement"].as_array().cloned().unwrap_or_default();
+                        for s in &statements {
+                            let actions: Vec<String> = match &s["Action"] {
+                                serde_json::Value::String(a) => vec![a.clone()],
+                                serde_json::Value::Array(a) => {
+                                    a.iter().filter_map(|a| a.as_str().map(str::to_string)).collect()
+                                }
+                                _ => Vec::new(),
+                            };
+                            let resources: Vec<serde_json::Value> = match &s["Resource"] {
+                                serde_json::Value::Array(a) => a.clone(),
+                                other => vec![other.clone()],
+                            };
+                            let everywhere = resources.iter().any(|v| v == "*");
+                            assert!(
+                                !(everywhere && actions.iter().any(|a| a == "*" || a.ends_with(":*"))),
+                                "{at}: {} may do {actions:?} on everything",
+                                r.id
+                            );
+                            let reads_secrets = actions
+                                .iter()
+                                .any(|a| a == "secretsmanager:GetSecretValue" || a.starts_with("ssm:GetParameter"));
+                            if !reads_secrets {
+                                continue;
+                            }
+                            secret_reads += 1;
+                            assert!(!everywhere, "{at}: {} reads every secret or parameter", r.id);
+                            for v in &resources {
+                                let text = v.to_string();
+                                let owners: Vec<&str> = text
+                                    .split("\"resource\":\"")
+                                    .skip(1)
+                                    .filter_map(|rest| rest.split('.').next())
+                                    .collect();
+                                if owners.is_empty() {
+                                    assert!(
+                                        v.as_str().is_some_and(|a| a.starts_with("arn:")),
+                                        "{at}: {} reads {v}",
+                                        r.id
+                                    );
+                                }
+                                for owner in owners {
+                                    assert!(
+                                        owner == r.instance || databases.contains(&owner),
+                                        "{at}: {} reads a secret or parameter of `{owner}`: {v}",
+                                        r.id
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "{checked} environments");
+    // The checks saw what they check.
+    assert!(
+        open_rules > 0 && secret_reads > 0,
+        "{open_rules} open rules, {secret_reads} secret reads"
+    );
+}
