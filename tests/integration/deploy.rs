@@ -1214,6 +1214,18 @@ fn internal_and_worker_services_deploy_and_go_away() {
     assert!(text(&again.stderr).contains("No changes."), "{}", text(&again.stderr));
     let region = "ap-southeast-1";
     rt().block_on(async {
+        // A delivery per service, each stopping for a review.
+        let pipelines = aws_sdk_codepipeline::Client::new(&moto.sdk(region).await);
+        for service in ["backend", "frontend"] {
+            let p = pipelines
+                .get_pipeline()
+                .name(format!("config-driven-services-demo-{service}-pipeline"))
+                .send()
+                .await
+                .unwrap();
+            let stages: Vec<&str> = p.pipeline().unwrap().stages().iter().map(|s| s.name()).collect();
+            assert_eq!(stages, ["Source", "Build", "Approval"], "{service}");
+        }
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk(region).await);
         let lbs = elb.describe_load_balancers().send().await.unwrap();
         let mut schemes: Vec<String> = lbs
