@@ -16,6 +16,8 @@ from xml.sax.saxutils import escape
 
 import moto.codebuild.responses as codebuild_responses
 from moto.codebuild.exceptions import InvalidInputException
+from moto.ecr.exceptions import InvalidParameterException
+from moto.ecr.models import ECRBackend
 from moto.rds.models import RDSBackend
 from moto.s3.responses import S3Response
 from moto.server import main
@@ -81,6 +83,24 @@ def validate_artifacts(artifacts):
 
 
 codebuild_responses._validate_required_params_artifacts = validate_artifacts
+
+
+def put_replication_configuration(self, replication_config):
+    # A registry holds up to 10 replication rules; moto 5.2.5 refuses more
+    # than one ("This feature is disabled"). Each rule is checked as moto
+    # checks its one.
+    for rule in replication_config["rules"]:
+        for dest in rule["destinations"]:
+            if dest["region"] == self.region_name and dest["registryId"] == self.account_id:
+                raise InvalidParameterException(
+                    "Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: "
+                    "'Replication destination cannot be the same as the source registry'"
+                )
+    self.replication_config = replication_config
+    return {"replicationConfiguration": replication_config}
+
+
+ECRBackend.put_replication_configuration = put_replication_configuration
 
 if __name__ == "__main__":
     sys.exit(main())

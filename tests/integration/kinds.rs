@@ -1976,3 +1976,127 @@ fn a_pipeline_builds_from_its_repository_and_waits_for_approval() {
         }
     });
 }
+
+/// A replication rule is one rule of the registry's configuration: added
+/// and removed without touching the rules someone else put there.
+#[test]
+fn an_ecr_replication_rule_leaves_the_registrys_other_rules_alone() {
+    const RULE: &str = "aws.ecr.replication-rule";
+    let moto = Moto::start(0);
+    rt().block_on(async {
+        let aws = aws_at(&moto.endpoint).await;
+        let ecr = aws_sdk_ecr::Client::new(&moto.sdk("us-east-1").await);
+        let registry = ecr
+            .describe_registry()
+            .send()
+            .await
+            .unwrap()
+            .registry_id()
+            .unwrap()
+            .to_string();
+        let rule = |prefix: &str, regions: &[&str]| {
+            aws_sdk_ecr::types::ReplicationRule::builder()
+                .set_destinations(Some(
+                    regions
+                        .iter()
+                        .map(|r| {
+                            aws_sdk_ecr::types::ReplicationDestination::builder()
+                                .region(*r)
+                                .registry_id(&registry)
+                                .build()
+                                .unwrap()
+                        })
+                        .collect(),
+                ))
+                .repository_filters(
+                    aws_sdk_ecr::types::RepositoryFilter::builder()
+                        .filter(prefix)
+                        .filter_type(aws_sdk_ecr::types::RepositoryFilterType::PrefixMatch)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        // Another team's rule.
+        ecr.put_replication_configuration()
+            .replication_configuration(
+                aws_sdk_ecr::types::ReplicationConfiguration::builder()
+                    .rules(rule("billing-", &["eu-west-1"]))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let rules = || {
+            let ecr = ecr.clone();
+            async move {
+                let out = ecr.describe_registry().send().await.unwrap();
+                let mut rules: Vec<(String, Vec<String>)> = out
+                    .replication_configuration()
+                    .map(|c| c.rules().to_vec())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.repository_filters()[0].filter().to_string(),
+                            r.destinations().iter().map(|d| d.region().to_string()).collect(),
+                        )
+                    })
+                    .collect();
+                rules.sort();
+                rules
+            }
+        };
+        let tags = platform_tags("t.replication");
+        let request = |props: &'static Json| Request {
+            id: "t.replication",
+            kind: RULE,
+            region: "us-east-1",
+            props: Props::new(props, RULE),
+            tags: Box::leak(tags.clone().into_boxed_slice()),
+            token: "token".into(),
+        };
+        let first = leak(json!({ "repository_prefix": "t-test-app", "regions": ["us-east-2"] }));
+        let made = aws.create(&request(first)).await.unwrap();
+        assert_eq!(made["repository_prefix"], "t-test-app");
+        let owned = |v: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+            v.iter()
+                .map(|(p, r)| (p.to_string(), r.iter().map(|s| s.to_string()).collect()))
+                .collect()
+        };
+        assert_eq!(
+            rules().await,
+            owned(&[("billing-", &["eu-west-1"]), ("t-test-app", &["us-east-2"])])
+        );
+        assert_eq!(aws.find(&request(first)).await.unwrap(), Some(made.clone()));
+        let outputs = Json::Object(made.clone());
+        let Live::Exists(live) = read(&aws, RULE, "us-east-1", &outputs).await.unwrap() else {
+            panic!("not read back")
+        };
+        assert_eq!(live["regions"], json!(["us-east-2"]));
+
+        // Another destination, in place; the other rule stays.
+        let second = leak(json!({ "repository_prefix": "t-test-app", "regions": ["us-east-2", "us-west-2"] }));
+        assert!(Aws::updates_in_place(RULE, first, second));
+        aws.update(&request(second), first, &made).await.unwrap();
+        assert_eq!(
+            rules().await,
+            owned(&[
+                ("billing-", &["eu-west-1"]),
+                ("t-test-app", &["us-east-2", "us-west-2"])
+            ])
+        );
+        // Its own region is refused before any call.
+        let own = leak(json!({ "repository_prefix": "t-other", "regions": ["us-east-1"] }));
+        let e = aws.create(&request(own)).await.unwrap_err();
+        assert!(e.message.contains("the registry's own region"), "{e}");
+
+        // Deleted: only ours goes.
+        aws.delete(RULE, "us-east-1", &outputs, second).await.unwrap();
+        assert_eq!(rules().await, owned(&[("billing-", &["eu-west-1"])]));
+        assert_eq!(read(&aws, RULE, "us-east-1", &outputs).await.unwrap(), Live::Gone);
+        aws.delete(RULE, "us-east-1", &outputs, second).await.unwrap();
+    });
+}

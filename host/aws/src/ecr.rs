@@ -1,5 +1,6 @@
 //! ECR repositories: scan on push, tag mutability, expiry of untagged images.
 //! All three change in place: replacing a repository deletes its images.
+//! And the registry's replication rules (cross-region copies of images).
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 use serde_json::{Value as Json, json};
@@ -306,6 +307,210 @@ impl ResourceType for Repository {
     fn from_arn(arn: &Arn<'_>) -> Option<Json> {
         let name = arn.after("repository/")?;
         (arn.service == "ecr").then(|| json!({ "name": name }))
+    }
+}
+
+/// `aws.ecr.replication-rule`
+pub struct ReplicationRule;
+
+/// A rule of the registry's replication configuration: images pushed to
+/// repositories whose names start with `repository_prefix` are copied to
+/// the same repository in each of `regions` (ECR creates it there on the
+/// first push).
+///
+/// AWS's rules (ECR API reference, PutReplicationConfiguration): the
+/// configuration belongs to the registry (the account, in one region) and
+/// PutReplicationConfiguration replaces it whole, so a rule is added or
+/// removed by reading the configuration and writing it back with only that
+/// rule changed, leaving everyone else's rules as they are (ECR has no
+/// conditional write: a change made by someone else between the two calls
+/// is lost). At most 10 rules, 25 destinations in all and 100 filters per
+/// rule; a destination is another region (or account), never the source's
+/// own region. Repositories ECR creates by replicating are not deleted
+/// with the rule.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ReplicationRuleProps {
+    /// Repositories whose names start with this (a prefix match; the rule
+    /// is found again by it).
+    pub repository_prefix: String,
+    /// The regions images are copied to: other regions than the registry's.
+    pub regions: Vec<String>,
+}
+
+/// Whether `rule` is the one for `prefix`: a single prefix filter equal to it.
+fn is_rule_for(rule: &aws_sdk_ecr::types::ReplicationRule, prefix: &str) -> bool {
+    let filters = rule.repository_filters();
+    filters.len() == 1 && filters[0].filter() == prefix
+}
+
+/// The registry's id and its replication rules.
+async fn replication(c: &Clients) -> Result<(String, Vec<aws_sdk_ecr::types::ReplicationRule>), ProviderError> {
+    let out = c
+        .ecr
+        .describe_registry()
+        .send()
+        .await
+        .map_err(|e| aws_err("ecr:DescribeRegistry", e))?;
+    Ok((
+        out.registry_id().unwrap_or_default().to_string(),
+        out.replication_configuration()
+            .map(|r| r.rules().to_vec())
+            .unwrap_or_default(),
+    ))
+}
+
+async fn put_replication(c: &Clients, rules: Vec<aws_sdk_ecr::types::ReplicationRule>) -> Result<(), ProviderError> {
+    let config = aws_sdk_ecr::types::ReplicationConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|e| ProviderError::new("ecr:PutReplicationConfiguration", e.to_string()))?;
+    c.ecr
+        .put_replication_configuration()
+        .replication_configuration(config)
+        .send()
+        .await
+        .map_err(|e| aws_err("ecr:PutReplicationConfiguration", e))?;
+    Ok(())
+}
+
+/// Put the rule of `r` into the registry's configuration (replacing the
+/// one for the same prefix, if any).
+async fn upsert_rule(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    let kind = ReplicationRule::NAME;
+    let p = &r.props;
+    let prefix = p.str("repository_prefix")?;
+    let regions = p.strs("regions")?;
+    if prefix.len() < 2
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+    {
+        return Err(ProviderError::property(
+            kind,
+            format!("repository_prefix {prefix:?} must have 2 to 256 of lowercase letters, digits and `._-/`"),
+        ));
+    }
+    if regions.is_empty() {
+        return Err(ProviderError::property(
+            kind,
+            "regions is empty: a rule copies to at least one region",
+        ));
+    }
+    if let Some(own) = regions.iter().find(|g| *g == r.region) {
+        return Err(ProviderError::property(
+            kind,
+            format!("regions names {own}, the registry's own region: images are replicated to other regions"),
+        ));
+    }
+    let (registry, mut rules) = replication(c).await?;
+    let mut destinations = Vec::new();
+    for region in &regions {
+        destinations.push(
+            aws_sdk_ecr::types::ReplicationDestination::builder()
+                .region(region)
+                .registry_id(&registry)
+                .build()
+                .map_err(|e| ProviderError::new("ecr:PutReplicationConfiguration", e.to_string()))?,
+        );
+    }
+    let ours = aws_sdk_ecr::types::ReplicationRule::builder()
+        .set_destinations(Some(destinations))
+        .repository_filters(
+            aws_sdk_ecr::types::RepositoryFilter::builder()
+                .filter(prefix)
+                .filter_type(aws_sdk_ecr::types::RepositoryFilterType::PrefixMatch)
+                .build()
+                .map_err(|e| ProviderError::new("ecr:PutReplicationConfiguration", e.to_string()))?,
+        )
+        .build()
+        .map_err(|e| ProviderError::new("ecr:PutReplicationConfiguration", e.to_string()))?;
+    match rules.iter().position(|rule| is_rule_for(rule, prefix)) {
+        Some(i) => rules[i] = ours,
+        None => rules.push(ours),
+    }
+    let total: usize = rules.iter().map(|rule| rule.destinations().len()).sum();
+    if rules.len() > 10 || total > 25 {
+        return Err(ProviderError::new(
+            "ecr:PutReplicationConfiguration",
+            format!(
+                "the registry would have {} replication rules with {total} destinations; ECR allows 10 rules and 25 destinations",
+                rules.len()
+            ),
+        ));
+    }
+    put_replication(c, rules).await?;
+    Ok(outputs! { "name" => prefix, "registry_id" => registry, "repository_prefix" => prefix })
+}
+
+impl ResourceType for ReplicationRule {
+    const NAME: &'static str = "aws.ecr.replication-rule";
+    const ABOUT: &'static str =
+        "ECR registry replication rule: images of repositories with a name prefix copied to other regions";
+    type Props = ReplicationRuleProps;
+    const ADOPT: Adopt = Adopt::Lookup;
+    const DRIFT: Support = Support::Yes;
+    const SWEEP: Support =
+        Support::No("replication rules are part of the registry's configuration, which takes no tags");
+
+    fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
+        only(changed, &["regions"])
+    }
+
+    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+        upsert_rule(c, r).await
+    }
+
+    async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        let prefix = r.props.str("repository_prefix")?;
+        let (registry, rules) = replication(c).await?;
+        Ok(rules
+            .iter()
+            .any(|rule| is_rule_for(rule, prefix))
+            .then(|| outputs! { "name" => prefix, "registry_id" => registry, "repository_prefix" => prefix }))
+    }
+
+    async fn update(
+        _aws: &Aws,
+        c: &Clients,
+        r: &Request<'_>,
+        _old: &Json,
+        _outputs: &Outputs,
+    ) -> Result<Outputs, ProviderError> {
+        upsert_rule(c, r).await
+    }
+
+    async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
+        let prefix = o.str("repository_prefix")?;
+        let (_, mut rules) = replication(c).await?;
+        let before = rules.len();
+        rules.retain(|rule| !is_rule_for(rule, prefix));
+        if rules.len() != before {
+            put_replication(c, rules).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(_aws: &Aws, c: &Clients, _key: &str, o: &Props<'_>) -> Result<Live, ProviderError> {
+        let prefix = o.str("repository_prefix")?;
+        let (_, rules) = replication(c).await?;
+        Ok(match rules.iter().find(|rule| is_rule_for(rule, prefix)) {
+            Some(rule) => observed(vec![(
+                "regions",
+                Json::from(
+                    rule.destinations()
+                        .iter()
+                        .map(|d| d.region().to_string())
+                        .collect::<Vec<String>>(),
+                ),
+            )]),
+            None => Live::Gone,
+        })
+    }
+
+    fn from_arn(_arn: &Arn<'_>) -> Option<Json> {
+        None
     }
 }
 

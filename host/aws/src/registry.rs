@@ -325,6 +325,7 @@ pub fn registry() -> &'static Registry {
             .with::<kms::Key>()
             .with::<logs::LogGroup>()
             .with::<ecr::Repository>()
+            .with::<ecr::ReplicationRule>()
             .with::<ecs::Cluster>()
             .with::<ecs::TaskDefinition>()
             .with::<ecs::Service>()

@@ -364,9 +364,11 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
     };
 
     // Dangling references: every reference must name a resource of the plan.
+    // Each missing target once per resource, however often it is named.
     let check_refs = |owner_id: &str, what: &str, value: &Value, diags: &mut Vec<Diagnostic>| {
+        let mut named = BTreeSet::new();
         for r in value.refs() {
-            if !resource_ids.contains(r.resource.as_str()) {
+            if !resource_ids.contains(r.resource.as_str()) && named.insert((r.resource.clone(), r.attribute.clone())) {
                 let (span, inst) = inst_span(owner_id);
                 diags.push(Diagnostic::at(
                     src,

@@ -134,6 +134,7 @@ struct Ecr {
     tag_mutability: String,
     untagged_expire_days: u32,
     scan_on_push: bool,
+    replicate: bool,
 }
 
 impl Default for Ecr {
@@ -142,6 +143,7 @@ impl Default for Ecr {
             tag_mutability: "IMMUTABLE".into(),
             untagged_expire_days: 14,
             scan_on_push: true,
+            replicate: false,
         }
     }
 }
@@ -313,7 +315,8 @@ fn schema() -> serde_json::Value {
                 "properties": {
                     "tag_mutability": { "enum": ["IMMUTABLE", "MUTABLE"], "default": "IMMUTABLE" },
                     "untagged_expire_days": { "type": "integer", "minimum": 0, "maximum": 3650, "default": 14, "description": "Untagged images expire after this many days; 0 keeps them" },
-                    "scan_on_push": { "type": "boolean", "default": true }
+                    "scan_on_push": { "type": "boolean", "default": true },
+                    "replicate": { "type": "boolean", "default": false, "description": "Copy pushed images to the service's other regions (an ECR replication rule in the registry of the primary region; ECR creates the repositories there)" }
                 }
             },
             "regions": { "enum": ["all", "primary"], "default": "all" },
@@ -391,6 +394,7 @@ impl Plugin for Service {
                 "aws.ecs.task-definition",
                 "aws.ecs.service",
                 "aws.ecr.repository",
+                "aws.ecr.replication-rule",
                 "aws.iam.role",
                 "aws.logs.log-group",
                 "aws.elbv2.load-balancer",
@@ -681,6 +685,21 @@ impl Plugin for Service {
             repository.insert("untagged_expire_days", cfg.ecr.untagged_expire_days);
         }
         plan.resource("repository", "aws.ecr.repository", repository);
+        if cfg.ecr.replicate {
+            let others: Vec<Value> = regions.iter().skip(1).map(|r| Value::from(r.as_str())).collect();
+            if others.is_empty() {
+                return Err(Error::config(
+                    "/ecr/replicate",
+                    "the service runs in one region: there is nowhere to replicate its images to",
+                ));
+            }
+            plan.resource(
+                "replication",
+                "aws.ecr.replication-rule",
+                obj! { "repository_prefix": family.as_str(), "regions": others },
+            )
+            .depends_on("repository");
+        }
 
         let mut exported_regions = Vec::new();
         let mut exported_clusters = Vec::new();
