@@ -1385,6 +1385,29 @@ fn flask_and_mysql_deploy_across_two_regions_and_go_away() {
                 .read_replica_source_db_instance_identifier()
                 .is_some_and(|s| s.contains("flask-mysql-prod-db"))
         );
+        // The image repository replicates to the second region.
+        let ecr = aws_sdk_ecr::Client::new(&moto.sdk("us-east-1").await);
+        let registry = ecr.describe_registry().send().await.unwrap();
+        let rules = registry
+            .replication_configuration()
+            .map(|c| c.rules().to_vec())
+            .unwrap_or_default();
+        let copies: Vec<(String, Vec<String>)> = rules
+            .iter()
+            .map(|r| {
+                (
+                    r.repository_filters()
+                        .first()
+                        .map(|f| f.filter().to_string())
+                        .unwrap_or_default(),
+                    r.destinations().iter().map(|d| d.region().to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            copies,
+            [("flask-mysql-prod-app".to_string(), vec!["us-east-2".to_string()])]
+        );
     });
     let down = platform(
         &moto,
@@ -1396,6 +1419,12 @@ fn flask_and_mysql_deploy_across_two_regions_and_go_away() {
         tagged_as(&moto, "flask-mysql", &["us-east-1", "us-east-2"]),
         Vec::<String>::new()
     );
+    let rules = rt().block_on(async {
+        let ecr = aws_sdk_ecr::Client::new(&moto.sdk("us-east-1").await);
+        let registry = ecr.describe_registry().send().await.unwrap();
+        registry.replication_configuration().map_or(0, |c| c.rules().len())
+    });
+    assert_eq!(rules, 0, "down removes the replication rule");
 }
 
 /// Seed 004 end to end: the state in S3 (the blueprint's `backend`), a
