@@ -88,7 +88,12 @@ codebuild_responses._validate_required_params_artifacts = validate_artifacts
 def put_replication_configuration(self, replication_config):
     # A registry holds up to 10 replication rules; moto 5.2.5 refuses more
     # than one ("This feature is disabled"). Each rule is checked as moto
-    # checks its one.
+    # checks its one, and an eleventh is refused as ECR refuses it.
+    if len(replication_config["rules"]) > 10:
+        raise InvalidParameterException(
+            "Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: "
+            "'Member must have length less than or equal to 10'"
+        )
     for rule in replication_config["rules"]:
         for dest in rule["destinations"]:
             if dest["region"] == self.region_name and dest["registryId"] == self.account_id:

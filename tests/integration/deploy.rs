@@ -1122,8 +1122,16 @@ async fn seed_003_values_read_back(moto: &Moto) {
                 .unwrap();
             let config: serde_json::Value = serde_json::from_str(config.parameter().unwrap().value().unwrap()).unwrap();
             assert_eq!(
-                (config["environment"].as_str(), config["service"].as_str()),
-                (Some(env), Some(format!("{service}-service").as_str()))
+                (
+                    config["environment"].as_str(),
+                    config["service"].as_str(),
+                    config["log_level"].as_str()
+                ),
+                (
+                    Some(env),
+                    Some(format!("{service}-service").as_str()),
+                    Some(if env == "staging" { "DEBUG" } else { "INFO" })
+                )
             );
         }
         // The pipeline: the environment's repository, a privileged build
@@ -1281,8 +1289,8 @@ fn internal_and_worker_services_deploy_and_go_away() {
     assert_eq!(left, 0, "down removes the load balancers and Cloud Map services");
 }
 
-/// Seed 001 end to end: Flask on 256/512 tasks in us-east-1 and us-east-2
-/// (three in prod), MySQL multi-AZ with an encrypted replica in us-east-2,
+/// Seed 001 end to end, prod then dev: Flask on 256/512 tasks in us-east-1
+/// and us-east-2 (three in prod), MySQL multi-AZ with an encrypted replica in us-east-2,
 /// two zones and one NAT gateway per region, `/health` checked by the
 /// target groups, a generated application secret replicated to the second
 /// region; `down` leaves nothing.
@@ -1425,6 +1433,54 @@ fn flask_and_mysql_deploy_across_two_regions_and_go_away() {
         registry.replication_configuration().map_or(0, |c| c.rules().len())
     });
     assert_eq!(rules, 0, "down removes the replication rule");
+
+    // dev: the same two regions with a single-AZ database (and its replica).
+    let up = platform(
+        &moto,
+        &state,
+        &["up", "blueprints/flask-mysql.toml", "--env", "dev", "--yes"],
+    );
+    assert!(up.status.success(), "up dev failed:\n{}", text(&up.stderr));
+    rt().block_on(async {
+        let rds = aws_sdk_rds::Client::new(&moto.sdk("us-east-1").await);
+        let db = rds
+            .describe_db_instances()
+            .db_instance_identifier("flask-mysql-dev-db")
+            .send()
+            .await
+            .unwrap();
+        let db = &db.db_instances()[0];
+        assert_eq!(
+            (db.engine(), db.multi_az(), db.storage_encrypted()),
+            (Some("mysql"), Some(false), Some(true))
+        );
+        let east2 = aws_sdk_rds::Client::new(&moto.sdk("us-east-2").await);
+        east2
+            .describe_db_instances()
+            .db_instance_identifier("flask-mysql-dev-db-replica")
+            .send()
+            .await
+            .expect("dev's replica in us-east-2");
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk("us-east-2").await);
+        let td = ecs
+            .describe_task_definition()
+            .task_definition("flask-mysql-dev-app")
+            .send()
+            .await
+            .unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")));
+    });
+    let down = platform(
+        &moto,
+        &state,
+        &["down", "blueprints/flask-mysql.toml", "--env", "dev", "--yes"],
+    );
+    assert!(down.status.success(), "down dev failed:\n{}", text(&down.stderr));
+    assert_eq!(
+        tagged_as(&moto, "flask-mysql", &["us-east-1", "us-east-2"]),
+        Vec::<String>::new()
+    );
 }
 
 /// Seed 004 end to end: the state in S3 (the blueprint's `backend`), a

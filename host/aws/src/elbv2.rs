@@ -820,7 +820,7 @@ pub struct ListenerRule;
 /// AWS's rules (Application Load Balancers Guide, "Listener rules" and
 /// quotas): priorities run from 1 to 50,000, lowest first, and are unique
 /// per listener (`PriorityInUse`); a rule has at most one condition of each
-/// kind and at most five condition values in all; a path pattern is case
+/// kind, at most three values per condition and five in all; a path pattern is case
 /// sensitive, a host name is not; a changed priority is set with
 /// SetRulePriorities, changed conditions or actions with ModifyRule, which
 /// replaces them whole.

@@ -71,6 +71,16 @@ fn valid_part(s: &str) -> bool {
 const SERVICES: &[&str] = &[
     "application-autoscaling:*",
     "cloudwatch:*",
+    "codebuild:*",
+    "codecommit:*",
+    "codepipeline:*",
+    // The pipeline plugin names a GitHub connection; it never makes one.
+    "codeconnections:GetConnection",
+    "codeconnections:PassConnection",
+    "codeconnections:UseConnection",
+    "codestar-connections:GetConnection",
+    "codestar-connections:PassConnection",
+    "codestar-connections:UseConnection",
     "ec2:*",
     "ecr:*",
     "ecs:*",
@@ -105,11 +115,14 @@ fn allow_statements(prefix: &str) -> Vec<serde_json::Value> {
         }),
         // Roles go only to the services the built-in plugins pass them to.
         json!({
-            "Sid": "PassOwnRolesToTasksAndFlowLogs",
+            "Sid": "PassOwnRolesToTasksFlowLogsAndPipelines",
             "Effect": "Allow",
             "Action": "iam:PassRole",
             "Resource": format!("arn:aws:iam::*:role/{prefix}*"),
-            "Condition": { "StringEquals": { "iam:PassedToService": ["ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"] } },
+            "Condition": { "StringEquals": { "iam:PassedToService": [
+                "ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+                "codebuild.amazonaws.com", "codepipeline.amazonaws.com"
+            ] } },
         }),
         json!({
             "Sid": "ReadIam",
