@@ -61,7 +61,7 @@ pub const KMS_ALIAS_PROPAGATION: &str = "kms-alias-propagation";
 pub const RULES: &[(&str, &str)] = &[
     (
         IAM_PROPAGATION,
-        "a role created moments ago cannot be assumed yet: CreateFlowLogs reports it unsuccessful, ECS RegisterTaskDefinition/CreateService/CreateTaskSet naming it fail",
+        "a role created moments ago cannot be assumed yet: CreateFlowLogs reports it unsuccessful, ECS RegisterTaskDefinition/CreateService/CreateTaskSet, CodeBuild Create/UpdateProject and CodePipeline Create/UpdatePipeline naming it fail; a trust policy naming an OIDC provider created moments ago is refused (MalformedPolicyDocument: Invalid principal)",
     ),
     (
         LINGERING_ENIS,
@@ -788,6 +788,8 @@ struct DeletedSecret {
 struct State {
     /// Role names.
     new_roles: Vec<Window<String>>,
+    /// OIDC providers just created: the host of their URL.
+    new_providers: Vec<Window<String>>,
     /// Regions where network interfaces of a deleted load balancer or task linger.
     lingering_enis: Vec<Window<String>>,
     initiating_peerings: Vec<Window<Peering>>,
@@ -818,6 +820,7 @@ type ObserveRule = fn(&Behaviours, &mut State, &Call, Instant, &mut String) -> b
 /// In order: the first that answers wins.
 const ANSWERS: &[(&str, AnswerRule)] = &[
     (IAM_PROPAGATION, role_not_assumable),
+    (IAM_PROPAGATION, principal_unknown_yet),
     (LINGERING_ENIS, dependency_violation),
     (PEERING_INITIATING, peering_unknown_to_accepter),
     (PENDING_UNSUBSCRIBE, unsubscribe_pending),
@@ -906,7 +909,37 @@ fn note_new_role(on: &Behaviours, s: &mut State, call: &Call, now: Instant, _bod
     {
         s.new_roles.push(window(now, length, role.to_string()));
     }
+    if let Some(length) = on.iam_propagation
+        && call.is("iam", "CreateOpenIDConnectProvider")
+        && let Some(url) = call.param("Url")
+    {
+        let host = url.trim_start_matches("https://").trim_end_matches('/').to_string();
+        s.new_providers.push(window(now, length, host));
+    }
     false
+}
+
+/// A trust policy naming an OIDC provider created moments ago: IAM does not
+/// know the principal yet and refuses the document.
+fn principal_unknown_yet(on: &Behaviours, s: &mut State, call: &Call, now: Instant) -> Option<Vec<u8>> {
+    on.iam_propagation?;
+    if !(call.is("iam", "CreateRole") || call.is("iam", "UpdateAssumeRolePolicy")) {
+        return None;
+    }
+    let document = call
+        .param("AssumeRolePolicyDocument")
+        .or_else(|| call.param("PolicyDocument"))?;
+    let host = live(&mut s.new_providers, now)
+        .iter()
+        .find(|w| document.contains(&format!("oidc-provider/{}", w.what)))?
+        .what
+        .clone();
+    Some(error_response(
+        call.op.protocol,
+        "MalformedPolicyDocument",
+        &format!("Invalid principal in policy: \"FEDERATED\":\"arn:aws:iam::123456789012:oidc-provider/{host}\""),
+        IAM_PROPAGATION,
+    ))
 }
 
 const ECS_ROLE_NOT_ASSUMABLE: &str = "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.";
@@ -917,6 +950,14 @@ fn role_not_assumable(on: &Behaviours, s: &mut State, call: &Call, now: Instant)
         ("ec2", "CreateFlowLogs") => None,
         ("ecs", "RegisterTaskDefinition") => Some(("ClientException", "Role is not valid")),
         ("ecs", "CreateService" | "CreateTaskSet") => Some(("InvalidParameterException", ECS_ROLE_NOT_ASSUMABLE)),
+        ("codebuild", "CreateProject" | "UpdateProject") => Some((
+            "InvalidInputException",
+            "CodeBuild is not authorized to perform: sts:AssumeRole on the service role",
+        )),
+        ("codepipeline", "CreatePipeline" | "UpdatePipeline") => Some((
+            "InvalidStructureException",
+            "CodePipeline is not authorized to perform AssumeRole on role",
+        )),
         _ => return None,
     };
     let values = call.values();

@@ -612,6 +612,19 @@ fn a_role_that_never_becomes_usable_fails_naming_what_aws_said() {
         err.contains("ecs:RegisterTaskDefinition failed with ClientException"),
         "{err}"
     );
+    // prod's deploy role trusts the GitHub OIDC provider made in the same
+    // run: IAM refuses the trust until the provider has propagated.
+    let up = bench.run(
+        &["up", "blueprints/ml-api.toml", "--env", "prod", "--yes"],
+        &[("PLATFORM_CONSISTENCY_TIMEOUT_SECS", "1")],
+    );
+    let err = text_of(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("iam:CreateRole failed with MalformedPolicyDocument: Invalid principal in policy")
+            && err.contains("(still failing after retrying for "),
+        "{err}"
+    );
 }
 
 #[test]

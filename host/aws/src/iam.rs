@@ -34,7 +34,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::read::{Live, observed};
 use super::registry::{Adopt, Arn, ResourceType, Support, only};
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, wait_within};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, retry_while, wait_within};
 use crate::outputs;
 
 const INLINE: &str = "platform-inline";
@@ -65,7 +65,19 @@ fn trust_policy(p: &Props<'_>) -> Option<Json> {
     }
 }
 
-pub async fn create_role(c: &Clients, r: &Request<'_>, role: &RoleProps) -> Result<Outputs, ProviderError> {
+/// A trust policy naming a federated principal (an OIDC provider) created
+/// moments ago: IAM refuses the document as `MalformedPolicyDocument`
+/// "Invalid principal in policy" until the provider has propagated, as
+/// terraform-provider-aws retries too. A service principal that IAM does
+/// not know is a typo, not a delay: never retried.
+fn principal_not_ready(trust: &Json) -> impl Fn(&ProviderError) -> bool {
+    let federated = trust.to_string().contains("\"Federated\"");
+    move |e: &ProviderError| {
+        federated && e.is_code("MalformedPolicyDocument") && e.message.contains("Invalid principal")
+    }
+}
+
+pub async fn create_role(aws: &Aws, c: &Clients, r: &Request<'_>, role: &RoleProps) -> Result<Outputs, ProviderError> {
     let p = &r.props;
     let name = p.str("name")?;
     let tags = crate::sdk_tags!(r, Tag, "iam:CreateRole")?;
@@ -73,17 +85,19 @@ pub async fn create_role(c: &Clients, r: &Request<'_>, role: &RoleProps) -> Resu
         .ok_or_else(|| ProviderError::property("iam:CreateRole", format!("role `{name}` says nobody may assume it")))?;
     // Neither optional setting is sent when absent: a role assumed by a
     // service makes the very call it always did.
-    let out = c
-        .iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust.to_string())
-        .set_permissions_boundary(role.permissions_boundary.clone())
-        .set_max_session_duration(role.max_session_duration)
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(|e| aws_err("iam:CreateRole", e))?;
+    let out = retry_while(aws, aws.consistency_timeout, principal_not_ready(&trust), || async {
+        c.iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .set_permissions_boundary(role.permissions_boundary.clone())
+            .set_max_session_duration(role.max_session_duration)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(|e| aws_err("iam:CreateRole", e))
+    })
+    .await?;
     let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
     apply_policies(c, name, p, None).await?;
     Ok(outputs! { "arn" => arn, "name" => name })
@@ -168,7 +182,7 @@ pub async fn find_role(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, 
 /// Change a role in place: its trust policy, boundary and maximum session
 /// when they changed from `old` (nothing is sent for what did not), then
 /// its policies.
-pub async fn update_role(c: &Clients, r: &Request<'_>, old: &Json) -> Result<Outputs, ProviderError> {
+pub async fn update_role(aws: &Aws, c: &Clients, r: &Request<'_>, old: &Json) -> Result<Outputs, ProviderError> {
     let role: RoleProps = r.props.typed()?;
     role.check("iam:UpdateRole")?;
     let name = r.props.str("name")?;
@@ -177,13 +191,16 @@ pub async fn update_role(c: &Clients, r: &Request<'_>, old: &Json) -> Result<Out
     if let Some(document) = &trust
         && trust != trust_policy(&old)
     {
-        c.iam
-            .update_assume_role_policy()
-            .role_name(name)
-            .policy_document(document.to_string())
-            .send()
-            .await
-            .map_err(|e| aws_err("iam:UpdateAssumeRolePolicy", e))?;
+        retry_while(aws, aws.consistency_timeout, principal_not_ready(document), || async {
+            c.iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .map_err(|e| aws_err("iam:UpdateAssumeRolePolicy", e))
+        })
+        .await?;
     }
     if old.opt_str("permissions_boundary") != role.permissions_boundary.as_deref() {
         match &role.permissions_boundary {
@@ -387,10 +404,10 @@ impl ResourceType for Role {
         )
     }
 
-    async fn create(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
+    async fn create(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
         let role: RoleProps = r.props.typed()?;
         role.check("iam:CreateRole")?;
-        create_role(c, r, &role).await
+        create_role(aws, c, r, &role).await
     }
 
     async fn find(_aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
@@ -398,13 +415,13 @@ impl ResourceType for Role {
     }
 
     async fn update(
-        _aws: &Aws,
+        aws: &Aws,
         c: &Clients,
         r: &Request<'_>,
         old: &Json,
         _outputs: &Outputs,
     ) -> Result<Outputs, ProviderError> {
-        update_role(c, r, old).await
+        update_role(aws, c, r, old).await
     }
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
@@ -1222,6 +1239,25 @@ mod tests {
 
     fn role(props: Json) -> RoleProps {
         serde_json::from_value(props).unwrap()
+    }
+
+    #[test]
+    fn an_unknown_federated_principal_is_waited_for_but_an_unknown_service_is_not() {
+        let refused = ProviderError {
+            operation: "iam:CreateRole".into(),
+            code: Some("MalformedPolicyDocument".into()),
+            message: "Invalid principal in policy: \"FEDERATED\":\"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com\"".into(),
+            request_id: None,
+        };
+        let web_identity = json!({ "Statement": [{ "Principal": { "Federated": "arn:aws:iam::1:oidc-provider/x" } }] });
+        let service = trust("ecs-tasks.amazonaws.com");
+        assert!(principal_not_ready(&web_identity)(&refused));
+        assert!(!principal_not_ready(&service)(&refused), "a service typo fails at once");
+        let other = ProviderError {
+            message: "Syntax errors in policy.".into(),
+            ..refused.clone()
+        };
+        assert!(!principal_not_ready(&web_identity)(&other));
     }
 
     #[test]
