@@ -1195,7 +1195,7 @@ async fn seed_003_values_read_back(moto: &Moto) {
             .unwrap()
             .location()
             .to_string();
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        let s3 = moto.s3("us-east-1").await;
         let rules = s3
             .get_bucket_lifecycle_configuration()
             .bucket(&bucket)
@@ -1493,15 +1493,14 @@ fn a_container_app_deploys_with_its_pipeline_and_remote_state() {
     let state = scratch("deploy-container-app");
     const BUCKET: &str = "container-app-state-123456789012";
     rt().block_on(async {
-        let sdk = moto.sdk("us-east-1").await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        let s3 = moto.s3("us-east-1").await;
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     });
     let up = platform(&moto, &state, &["up", "blueprints/container-app.toml", "--yes"]);
     assert!(up.status.success(), "up failed:\n{}", text(&up.stderr));
     rt().block_on(async {
         let sdk = moto.sdk("us-east-1").await;
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        let s3 = moto.s3("us-east-1").await;
         s3.head_object()
             .bucket(BUCKET)
             .key("container-app/container-app.prod.state.json")

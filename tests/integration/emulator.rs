@@ -83,4 +83,11 @@ impl Moto {
             .load()
             .await
     }
+
+    /// An S3 client for independent checks, with path-style addressing (the
+    /// emulator has no per-bucket host names).
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let sdk = self.sdk(region).await;
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
+    }
 }

@@ -1291,13 +1291,6 @@ fn a_kms_alias_not_visible_yet_is_waited_for_when_a_run_resumes() {
 
 const BUCKET: &str = "aws.s3.bucket";
 
-/// An S3 client for independent checks, with path-style addressing (the
-/// emulator has no per-bucket host names).
-async fn s3_client(moto: &Moto, region: &str) -> aws_sdk_s3::Client {
-    let sdk = moto.sdk(region).await;
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
-}
-
 /// What the emulator holds for one of our buckets, read with the SDK: the
 /// settings the type manages, as JSON to compare whole.
 async fn bucket_settings(s3: &aws_sdk_s3::Client, name: &str) -> Json {
@@ -1343,8 +1336,8 @@ fn an_s3_bucket_is_versioned_encrypted_private_and_emptied_only_when_forced() {
     let moto = Moto::start(0);
     rt().block_on(async {
         let aws = aws_at(&moto.endpoint).await;
-        let east = s3_client(&moto, "us-east-1").await;
-        let west = s3_client(&moto, "eu-west-1").await;
+        let east = moto.s3("us-east-1").await;
+        let west = moto.s3("eu-west-1").await;
         let kms = aws_sdk_kms::Client::new(&moto.sdk("us-east-1").await);
         let tags: &'static [(String, String)] = Box::leak(platform_tags("t.artifacts").into_boxed_slice());
         let request = |region: &'static str, props: &'static Json| Request {
@@ -1838,7 +1831,7 @@ fn a_pipeline_builds_from_its_repository_and_waits_for_approval() {
         let aws = aws_at(&moto.endpoint).await;
         let sdk = moto.sdk("us-east-1").await;
         let iam = aws_sdk_iam::Client::new(&sdk);
-        let s3 = s3_client(&moto, "us-east-1").await;
+        let s3 = moto.s3("us-east-1").await;
         let role = |name: &'static str, service: &'static str| {
             let iam = iam.clone();
             async move {

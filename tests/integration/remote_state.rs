@@ -27,7 +27,7 @@ impl Env {
     fn new(name: &str) -> Env {
         let moto = Moto::start(1);
         rt().block_on(async {
-            let s3 = s3(&moto).await;
+            let s3 = moto.s3("us-east-1").await;
             s3.create_bucket().bucket(BUCKET).send().await.unwrap();
             s3.put_bucket_versioning()
                 .bucket(BUCKET)
@@ -90,7 +90,7 @@ config = {{ monthly_usd = {monthly} }}
 
     fn object(&self, key: &str) -> Option<Vec<u8>> {
         rt().block_on(async {
-            let s3 = s3(&self.moto).await;
+            let s3 = self.moto.s3("us-east-1").await;
             match s3.get_object().bucket(BUCKET).key(key).send().await {
                 Ok(out) => Some(out.body.collect().await.unwrap().into_bytes().to_vec()),
                 Err(_) => None,
@@ -100,7 +100,7 @@ config = {{ monthly_usd = {monthly} }}
 
     fn keys(&self, prefix: &str) -> Vec<String> {
         rt().block_on(async {
-            let s3 = s3(&self.moto).await;
+            let s3 = self.moto.s3("us-east-1").await;
             let out = s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
             out.contents()
                 .iter()
@@ -108,11 +108,6 @@ config = {{ monthly_usd = {monthly} }}
                 .collect()
         })
     }
-}
-
-async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let sdk = moto.sdk("us-east-1").await;
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
 }
 
 fn ok(out: &Output) -> String {

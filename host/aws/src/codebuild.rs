@@ -578,12 +578,7 @@ async fn owned(c: &Clients, name: &str, r: &Request<'_>) -> Result<Option<Projec
 /// Whether the tags say the project is this resource, of this blueprint
 /// and environment (the logical id alone is the same in every environment).
 fn ours(tags: &[Tag], r: &Request<'_>) -> bool {
-    ["platform:id", "platform:blueprint", "platform:environment"]
-        .iter()
-        .all(|key| {
-            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            want.is_some() && tags.iter().any(|t| t.key() == Some(*key) && t.value() == want)
-        })
+    r.owns(|key| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()))
 }
 
 /// `name` and `arn`.

@@ -250,7 +250,11 @@ async fn owned(
     r: &Request<'_>,
     exists: bool,
 ) -> Result<Option<RepositoryMetadata>, ProviderError> {
-    let window = if exists { settle(aws) } else { std::time::Duration::ZERO };
+    let window = if exists {
+        aws.settle()
+    } else {
+        std::time::Duration::ZERO
+    };
     let missing = |e: &ProviderError| e.is_code("RepositoryDoesNotExistException");
     let meta = match retry_while(aws, window, missing, || get(c, name)).await {
         Ok(meta) => meta,
@@ -280,17 +284,7 @@ async fn owned(
 /// Whether the tags say the repository is this resource, of this blueprint
 /// and environment (the logical id alone is the same in every environment).
 fn ours(tags: &HashMap<String, String>, r: &Request<'_>) -> bool {
-    ["platform:id", "platform:blueprint", "platform:environment"]
-        .iter()
-        .all(|key| {
-            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            want.is_some() && tags.get(*key).map(String::as_str) == want
-        })
-}
-
-/// How long a repository AWS says exists may stay invisible to reads.
-fn settle(aws: &Aws) -> std::time::Duration {
-    aws.consistency_timeout.min(std::time::Duration::from_secs(30))
+    r.owns(|key| tags.get(key).map(String::as_str))
 }
 
 fn no_arn(name: &str) -> ProviderError {

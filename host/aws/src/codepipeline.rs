@@ -505,7 +505,7 @@ impl ResourceType for Pipeline {
                 let version = out.pipeline().and_then(PipelineDeclaration::version).unwrap_or(1);
                 // The ARN is only in the pipeline's metadata.
                 let missing = |e: &ProviderError| e.is_code("PipelineNotFoundException");
-                let (arn, _) = retry_while(aws, settle(aws), missing, || get(c, &p.name)).await?;
+                let (arn, _) = retry_while(aws, aws.settle(), missing, || get(c, &p.name)).await?;
                 Ok(pipeline_outputs(&p.name, &arn, version))
             }
             Err(e) if e.is_code("PipelineNameInUseException") => {
@@ -600,11 +600,6 @@ fn client(c: &Clients) -> aws_sdk_codepipeline::Client {
 fn role_not_ready(e: &ProviderError) -> bool {
     e.is_code("InvalidStructureException")
         && (e.message.to_ascii_lowercase().contains("not authorized") || super::role_not_ready(e))
-}
-
-/// How long a pipeline just created may stay invisible to reads.
-fn settle(aws: &Aws) -> std::time::Duration {
-    aws.consistency_timeout.min(std::time::Duration::from_secs(30))
 }
 
 /// The declaration CreatePipeline and UpdatePipeline take (without a
@@ -771,12 +766,7 @@ async fn owned(c: &Clients, name: &str, r: &Request<'_>) -> Result<Option<(Strin
 /// Whether the tags say the pipeline is this resource, of this blueprint
 /// and environment (the logical id alone is the same in every environment).
 fn ours(tags: &[Tag], r: &Request<'_>) -> bool {
-    ["platform:id", "platform:blueprint", "platform:environment"]
-        .iter()
-        .all(|key| {
-            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            want.is_some() && tags.iter().any(|t| t.key() == *key && Some(t.value()) == want)
-        })
+    r.owns(|key| tags.iter().find(|t| t.key() == key).map(|t| t.value()))
 }
 
 /// `name`, `arn` and `version`.

@@ -339,6 +339,11 @@ pub struct ReplicationRuleProps {
     pub regions: Vec<String>,
 }
 
+/// Held around each read-modify-write of a registry's replication
+/// configuration: `up` works on several resources at once, and two rules
+/// written from one read would lose one of them.
+static REPLICATION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether `rule` is the one for `prefix`: a single prefix filter equal to it.
 fn is_rule_for(rule: &aws_sdk_ecr::types::ReplicationRule, prefix: &str) -> bool {
     let filters = rule.repository_filters();
@@ -404,6 +409,7 @@ async fn upsert_rule(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderEr
             format!("regions names {own}, the registry's own region: images are replicated to other regions"),
         ));
     }
+    let _one_writer = REPLICATION.lock().await;
     let (registry, mut rules) = replication(c).await?;
     let mut destinations = Vec::new();
     for region in &regions {
@@ -483,6 +489,7 @@ impl ResourceType for ReplicationRule {
 
     async fn delete(_aws: &Aws, c: &Clients, o: &Props<'_>, _p: &Props<'_>) -> Result<(), ProviderError> {
         let prefix = o.str("repository_prefix")?;
+        let _one_writer = REPLICATION.lock().await;
         let (_, mut rules) = replication(c).await?;
         let before = rules.len();
         rules.retain(|rule| !is_rule_for(rule, prefix));

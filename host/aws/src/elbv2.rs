@@ -384,24 +384,15 @@ async fn keep_rollout_weights(
         .iter()
         .filter_map(|t| t.opt_str("arn").map(str::to_string))
         .collect();
-    let live = super::rollout::weights(c, arn).await?;
-    let live_set: std::collections::BTreeSet<String> = live.iter().map(|(tg, _)| tg.clone()).collect();
-    if groups.len() <= 1 || groups != live_set {
+    if groups.len() <= 1 {
         return Ok(planned);
     }
-    let mut config = ForwardActionConfig::builder();
-    for (tg, w) in &live {
-        config = config.target_groups(
-            TargetGroupTuple::builder()
-                .target_group_arn(tg)
-                .weight(*w as i32)
-                .build(),
-        );
+    let live = super::rollout::weights(c, arn).await?;
+    let live_set: std::collections::BTreeSet<String> = live.iter().map(|(tg, _)| tg.clone()).collect();
+    if groups != live_set {
+        return Ok(planned);
     }
-    Ok(Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(config.build())
-        .build())
+    Ok(super::rollout::forward_action(&live))
 }
 
 pub async fn create_listener(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {

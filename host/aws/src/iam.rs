@@ -599,7 +599,7 @@ impl ResourceType for OidcProvider {
                 // look again until it shows.
                 let owner = wait_within(
                     aws,
-                    settle(aws),
+                    aws.settle(),
                     "the existing OIDC provider to be listed",
                     OP,
                     || async {
@@ -923,7 +923,7 @@ impl ResourceType for ManagedPolicy {
                 // Ours (an earlier attempt whose answer was lost), or
                 // another's, wherever it is filed (names are unique in the
                 // account); IAM lists a new policy after a moment.
-                let owner = wait_within(aws, settle(aws), "the existing policy to be listed", OP, || async {
+                let owner = wait_within(aws, aws.settle(), "the existing policy to be listed", OP, || async {
                     Ok(match policy_for(c, &p, r, true).await? {
                         Owner::Nobody => None,
                         owner => Some(owner),
@@ -1181,17 +1181,7 @@ async fn policy_for(
 /// Whether the tags say the resource is this one, of this blueprint and
 /// environment (the logical id alone is the same in every environment).
 fn ours(tags: &[Tag], r: &Request<'_>) -> bool {
-    ["platform:id", "platform:blueprint", "platform:environment"]
-        .iter()
-        .all(|key| {
-            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            want.is_some() && tags.iter().any(|t| t.key() == *key && Some(t.value()) == want)
-        })
-}
-
-/// How long something IAM just made may stay unlisted.
-fn settle(aws: &Aws) -> std::time::Duration {
-    aws.consistency_timeout.min(std::time::Duration::from_secs(30))
+    r.owns(|key| tags.iter().find(|t| t.key() == key).map(|t| t.value()))
 }
 
 /// A policy document as IAM returns it: URL-encoded (RFC 3986), which the

@@ -169,6 +169,30 @@ pub struct Request<'a> {
     pub token: String,
 }
 
+impl Aws {
+    /// How long something AWS just made may stay invisible to reads and
+    /// lists (its own answer already said it exists): the consistency
+    /// window, at most 30 s.
+    pub fn settle(&self) -> Duration {
+        self.consistency_timeout.min(Duration::from_secs(30))
+    }
+}
+
+impl Request<'_> {
+    /// Whether the tags AWS holds on a resource (`tag` answers a key's
+    /// value) say it is this one, of this blueprint and environment: the
+    /// logical id alone is the same in every environment. How a type
+    /// adopts only what it made.
+    pub fn owns<'t>(&self, tag: impl Fn(&str) -> Option<&'t str>) -> bool {
+        ["platform:id", "platform:blueprint", "platform:environment"]
+            .iter()
+            .all(|key| {
+                let want = self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                want.is_some() && tag(key) == want
+            })
+    }
+}
+
 /// AWS clients for every region of a deployment, built from one SdkConfig.
 pub struct Aws {
     config: SdkConfig,
@@ -450,6 +474,30 @@ where
         }
         tokio::time::sleep(aws.poll).await;
     }
+}
+
+/// Wait (up to `limit`) until a resource is gone: `exists` describes it
+/// (`operation`), and a not-found answer counts as gone.
+pub async fn wait_gone<F, Fut>(
+    aws: &Aws,
+    limit: Duration,
+    what: &str,
+    operation: &str,
+    exists: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ProviderError>>,
+{
+    wait_within(aws, limit, what, operation, || async {
+        match exists().await {
+            Ok(true) => Ok(None),
+            Ok(false) => Ok(Some(())),
+            Err(e) if e.is_not_found() => Ok(Some(())),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// `2m0s`, `20m0s`, `4h0m`: for error messages.

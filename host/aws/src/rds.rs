@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::read::{Live, observed};
 use super::registry::{Adopt, Arn, ResourceType, Support, not_in_place};
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, secrets, wait_within};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, secrets, wait_gone, wait_within};
 use crate::outputs;
 
 /// How long a DB instance may take to become available: a first
@@ -15,7 +15,7 @@ use crate::outputs;
 /// which can take well over an hour.
 const DB_WAIT: Duration = Duration::from_secs(4 * 3600);
 
-fn tags(r: &Request<'_>) -> Vec<Tag> {
+pub(crate) fn tags(r: &Request<'_>) -> Vec<Tag> {
     crate::sdk_tags!(r, Tag)
 }
 
@@ -175,17 +175,7 @@ pub async fn update_instance(
         before != after
             && !(k == "auto_minor_version_upgrade" && before.is_none() && after == Some(&serde_json::Value::Bool(true)))
     };
-    let version = match (
-        old.get("engine_version").and_then(|v| v.as_str()),
-        p.opt_str("engine_version"),
-    ) {
-        (Some(o), Some(n)) if o == n || o.starts_with(&format!("{n}.")) => None,
-        (o, Some(n)) => Some((
-            n.to_string(),
-            o.is_none_or(|o| o.split('.').next() != n.split('.').next()),
-        )),
-        _ => None,
-    };
+    let version = version_change(old, p);
     let pick_i32 = |k: &str| if changed(k) { p.opt_i32(k) } else { None };
     let pick_bool = |k: &str| if changed(k) { p.bool(k) } else { None };
     let class = if changed("instance_class") {
@@ -220,6 +210,23 @@ pub async fn update_instance(
         .set_engine_version(version.map(|(v, _)| v));
     modify.send().await.map_err(|e| aws_err("rds:ModifyDBInstance", e))?;
     wait_available(aws, c, identifier).await
+}
+
+/// The engine version to ask for, from the old properties to the new, and
+/// whether it is a major upgrade; `None` when there is nothing to do (no
+/// version, or one that names the running one's major: `16` on `16.6`).
+pub(crate) fn version_change(old: &Json, p: &Props<'_>) -> Option<(String, bool)> {
+    match (
+        old.get("engine_version").and_then(Json::as_str),
+        p.opt_str("engine_version"),
+    ) {
+        (Some(o), Some(n)) if o == n || o.starts_with(&format!("{n}.")) => None,
+        (o, Some(n)) => Some((
+            n.to_string(),
+            o.is_none_or(|o| o.split('.').next() != n.split('.').next()),
+        )),
+        _ => None,
+    }
 }
 
 pub async fn find_instance(c: &Clients, r: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
@@ -263,26 +270,20 @@ pub async fn delete_instance(aws: &Aws, c: &Clients, o: &Props<'_>) -> Result<()
         .send()
         .await
         .map_err(|e| aws_err("rds:DeleteDBInstance", e))?;
-    wait_within(
+    wait_gone(
         aws,
         DB_WAIT.max(aws.wait_timeout),
         &format!("DB instance {identifier} being deleted"),
         "rds:DescribeDBInstances",
         || async {
-            match c
+            let out = c
                 .rds
                 .describe_db_instances()
                 .db_instance_identifier(identifier)
                 .send()
                 .await
-            {
-                Ok(out) if !out.db_instances().is_empty() => Ok(None),
-                Ok(_) => Ok(Some(())),
-                Err(e) => {
-                    let e = aws_err("rds:DescribeDBInstances", e);
-                    if e.is_not_found() { Ok(Some(())) } else { Err(e) }
-                }
-            }
+                .map_err(|e| aws_err("rds:DescribeDBInstances", e))?;
+            Ok(!out.db_instances().is_empty())
         },
     )
     .await

@@ -33,21 +33,17 @@
 
 use std::time::Duration;
 
-use aws_sdk_rds::types::{ServerlessV2ScalingConfiguration, Tag};
+use aws_sdk_rds::types::ServerlessV2ScalingConfiguration;
 use serde_json::Value as Json;
 
-use super::rds::{delete_instance, find_instance, wait_available};
+use super::rds::{delete_instance, find_instance, tags, version_change, wait_available};
 use super::read::{Live, observed};
 use super::registry::{Adopt, Arn, ResourceType, Support, only};
-use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, secrets, wait_within};
+use super::{Aws, Clients, Outputs, Props, ProviderError, Request, aws_err, secrets, wait_gone, wait_within};
 use crate::outputs;
 
 /// How long a cluster may take to become available or go away.
 const CLUSTER_WAIT: Duration = Duration::from_secs(2 * 3600);
-
-fn tags(r: &Request<'_>) -> Vec<Tag> {
-    crate::sdk_tags!(r, Tag)
-}
 
 /// `aws.rds.db-cluster`
 pub struct DbCluster;
@@ -347,18 +343,7 @@ impl ResourceType for DbCluster {
         let scaling = valid_cluster(p)?;
         let identifier = p.str("identifier")?;
         let changed = |k: &str| old.get(k) != p.get(k);
-        // A version that names the running one's major is already met.
-        let version = match (
-            old.get("engine_version").and_then(Json::as_str),
-            p.opt_str("engine_version"),
-        ) {
-            (Some(o), Some(n)) if o == n || o.starts_with(&format!("{n}.")) => None,
-            (o, Some(n)) => Some((
-                n.to_string(),
-                o.is_none_or(|o| o.split('.').next() != n.split('.').next()),
-            )),
-            _ => None,
-        };
+        let version = version_change(old, p);
         if ![
             "backup_retention_period",
             "deletion_protection",
@@ -404,26 +389,20 @@ impl ResourceType for DbCluster {
             .send()
             .await
             .map_err(|e| aws_err("rds:DeleteDBCluster", e))?;
-        wait_within(
+        wait_gone(
             aws,
             CLUSTER_WAIT.max(aws.wait_timeout),
             &format!("DB cluster {identifier} being deleted"),
             "rds:DescribeDBClusters",
             || async {
-                match c
+                let out = c
                     .rds
                     .describe_db_clusters()
                     .db_cluster_identifier(identifier)
                     .send()
                     .await
-                {
-                    Ok(out) if !out.db_clusters().is_empty() => Ok(None),
-                    Ok(_) => Ok(Some(())),
-                    Err(e) => {
-                        let e = aws_err("rds:DescribeDBClusters", e);
-                        if e.is_not_found() { Ok(Some(())) } else { Err(e) }
-                    }
-                }
+                    .map_err(|e| aws_err("rds:DescribeDBClusters", e))?;
+                Ok(!out.db_clusters().is_empty())
             },
         )
         .await

@@ -126,20 +126,25 @@ async fn scale(c: &Clients, cluster: &str, service: &str, set: &str, percent: f6
 }
 
 /// Point every listener at `(target group, weight)` pairs.
-async fn set_weights(c: &Clients, listeners: &[String], weights: &[(&str, u32)]) -> Result<(), ProviderError> {
+/// A forward action to target groups by weight.
+pub fn forward_action<S: AsRef<str>>(weights: &[(S, u32)]) -> Action {
     let mut config = ForwardActionConfig::builder();
     for (tg, w) in weights {
         config = config.target_groups(
             TargetGroupTuple::builder()
-                .target_group_arn(*tg)
+                .target_group_arn(tg.as_ref())
                 .weight(*w as i32)
                 .build(),
         );
     }
-    let action = Action::builder()
+    Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .forward_config(config.build())
-        .build();
+        .build()
+}
+
+async fn set_weights(c: &Clients, listeners: &[String], weights: &[(&str, u32)]) -> Result<(), ProviderError> {
+    let action = forward_action(weights);
     for listener in listeners {
         if is_rule(listener) {
             c.elbv2

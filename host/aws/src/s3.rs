@@ -564,12 +564,7 @@ async fn adopt_or_refuse(
 /// Whether the tags say the bucket is this resource, of this blueprint and
 /// environment.
 fn ours(tags: &[Tag], r: &Request<'_>) -> bool {
-    ["platform:id", "platform:blueprint", "platform:environment"]
-        .iter()
-        .all(|key| {
-            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            want.is_some() && tags.iter().any(|t| t.key() == *key && Some(t.value()) == want)
-        })
+    r.owns(|key| tags.iter().find(|t| t.key() == key).map(|t| t.value()))
 }
 
 /// PutBucketTagging replaces the whole tag set.

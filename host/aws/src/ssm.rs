@@ -367,7 +367,11 @@ async fn owned(
     exists: bool,
 ) -> Result<Option<String>, ProviderError> {
     let ssm = client(c);
-    let window = if exists { settle(aws) } else { std::time::Duration::ZERO };
+    let window = if exists {
+        aws.settle()
+    } else {
+        std::time::Duration::ZERO
+    };
     let tags = retry_while(
         aws,
         window,
@@ -393,17 +397,7 @@ async fn owned(
 /// Whether the tags say the parameter is this resource, of this blueprint
 /// and environment.
 fn ours(tags: &[Tag], r: &Request<'_>) -> bool {
-    ["platform:id", "platform:blueprint", "platform:environment"]
-        .iter()
-        .all(|key| {
-            let want = r.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            want.is_some() && tags.iter().any(|t| t.key() == *key && Some(t.value()) == want)
-        })
-}
-
-/// How long a parameter just put may stay invisible to reads.
-fn settle(aws: &Aws) -> std::time::Duration {
-    aws.consistency_timeout.min(std::time::Duration::from_secs(30))
+    r.owns(|key| tags.iter().find(|t| t.key() == key).map(|t| t.value()))
 }
 
 /// The ARN of a parameter that exists (`arn:aws:ssm:region:account:parameter/name`),
@@ -411,7 +405,7 @@ fn settle(aws: &Aws) -> std::time::Duration {
 /// while the put propagates.
 async fn arn(aws: &Aws, c: &Clients, name: &str) -> Result<String, ProviderError> {
     let ssm = client(c);
-    let out = retry_while(aws, settle(aws), ProviderError::is_not_found, || async {
+    let out = retry_while(aws, aws.settle(), ProviderError::is_not_found, || async {
         ssm.get_parameter()
             .name(name)
             .with_decryption(false)

@@ -364,7 +364,8 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
     };
 
     // Dangling references: every reference must name a resource of the plan.
-    // Each missing target once per resource, however often it is named.
+    // Each missing target (resource and attribute) once per resource,
+    // however often it is named.
     let check_refs = |owner_id: &str, what: &str, value: &Value, diags: &mut Vec<Diagnostic>| {
         let mut named = BTreeSet::new();
         for r in value.refs() {

@@ -505,7 +505,8 @@ impl Plugin for Service {
                 "the bake probe GETs the test listener from where `platform up` runs, and an internal load balancer cannot be reached from there",
             ));
         }
-        let parameters_path = parameters_path(&cfg, &ctx.physical_name("", 255))?;
+        let family = ctx.physical_name("", 255);
+        let parameters_path = parameters_path(&cfg, &family)?;
         let mut ids = std::collections::BTreeSet::new();
         for key in cfg.parameters.keys() {
             if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
@@ -558,7 +559,6 @@ impl Plugin for Service {
         };
 
         let mut plan = Plan::new();
-        let family = ctx.physical_name("", 255);
         let alarm_prefix = format!("{family}-");
 
         // Secrets this service generates: one secret in the primary region,
@@ -1436,7 +1436,6 @@ fn sources(cfg: &Config) -> Result<Vec<(String, SecretSource)>, Error> {
     Ok(out)
 }
 
-/// `APP_SECRET` -> `app-secret`: a variable's name as part of a resource name.
 /// The SSM path of the service's parameters, ending in `/`: the setting,
 /// checked as SSM checks names, or `/<family>/`.
 fn parameters_path(cfg: &Config, family: &str) -> Result<String, Error> {
@@ -1574,6 +1573,7 @@ fn owner_mode(owner: &Value) -> Option<String> {
     }
 }
 
+/// `APP_SECRET` -> `app-secret`: a variable's name as part of a resource name.
 fn kebab(key: &str) -> String {
     key.to_ascii_lowercase().replace(['_', '.'], "-")
 }
