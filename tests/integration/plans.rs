@@ -874,7 +874,7 @@ fn an_environment_swaps_the_database_plugin_and_its_consumers_do_not_change() {
     assert_ne!(broken, text);
     let e = plan_error(&broken, Some("dev"));
     assert!(
-        e.contains("plugin instance `observability` (observability 0.1.0): instance `db` (plugin `network`) has no export `identifier`"),
+        e.contains("plugin instance `api` (service 0.1.0): instance `db` (plugin `network`) has no export `endpoint`"),
         "{e}"
     );
 }

@@ -219,7 +219,14 @@ fn a_killed_holder_loses_its_lease_and_the_next_run_resumes_its_work() {
             .count()
     });
     assert_eq!(vpcs, 1, "nothing duplicated");
-    assert_eq!(env.keys("ml/ml-api.local.journal/").len(), 2, "one journal per run");
+    // Each run appends its journal in parts, `<run>.<part>.jsonl`.
+    let journals = env.keys("ml/ml-api.local.journal/");
+    let runs: std::collections::BTreeSet<&str> = journals
+        .iter()
+        .map(|k| k.trim_start_matches("ml/ml-api.local.journal/").split('.').next().unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2, "one journal per run: {journals:?}");
+    assert!(journals.len() > 2, "appended in parts, not rewritten: {journals:?}");
     assert!(env.object("ml/ml-api.local.lock").is_none(), "released at the end");
     let again = ok(&env.run(&["up", bp(&blueprint), "--env", "local", "--yes", "--backend", backend]));
     assert!(again.contains("No changes."), "{again}");

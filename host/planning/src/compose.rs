@@ -134,7 +134,9 @@ pub trait Kinds: Sync {
 /// Compose a resolved blueprint into a plan whose resources' properties fit
 /// their types.
 pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Result<Plan, Diagnostics> {
+    let started = std::time::Instant::now();
     let loaded = load_plugins(runtime, resolved)?;
+    tracing::debug!(target: "platform::timings", "loaded {} plugins in {:?}", loaded.len(), started.elapsed());
     let src = &resolved.source;
     let mut diags = Vec::new();
 
@@ -142,19 +144,30 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
     // configuration mistakes are reported together.
     let mut units = Vec::new();
     let names: std::collections::HashSet<&str> = resolved.instances.iter().map(|i| i.name.as_str()).collect();
+    // Each plugin's schema is parsed and checked once, however many
+    // instances it has.
+    let mut schemas: HashMap<&PluginSource, Result<(serde_json::Value, Result<(), String>), String>> = HashMap::new();
     for inst in &resolved.instances {
         let plugin = loaded[&inst.source].clone();
         let config = inst.config.to_json();
-        match serde_json::from_str::<serde_json::Value>(&plugin.info.config_schema) {
-            Ok(schema) => {
-                if let Err(msg) = crate::schema::check_schema(&schema) {
+        let schema = schemas.entry(&inst.source).or_insert_with(|| {
+            serde_json::from_str::<serde_json::Value>(&plugin.info.config_schema)
+                .map(|schema| {
+                    let checked = crate::schema::check_schema(&schema).map_err(|e| e.to_string());
+                    (schema, checked)
+                })
+                .map_err(|e| e.to_string())
+        });
+        match schema {
+            Ok((schema, checked)) => {
+                if let Err(msg) = checked {
                     diags.push(Diagnostic::at(
                         src,
                         &inst.source_span,
                         format!("{}: {msg}", who(inst, &plugin)),
                     ));
                 }
-                for e in crate::schema::validate(&schema, &config) {
+                for e in crate::schema::validate(schema, &config) {
                     diags.push(Diagnostic::at(
                         src,
                         &inst.config.span_at(&e.pointer),
@@ -172,11 +185,22 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
             )),
         }
         let mut named = BTreeSet::new();
-        strings_in(&config, &mut |s| {
+        let mut name = |s: &str| {
             if s != inst.name && names.contains(s) {
                 named.insert(s.to_string());
             }
-        });
+        };
+        strings_in(&config, &mut name);
+        // A top-level setting left to its default names what the default
+        // names (`network = "network"`): given at once, the plugin need not
+        // ask for it and be called again.
+        if let Some(Ok((schema, _))) = schemas.get(&inst.source) {
+            for (key, default) in string_defaults(schema) {
+                if config.get(key).is_none() {
+                    name(default);
+                }
+            }
+        }
         units.push(Unit {
             instance: inst,
             config_json: config.to_string(),
@@ -187,8 +211,10 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
     if !diags.is_empty() {
         return Err(Diagnostics(diags));
     }
+    tracing::debug!(target: "platform::timings", "checked {} configurations at {:?}", units.len(), started.elapsed());
 
     let instance_names: Vec<&str> = resolved.instances.iter().map(|i| i.name.as_str()).collect();
+    let instance_set: std::collections::HashSet<&str> = instance_names.iter().copied().collect();
     let environment = runtime::Environment {
         name: resolved.env.clone(),
         regions: resolved.regions.clone(),
@@ -228,7 +254,10 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
             };
             let inst = unit.instance;
             let here = |msg: String| Diagnostic::at(src, &inst.span, format!("{}: {msg}", who(inst, &unit.plugin)));
-            match runtime.plan(&unit.plugin, &input, inst.limits) {
+            let call = std::time::Instant::now();
+            let answer = runtime.plan(&unit.plugin, &input, inst.limits);
+            tracing::trace!(target: "platform::timings", "plan call of `{}` took {:?}", inst.name, call.elapsed());
+            match answer {
                 Err(fault) => return Err(here(format!("plan failed: {fault}")).into()),
                 Ok(Err(PlanError::Failed(msg))) => return Err(here(msg).into()),
                 Ok(Err(PlanError::InvalidConfig(errors))) => {
@@ -250,7 +279,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
                         if name == &inst.name {
                             return Err(here("it asks for its own exports".into()).into());
                         }
-                        if !instance_names.contains(&name.as_str()) {
+                        if !instance_set.contains(name.as_str()) {
                             return Err(here(format!(
                                 "it needs the exports of instance `{name}`, which environment `{}` does not have (enabled instances: {})",
                                 resolved.env,
@@ -268,7 +297,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
                     waiting_on[i].extend(names);
                 }
                 Ok(Ok(contribution)) => {
-                    let planned = qualify(resolved, inst, &unit.plugin, contribution, &instance_names)?;
+                    let planned = qualify(resolved, inst, &unit.plugin, contribution, &instance_set)?;
                     imports.insert(
                         inst.name.clone(),
                         runtime::InstanceExports {
@@ -298,11 +327,25 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
         }
     }
 
+    tracing::debug!(target: "platform::timings", "planned {} instances at {:?}", units.len(), started.elapsed());
     let planned: Vec<(&Unit, Planned)> = units
         .iter()
         .zip(done.into_iter().map(|p| p.expect("all planned")))
         .collect();
-    assemble(resolved, planned, kinds)
+    let plan = assemble(resolved, planned, kinds);
+    tracing::debug!(target: "platform::timings", "assembled at {:?}", started.elapsed());
+    plan
+}
+
+/// The top-level properties of a configuration schema whose default is a
+/// string, with that default.
+fn string_defaults(schema: &serde_json::Value) -> impl Iterator<Item = (&str, &str)> {
+    schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, property)| Some((key.as_str(), property.get("default")?.as_str()?)))
 }
 
 /// Call `f` with every string in a JSON value.
@@ -534,7 +577,7 @@ fn qualify(
     inst: &Instance,
     plugin: &LoadedPlugin,
     c: Contribution,
-    instances: &[&str],
+    instances: &std::collections::HashSet<&str>,
 ) -> Result<Planned, Diagnostics> {
     let src = &resolved.source;
     let mut diags = Vec::new();
@@ -544,8 +587,8 @@ fn qualify(
     let q = |id: &str| -> Result<String, String> {
         match id.split_once('.') {
             None if valid_name(id) => Ok(format!("{}.{id}", inst.name)),
-            Some((other, rest)) if instances.contains(&other) && valid_name(rest) => Ok(id.to_string()),
-            Some((other, _)) if !instances.contains(&other) => Err(format!(
+            Some((other, rest)) if instances.contains(other) && valid_name(rest) => Ok(id.to_string()),
+            Some((other, _)) if !instances.contains(other) => Err(format!(
                 "`{id}` names instance `{other}`, which is not in this environment"
             )),
             _ => Err(format!(

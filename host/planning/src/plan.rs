@@ -73,7 +73,7 @@ impl Plan {
     /// sha256 of the plan's JSON: equal digests, equal plans.
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
-        let bytes = serde_json::to_vec(&self.to_json()).expect("plan serializes");
+        let bytes = serde_json::to_vec(&self.json(Vec::new())).expect("plan serializes");
         Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -109,34 +109,17 @@ impl Plan {
         self.resources.iter().find(|r| r.id == id)
     }
 
+    /// The `--json` document as a `serde_json::Value` (for embedding in a
+    /// saved plan); [`Plan::json`] writes the same without building it.
     pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "format_version": JSON_FORMAT_VERSION,
-            "blueprint": self.blueprint,
-            "environment": self.env,
-            "regions": self.regions,
-            "tags": self.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "plugins": self.plugins.iter().map(|p| json!({
-                "instance": p.instance, "plugin": p.plugin, "version": p.version, "source": p.source, "sha256": p.sha256,
-            })).collect::<Vec<_>>(),
-            "summary": {
-                "create": self.resources.iter().filter(|r| r.action == Action::Create).count(),
-                "update": 0, "replace": 0, "delete": 0,
-                "steps": self.steps.len(),
-                "waves": self.waves.len(),
-            },
-            "waves": self.waves,
-            "critical_path": self.critical_path,
-            "resources": self.resources.iter().map(|r| json!({
-                "id": r.id, "instance": r.instance, "type": r.kind, "region": r.region,
-                "action": "create", "depends_on": r.depends_on, "properties": r.properties.to_json(),
-            })).collect::<Vec<_>>(),
-            "steps": self.steps.iter().map(|s| json!({
-                "id": s.id, "instance": s.instance, "phase": phase_name(s.phase), "action": s.action,
-                "after": s.after, "timeout_seconds": s.timeout_seconds, "params": s.params.to_json(),
-            })).collect::<Vec<_>>(),
-            "exports": self.exports.iter().map(|(inst, ex)| (inst.clone(), ex.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>().into())).collect::<serde_json::Map<String, serde_json::Value>>(),
-        })
+        serde_json::to_value(self.json(Vec::new())).expect("plan serializes")
+    }
+
+    /// The `--json` document, serialized as it is written, with `extra`
+    /// members after the plan's own. A 20,000-resource plan never exists as
+    /// a tree of JSON values.
+    pub fn json(&self, extra: Vec<(&'static str, serde_json::Value)>) -> PlanJson<'_> {
+        PlanJson { plan: self, extra }
     }
 
     /// The human plan, in the spirit of `terraform plan`.
@@ -155,10 +138,14 @@ impl Plan {
                 p.instance, p.plugin, p.version, p.source
             ));
         }
+        let resources: std::collections::HashMap<&str, &PlannedResource> =
+            self.resources.iter().map(|r| (r.id.as_str(), r)).collect();
+        let steps: std::collections::HashMap<&str, &PlannedStep> =
+            self.steps.iter().map(|s| (s.id.as_str(), s)).collect();
         for (w, wave) in self.waves.iter().enumerate() {
             out.push_str(&format!("\nWave {} ({} in parallel)\n", w + 1, wave.len()));
             for id in wave {
-                if let Some(r) = self.resource(id) {
+                if let Some(r) = resources.get(id.as_str()) {
                     out.push_str(&format!("  + {}  {}  [{}]\n", r.id, r.kind, r.region));
                     if with_properties {
                         for (k, v) in r.properties.entries() {
@@ -167,7 +154,7 @@ impl Plan {
                             out.push_str(&format!("      {k} = {s}\n"));
                         }
                     }
-                } else if let Some(s) = self.steps.iter().find(|s| &s.id == id) {
+                } else if let Some(s) = steps.get(id.as_str()) {
                     out.push_str(&format!(
                         "  > {}  step {} (timeout {}s)\n",
                         s.id, s.action, s.timeout_seconds
@@ -196,5 +183,116 @@ impl Plan {
             self.critical_path.len()
         ));
         out
+    }
+}
+
+/// See [`Plan::json`].
+pub struct PlanJson<'a> {
+    plan: &'a Plan,
+    extra: Vec<(&'static str, serde_json::Value)>,
+}
+
+impl serde::Serialize for PlanJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Seq<I>(std::cell::Cell<Option<I>>);
+        impl<I: Iterator<Item = T>, T: serde::Serialize> serde::Serialize for Seq<I> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.take().expect("serialized once"))
+            }
+        }
+        fn seq<I: Iterator<Item = T>, T: serde::Serialize>(items: I) -> Seq<I> {
+            Seq(std::cell::Cell::new(Some(items)))
+        }
+        #[derive(serde::Serialize)]
+        struct Resource<'a> {
+            id: &'a str,
+            instance: &'a str,
+            #[serde(rename = "type")]
+            kind: &'a str,
+            region: &'a str,
+            action: &'static str,
+            depends_on: &'a [String],
+            properties: &'a Value,
+        }
+        #[derive(serde::Serialize)]
+        struct Step<'a> {
+            id: &'a str,
+            instance: &'a str,
+            phase: &'static str,
+            action: &'a str,
+            after: &'a [String],
+            timeout_seconds: u32,
+            params: &'a Value,
+        }
+        /// Pairs as a JSON object (keys are unique where they come from).
+        struct Pairs<'a, V>(&'a [(String, V)]);
+        impl<V: serde::Serialize> serde::Serialize for Pairs<'_, V> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+            }
+        }
+        struct Exports<'a>(&'a [(String, Vec<(String, Value)>)]);
+        impl serde::Serialize for Exports<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, Pairs(v))))
+            }
+        }
+
+        let p = self.plan;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("format_version", &JSON_FORMAT_VERSION)?;
+        m.serialize_entry("blueprint", &p.blueprint)?;
+        m.serialize_entry("environment", &p.env)?;
+        m.serialize_entry("regions", &p.regions)?;
+        m.serialize_entry("tags", &Pairs(&p.tags))?;
+        m.serialize_entry(
+            "plugins",
+            &seq(p.plugins.iter().map(|p| {
+                json!({
+                    "instance": p.instance, "plugin": p.plugin, "version": p.version, "source": p.source, "sha256": p.sha256,
+                })
+            })),
+        )?;
+        m.serialize_entry(
+            "summary",
+            &json!({
+                "create": p.resources.iter().filter(|r| r.action == Action::Create).count(),
+                "update": 0, "replace": 0, "delete": 0,
+                "steps": p.steps.len(),
+                "waves": p.waves.len(),
+            }),
+        )?;
+        m.serialize_entry("waves", &p.waves)?;
+        m.serialize_entry("critical_path", &p.critical_path)?;
+        m.serialize_entry(
+            "resources",
+            &seq(p.resources.iter().map(|r| Resource {
+                id: &r.id,
+                instance: &r.instance,
+                kind: &r.kind,
+                region: &r.region,
+                action: "create",
+                depends_on: &r.depends_on,
+                properties: &r.properties,
+            })),
+        )?;
+        m.serialize_entry(
+            "steps",
+            &seq(p.steps.iter().map(|s| Step {
+                id: &s.id,
+                instance: &s.instance,
+                phase: phase_name(s.phase),
+                action: &s.action,
+                after: &s.after,
+                timeout_seconds: s.timeout_seconds,
+                params: &s.params,
+            })),
+        )?;
+        m.serialize_entry("exports", &Exports(&p.exports))?;
+        for (k, v) in &self.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
 }

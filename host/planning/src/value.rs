@@ -32,6 +32,38 @@ pub enum Value {
     Concat(Vec<Value>),
 }
 
+/// The `--json` form of a value, written as it is serialized (no
+/// intermediate `serde_json::Value`): references and concatenations as
+/// `{"$ref": {...}}` and `{"$concat": [...]}`, as [`Value::to_json`].
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Num(n) if n.is_finite() => s.serialize_f64(*n),
+            Value::Num(_) => s.serialize_unit(),
+            Value::Str(v) => s.serialize_str(v),
+            Value::Array(items) => s.collect_seq(items),
+            Value::Object(entries) => s.collect_map(entries.iter().map(|(k, v)| (k, v))),
+            Value::Ref(r) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(
+                    "$ref",
+                    &serde_json::json!({ "resource": r.resource, "attribute": r.attribute }),
+                )?;
+                m.end()
+            }
+            Value::Concat(parts) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("$concat", parts)?;
+                m.end()
+            }
+        }
+    }
+}
+
 impl Value {
     /// Decode a plugin's tree (an empty tree is `Null`), with the checks of
     /// `platform-value-tree`, which the plugin SDK shares.

@@ -3,6 +3,7 @@
 //! drifted in AWS (if AWS can be reached).
 
 use anyhow::Context as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +64,9 @@ impl Args {
 
     /// Show the plan; true if `up` would change something.
     fn run(self, ctx: &Context) -> Result<bool, Failure> {
+        let started = std::time::Instant::now();
         let resolved = ctx.resolve(&self.blueprint, self.env.as_deref())?;
+        tracing::debug!(target: "platform::timings", "resolved the blueprint in {:?}", started.elapsed());
         let runtime_wasm = ctx.runtime(resolved.stack_bytes)?;
         let plan = compose(&runtime_wasm, &resolved, crate::providers::registry::registry())?;
         let store = self
@@ -162,13 +165,14 @@ impl Args {
 
         let gaps = coverage(&plan);
         if self.json {
-            let mut doc = plan.to_json();
-            doc["not_covered"] = gaps
-                .iter()
-                .map(|g| json!({ "what": g.what, "type": g.kind, "resources": g.count, "reason": g.reason }))
-                .collect();
+            let mut extra = vec![(
+                "not_covered",
+                gaps.iter()
+                    .map(|g| json!({ "what": g.what, "type": g.kind, "resources": g.count, "reason": g.reason }))
+                    .collect(),
+            )];
             if let Some((found, note, p)) = &against_state {
-                doc["against_state"] = json!({
+                extra.push(("against_state", json!({
                     "state_serial": state.serial,
                     "drift_checked": note.is_none(),
                     "drift_note": note,
@@ -179,9 +183,15 @@ impl Args {
                     }).collect::<Vec<_>>(),
                     "changes": p.changes.iter().map(|(id, kind, a)| json!({ "id": id, "type": kind, "action": a.word() })).collect::<Vec<_>>(),
                     "unchanged": p.unchanged,
-                });
+                })));
             }
-            println!("{}", serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &plan.json(extra)).map_err(anyhow::Error::from)?;
+            writeln!(out).and_then(|()| out.flush()).map_err(anyhow::Error::from)?;
+            tracing::debug!(target: "platform::timings", "wrote the plan at {:?}", started.elapsed());
+            // The process ends next: freeing a large plan allocation by
+            // allocation would only delay the exit.
+            std::mem::forget(plan);
             return Ok(has_changes);
         }
         let text = plan.render(!self.compact);

@@ -130,6 +130,101 @@ pub struct Run {
     pub reporter: Arc<dyn Events>,
     changes: std::sync::Mutex<BTreeMap<String, Change>>,
     durations: std::sync::Mutex<BTreeMap<String, Duration>>,
+    commits: Arc<Commits>,
+}
+
+/// The queue of a group commit (see [`Run::commit`]).
+#[derive(Default)]
+struct Commits {
+    queue: std::sync::Mutex<Queue>,
+    /// Signalled when a write finishes.
+    written: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Events not yet written, and the sequence number of the last one queued.
+    events: Vec<Json>,
+    queued: u64,
+    /// Every event up to this one has been written (or failed to be).
+    finished: u64,
+    writing: bool,
+    /// Writes that failed: the events they carried (first, last) and why.
+    failures: Vec<(u64, u64, Arc<StateError>)>,
+}
+
+/// A leader that has not yet handed its write to a thread: if dropped
+/// there, it gives up the lead so another can take it.
+struct Abandoned(Option<Arc<Commits>>);
+
+impl Abandoned {
+    fn disarm(mut self) -> Arc<Commits> {
+        self.0.take().expect("armed")
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(commits) = self.0.take() {
+            commits.queue.lock().expect("commit queue").writing = false;
+            commits.written.notify_waiters();
+        }
+    }
+}
+
+/// What a committer should do next.
+enum Turn {
+    Done(Result<(), Arc<StateError>>),
+    Wait,
+    Lead,
+}
+
+impl Commits {
+    fn enqueue(&self, event: Json) -> u64 {
+        let mut q = self.queue.lock().expect("commit queue");
+        q.events.push(event);
+        q.queued += 1;
+        q.queued
+    }
+
+    fn poll(&self, seq: u64) -> Turn {
+        let mut q = self.queue.lock().expect("commit queue");
+        if q.finished >= seq {
+            return Turn::Done(
+                match q
+                    .failures
+                    .iter()
+                    .find(|(first, last, _)| (*first..=*last).contains(&seq))
+                {
+                    Some((_, _, e)) => Err(e.clone()),
+                    None => Ok(()),
+                },
+            );
+        }
+        if q.writing {
+            return Turn::Wait;
+        }
+        q.writing = true;
+        Turn::Lead
+    }
+
+    /// The queued events, and the sequence number of the last.
+    fn take(&self) -> (Vec<Json>, u64) {
+        let mut q = self.queue.lock().expect("commit queue");
+        (std::mem::take(&mut q.events), q.queued)
+    }
+
+    fn finish(&self, upto: u64, result: Result<(), Arc<StateError>>) {
+        let mut q = self.queue.lock().expect("commit queue");
+        if let Err(e) = result {
+            let first = q.finished + 1;
+            q.failures.push((first, upto, e));
+        }
+        q.finished = upto;
+        q.writing = false;
+        drop(q);
+        self.written.notify_waiters();
+    }
 }
 
 impl Run {
@@ -152,6 +247,7 @@ impl Run {
             reporter,
             changes: std::sync::Mutex::new(BTreeMap::new()),
             durations: std::sync::Mutex::new(BTreeMap::new()),
+            commits: Arc::default(),
         }
     }
 
@@ -178,7 +274,8 @@ impl Run {
             .insert(id.to_string(), change);
     }
 
-    /// Record a resource's new state (and journal it) before or after a call.
+    /// Record a resource's new state (and journal it) before or after a
+    /// call; returns once both are durable.
     async fn record(&self, id: &str, entry: Option<ResourceState>, event: &str) -> Result<(), NodeError> {
         let mut state = self.state.lock().await;
         let status = entry.as_ref().map(|e| e.status);
@@ -190,19 +287,63 @@ impl Run {
                 state.resources.remove(id);
             }
         }
-        self.commit(&mut state, json!({ "event": event, "id": id, "status": status }))
+        self.commit(state, json!({ "event": event, "id": id, "status": status }))
+            .await
     }
 
-    /// Save the state, then journal `event` with the run, serial and time.
-    fn commit(&self, state: &mut State, mut event: Json) -> Result<(), NodeError> {
-        self.store.save(state)?;
+    /// Make the change just made to `state` durable with `event` journaled
+    /// (with the run, serial and time): the state is saved, then the event
+    /// appended, before this returns.
+    ///
+    /// Group commit: the state lock is not held while writing. Changes made
+    /// while one write runs wait and go out together in the next: one state
+    /// write and one journal append for all of them, so parallel resources
+    /// do not queue on each other's fsyncs or PUTs.
+    async fn commit(&self, state: tokio::sync::MutexGuard<'_, State>, mut event: Json) -> Result<(), NodeError> {
         if let Json::Object(map) = &mut event {
             map.insert("run".into(), self.run_id.clone().into());
-            map.insert("serial".into(), state.serial.into());
             map.insert("at".into(), time::timestamp().into());
         }
-        self.store.journal(&event)?;
-        Ok(())
+        let seq = self.commits.enqueue(event);
+        drop(state);
+        loop {
+            let written = self.commits.written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            match self.commits.poll(seq) {
+                Turn::Done(result) => return result.map_err(NodeError::State),
+                Turn::Wait => written.await,
+                Turn::Lead => self.write_batch().await,
+            }
+        }
+    }
+
+    /// As the leader of a group commit: write the state as it is now with
+    /// every event queued so far. The write finishes and is accounted for
+    /// even if this future is dropped (a cancelled node), so the queue never
+    /// waits on a leader that is gone.
+    async fn write_batch(&self) {
+        let abandoned = Abandoned(Some(self.commits.clone()));
+        let (bytes, events, upto) = {
+            let mut state = self.state.lock().await;
+            // Taken under the state lock, so the events are exactly the
+            // changes the bytes hold.
+            let (mut events, upto) = self.commits.take();
+            let bytes = crate::state::encode(&mut state);
+            for event in &mut events {
+                if let Json::Object(map) = event {
+                    map.insert("serial".into(), state.serial.into());
+                }
+            }
+            (bytes, events, upto)
+        };
+        let commits = abandoned.disarm();
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let result = store.write(&bytes).and_then(|()| store.journal_all(&events));
+            commits.finish(upto, result.map_err(Arc::new));
+        })
+        .await;
     }
 
     /// Carry out `plan`: create, adopt, update or replace each resource, run

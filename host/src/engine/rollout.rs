@@ -111,7 +111,8 @@ impl Run {
                 state.rollouts.remove(id);
             }
         }
-        self.commit(&mut state, json!({ "event": event, "rollout": id, "status": status }))
+        self.commit(state, json!({ "event": event, "rollout": id, "status": status }))
+            .await
     }
 
     /// Run the plan's rollouts that `pick` selects (given the state's record

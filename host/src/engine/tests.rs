@@ -40,6 +40,9 @@ struct Fake {
     calls: std::sync::Mutex<Vec<Call>>,
     script: std::sync::Mutex<HashMap<(&'static str, String), VecDeque<Answer>>>,
     serial: std::sync::atomic::AtomicU32,
+    /// When set, every create first reads this state file and notes a
+    /// resource whose intent is not in it, and takes a few milliseconds.
+    durable: Option<(std::path::PathBuf, std::sync::Mutex<Vec<String>>)>,
 }
 
 impl Fake {
@@ -102,6 +105,13 @@ impl Provider for Fake {
         self.calls.lock().unwrap().push(Call::Create(r.id.into()));
         let answer = self.next("create", r.id);
         Box::pin(async move {
+            if let Some((path, missing)) = &self.durable {
+                let saved: State = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+                if saved.resources.get(r.id).map(|e| e.status) != Some(Status::Creating) {
+                    missing.lock().unwrap().push(r.id.to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             match answer {
                 Some(Answer::Fail(m)) => Err(failure("fake:Create", m)),
                 _ => Ok(self.outputs(r.id)),
@@ -719,4 +729,58 @@ fn the_preview_shows_the_decision_up_makes() {
         ]
     );
     assert_eq!(p.unchanged, 1);
+}
+
+#[test]
+fn parallel_changes_share_state_writes_and_each_intent_is_durable_before_its_call() {
+    // The state's path is known only once run_with makes its directory:
+    // the fake reads whichever state file of this test's store exists.
+    let resources: Vec<PlannedResource> = (0..24).map(|i| planned(&format!("r{i}"), json!({}), &[])).collect();
+    let dir = std::env::temp_dir().join(format!("platform-engine-group-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = StateStore::new(Some(dir.clone()), "bp", "test");
+    let fake = Arc::new(Fake {
+        durable: Some((store.state_path(), std::sync::Mutex::new(Vec::new()))),
+        ..Fake::default()
+    });
+    let provider: Arc<dyn Provider> = fake.clone();
+    let run = Arc::new(Run::new(
+        provider,
+        store,
+        State::new("bp", "test"),
+        Vec::new(),
+        Arc::new(Silent),
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(run.up(Arc::new(plan(resources)), 8, false));
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let missing = fake.durable.as_ref().unwrap().1.lock().unwrap().clone();
+    assert!(missing.is_empty(), "created before its intent was saved: {missing:?}");
+
+    let journal: Vec<Json> = std::fs::read_to_string(run.store.journal_path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events = |name: &str| journal.iter().filter(|e| e["event"] == name).count();
+    assert_eq!((events("create-intent"), events("created")), (24, 24));
+    // Eight creates at a time: intents and results made while a write ran
+    // share the next one, so there are far fewer writes than events.
+    let saved = run.store.load().unwrap();
+    let writes = journal
+        .iter()
+        .map(|e| e["serial"].as_u64().unwrap())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(writes.len() < 24, "{} writes for 48 events", writes.len());
+    // Each event names the write that made it durable, in order.
+    let serials: Vec<u64> = journal.iter().map(|e| e["serial"].as_u64().unwrap()).collect();
+    assert!(serials.windows(2).all(|w| w[0] <= w[1]), "{serials:?}");
+    assert!(saved.serial >= *serials.last().unwrap());
+    assert_eq!(saved.resources.len(), 24);
+    assert!(saved.resources.values().all(|e| e.status == Status::Created));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -187,8 +187,8 @@ pub struct RemoteState {
     pub objects: Arc<dyn ObjectStore>,
     /// ETag of the state object as this process last read or wrote it.
     etag: Mutex<Option<String>>,
-    /// This run's journal, rewritten whole on each event.
-    journal: Mutex<Vec<u8>>,
+    /// The number of this run's next journal part.
+    parts: std::sync::atomic::AtomicU64,
     run: String,
     lost: Arc<AtomicBool>,
 }
@@ -218,7 +218,7 @@ impl StateStore {
             remote: Some(Arc::new(RemoteState {
                 objects,
                 etag: Mutex::new(None),
-                journal: Mutex::new(Vec::new()),
+                parts: std::sync::atomic::AtomicU64::new(0),
                 run,
                 lost: Arc::new(AtomicBool::new(false)),
             })),
@@ -302,22 +302,27 @@ impl StateStore {
         parse_state(text.as_bytes(), path)
     }
 
-    /// Write the state atomically: temp file, fsync, rename, fsync the directory.
+    /// Write the state atomically: temp file, fsync, rename, fsync the
+    /// directory (or one conditional PUT for a remote state).
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        let bytes = encode(state);
+        self.write(&bytes)
+    }
+
+    /// Write state bytes made by [`encode`]; see [`StateStore::save`].
+    pub fn write(&self, bytes: &[u8]) -> Result<(), StateError> {
         if let Some(r) = &self.remote {
             let name = self.object("state.json");
             let url = r.objects.url(&name);
             if r.lost.load(Ordering::SeqCst) {
                 return Err(StateError::LockLost { url });
             }
-            state.serial += 1;
-            let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
             let mut etag = r.etag.lock().expect("etag lock");
             let cond = match etag.as_deref() {
                 Some(e) => Cond::IfMatch(e),
                 None => Cond::IfAbsent,
             };
-            return match r.objects.put(&name, bytes, cond) {
+            return match r.objects.put(&name, bytes.to_vec(), cond) {
                 Ok(new) => {
                     *etag = Some(new);
                     Ok(())
@@ -329,10 +334,7 @@ impl StateStore {
                 }),
             };
         }
-        state.serial += 1;
-        let path = self.state_path();
-        let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
-        write_atomic(&path, &bytes)
+        write_atomic(&self.state_path(), bytes)
     }
 
     /// Append one event to the journal and fsync it.
@@ -343,42 +345,57 @@ impl StateStore {
     /// would stop it) right after its N-th journal event, that is between
     /// recording an intent and sending the call it announces.
     pub fn journal(&self, event: &serde_json::Value) -> Result<(), StateError> {
-        self.journal_event(event)?;
-        crash_point();
-        Ok(())
+        self.journal_all(std::slice::from_ref(event))
     }
 
-    fn journal_event(&self, event: &serde_json::Value) -> Result<(), StateError> {
+    /// Append events to the journal with one fsync (locally) or as one new
+    /// part (remote: S3 cannot append, so each batch is an object of its
+    /// own, `journal/<run>.<part>.jsonl`, and the journal is never
+    /// rewritten). See [`StateStore::journal`] for the crash hook.
+    pub fn journal_all(&self, events: &[serde_json::Value]) -> Result<(), StateError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        for event in events {
+            lines.extend(serde_json::to_vec(event).expect("event serializes"));
+            lines.push(b'\n');
+        }
         if let Some(r) = &self.remote {
-            let name = self.object(&format!("journal/{}.jsonl", r.run));
-            let mut journal = r.journal.lock().expect("journal lock");
-            journal.extend(serde_json::to_vec(event).expect("event serializes"));
-            journal.push(b'\n');
-            return r
-                .objects
-                .put(&name, journal.clone(), Cond::Always)
-                .map(|_| ())
+            let part = r.parts.fetch_add(1, Ordering::SeqCst);
+            let name = self.object(&format!("journal/{}.{part:06}.jsonl", r.run));
+            r.objects
+                .put(&name, lines, Cond::Always)
                 .map_err(|e| StateError::Remote {
                     url: r.objects.url(&name),
                     message: e.to_string(),
-                });
+                })?;
+        } else {
+            let path = self.journal_path();
+            let io = |source| StateError::Io {
+                action: "append to",
+                path: path.clone(),
+                source,
+            };
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io)?;
+            file.write_all(&lines).map_err(io)?;
+            file.sync_data().map_err(io)?;
         }
-        let path = self.journal_path();
-        let io = |source| StateError::Io {
-            action: "append to",
-            path: path.clone(),
-            source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        let mut line = serde_json::to_vec(event).expect("event serializes");
-        line.push(b'\n');
-        file.write_all(&line).map_err(io)?;
-        file.sync_data().map_err(io)
+        for _ in events {
+            crash_point();
+        }
+        Ok(())
     }
+}
+
+/// The next serial of `state` and its bytes as [`StateStore::write`] stores them.
+pub fn encode(state: &mut State) -> Vec<u8> {
+    state.serial += 1;
+    serde_json::to_vec_pretty(state).expect("state serializes")
 }
 
 /// Read a state file's bytes, refusing a version this platform does not read.
@@ -543,11 +560,17 @@ mod tests {
         a.journal(&serde_json::json!({ "n": 1 })).unwrap();
         a.journal(&serde_json::json!({ "n": 2 })).unwrap();
         let r = a.remote.as_ref().unwrap();
-        let (journal, _) = objects
-            .get(&a.object(&format!("journal/{}.jsonl", r.run)))
-            .unwrap()
+        a.journal_all(&[serde_json::json!({ "n": 3 }), serde_json::json!({ "n": 4 })])
             .unwrap();
-        assert_eq!(journal, b"{\"n\":1}\n{\"n\":2}\n");
+        // One part per write, never a rewrite; parts sort in write order.
+        let parts = objects.list(&a.object("journal/")).unwrap();
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        let mut journal = Vec::new();
+        for (i, name) in parts.iter().enumerate() {
+            assert!(name.ends_with(&format!("journal/{}.{i:06}.jsonl", r.run)), "{name}");
+            journal.extend(objects.get(name).unwrap().unwrap().0);
+        }
+        assert_eq!(journal, b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
     }
 
     #[test]
