@@ -1,8 +1,9 @@
 //! `up` speed against the AWS emulator: the wall time of a first `up` of
-//! ml-api prod, with no added latency and with 50 ms added to every AWS
-//! call, compared with its critical path (the longest chain of dependent
+//! ml-api prod, with no added latency and with 50 and 200 ms added to every
+//! AWS call, compared with its critical path (the longest chain of dependent
 //! resources and steps, each taking the time it took in this run); the
-//! time of a second `up` with nothing to change, as a whole process; and a
+//! time of a second `up` with nothing to change, as a whole process; a
+//! refresh (every resource read back, as `plan` does) after each; and a
 //! first `up` with every AWS-behaviour rule of the test proxy on for 10 s
 //! (a role unusable, a peering initiating, ids not found yet, ...),
 //! compared with the first `up` without them.
@@ -83,6 +84,7 @@ fn main() {
     let rounds = [
         (Duration::ZERO, Behaviours::default()),
         (Duration::from_millis(50), Behaviours::default()),
+        (Duration::from_millis(200), Behaviours::default()),
         (Duration::ZERO, Behaviours::all(Duration::from_secs(10))),
     ];
     let mut baseline = Duration::ZERO;
@@ -128,6 +130,16 @@ fn main() {
             report.failed.iter().map(|f| f.to_string()).collect::<Vec<_>>()
         );
         let critical = critical_path(&plan, &report.durations);
+        // Refresh: read every resource of the state back, as `plan` does
+        // (parallelism 10), through the same added latency.
+        let state = run.store.load().unwrap();
+        let read = Instant::now();
+        let drift = rt.block_on(platform::engine::drift::detect(run.provider.clone(), &state, 10));
+        let refresh = read.elapsed();
+        assert!(
+            drift.is_empty() || behaviours != Behaviours::default(),
+            "a fresh deployment drifted: {drift:?}"
+        );
         let calls = proxy.counters.requests.load(std::sync::atomic::Ordering::SeqCst);
         if behaviours != Behaviours::default() {
             println!(
@@ -140,11 +152,13 @@ fn main() {
                 baseline = wall;
             }
             println!(
-                "first up, {:>2} ms per AWS call: wall {:>8.2?}, critical path {:>8.2?}, ratio {:.2}, {calls} AWS calls",
+                "first up, {:>3} ms per AWS call: wall {:>8.2?}, critical path {:>8.2?}, ratio {:.2}, {calls} AWS calls; refresh of {} resources {:>8.2?}",
                 latency.as_millis(),
                 wall,
                 critical,
-                wall.as_secs_f64() / critical.as_secs_f64()
+                wall.as_secs_f64() / critical.as_secs_f64(),
+                state.resources.len(),
+                refresh
             );
         }
 

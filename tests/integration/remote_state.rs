@@ -223,7 +223,12 @@ fn a_killed_holder_loses_its_lease_and_the_next_run_resumes_its_work() {
     let journals = env.keys("ml/ml-api.local.journal/");
     let runs: std::collections::BTreeSet<&str> = journals
         .iter()
-        .map(|k| k.trim_start_matches("ml/ml-api.local.journal/").split('.').next().unwrap())
+        .map(|k| {
+            k.trim_start_matches("ml/ml-api.local.journal/")
+                .split('.')
+                .next()
+                .unwrap()
+        })
         .collect();
     assert_eq!(runs.len(), 2, "one journal per run: {journals:?}");
     assert!(journals.len() > 2, "appended in parts, not rewritten: {journals:?}");

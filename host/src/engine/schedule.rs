@@ -1,11 +1,13 @@
 //! Run a dependency graph with bounded parallelism: each node starts as soon
-//! as its dependencies are done; after a failure nothing new starts, work in
-//! flight finishes, and every outcome is reported.
+//! as its dependencies are done and a slot is free, the longest remaining
+//! chain first; after a failure nothing new starts, work in flight
+//! finishes, and every outcome is reported.
 //!
 //! Architecture invariant: the scheduler knows ids and edges, never what a
 //! node does.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 
 use tokio::task::JoinSet;
@@ -34,59 +36,89 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
-    let mut remaining: HashMap<&str, usize> = HashMap::new();
-    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
-    for n in nodes {
-        let ds: Vec<&String> = deps
-            .get(n)
-            .map(|d| d.iter().filter(|d| nodes.contains(d)).collect())
-            .unwrap_or_default();
-        remaining.insert(n, ds.len());
-        for d in ds {
-            dependents.entry(d.as_str()).or_default().push(n);
+    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut remaining = vec![0usize; nodes.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for d in deps.get(n).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(&di) = index.get(d.as_str()) {
+                remaining[i] += 1;
+                dependents[di].push(i);
+            }
         }
     }
-    let mut ready: VecDeque<&str> = nodes.iter().map(String::as_str).filter(|n| remaining[n] == 0).collect();
-    let mut tasks: JoinSet<(String, Result<(), E>)> = JoinSet::new();
+    // Of the nodes ready at once, start those with the longest chain of
+    // dependents after them first (ties in the given order): with more
+    // ready nodes than slots, the critical path must not queue behind
+    // nodes nothing waits for.
+    let height = chain_lengths(&remaining, &dependents);
+    let mut ready: BinaryHeap<(usize, Reverse<usize>)> = (0..nodes.len())
+        .filter(|&i| remaining[i] == 0)
+        .map(|i| (height[i], Reverse(i)))
+        .collect();
+    let mut tasks: JoinSet<(usize, Result<(), E>)> = JoinSet::new();
     let mut outcome = Outcome {
         done: Vec::new(),
         failed: Vec::new(),
         skipped: Vec::new(),
     };
+    let mut finished = vec![false; nodes.len()];
     let mut started = 0;
     loop {
         while outcome.failed.is_empty() && tasks.len() < parallelism.max(1) {
-            let Some(node) = ready.pop_front() else { break };
+            let Some((_, Reverse(i))) = ready.pop() else { break };
             started += 1;
-            let id = node.to_string();
-            let fut = work(id.clone());
-            tasks.spawn(async move { (id, fut.await) });
+            let fut = work(nodes[i].clone());
+            tasks.spawn(async move { (i, fut.await) });
         }
         let Some(joined) = tasks.join_next().await else { break };
-        let (id, result) = joined.expect("scheduled work does not panic");
+        let (i, result) = joined.expect("scheduled work does not panic");
+        finished[i] = true;
         match result {
             Ok(()) => {
-                for &dependent in dependents.get(id.as_str()).map(Vec::as_slice).unwrap_or_default() {
-                    let r = remaining.get_mut(dependent).expect("known node");
-                    *r -= 1;
-                    if *r == 0 {
-                        ready.push_back(dependent);
+                for &dependent in &dependents[i] {
+                    remaining[dependent] -= 1;
+                    if remaining[dependent] == 0 {
+                        ready.push((height[dependent], Reverse(dependent)));
                     }
                 }
-                outcome.done.push(id);
+                outcome.done.push(nodes[i].clone());
             }
-            Err(e) => outcome.failed.push((id, e)),
+            Err(e) => outcome.failed.push((nodes[i].clone(), e)),
         }
     }
     if started < nodes.len() {
-        let finished: Vec<&String> = outcome
-            .done
+        outcome.skipped = nodes
             .iter()
-            .chain(outcome.failed.iter().map(|(id, _)| id))
+            .zip(&finished)
+            .filter(|(_, f)| !**f)
+            .map(|(n, _)| n.clone())
             .collect();
-        outcome.skipped = nodes.iter().filter(|n| !finished.contains(n)).cloned().collect();
     }
     outcome
+}
+
+/// For each node, the number of nodes on the longest chain that starts at
+/// it and follows dependents (1 for a node nothing waits for). Nodes on a
+/// cycle (which a plan never has) count 1.
+fn chain_lengths(remaining: &[usize], dependents: &[Vec<usize>]) -> Vec<usize> {
+    let mut left = remaining.to_vec();
+    let mut order: Vec<usize> = (0..left.len()).filter(|&i| left[i] == 0).collect();
+    let mut k = 0;
+    while k < order.len() {
+        for &d in &dependents[order[k]] {
+            left[d] -= 1;
+            if left[d] == 0 {
+                order.push(d);
+            }
+        }
+        k += 1;
+    }
+    let mut height = vec![1usize; left.len()];
+    for &i in order.iter().rev() {
+        height[i] = 1 + dependents[i].iter().map(|&d| height[d]).max().unwrap_or(0);
+    }
+    height
 }
 
 #[cfg(test)]
@@ -166,5 +198,35 @@ mod tests {
         let mut skipped = outcome.skipped.clone();
         skipped.sort();
         assert_eq!(skipped, vec!["after-bad".to_string(), "after-slow".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn with_more_ready_nodes_than_slots_the_longest_chain_starts_first() {
+        // Three leaves nothing waits for come first in the given order; the
+        // chain a -> b -> c must not wait behind them.
+        let (nodes, deps) = graph(&[
+            ("leaf-1", &[]),
+            ("leaf-2", &[]),
+            ("leaf-3", &[]),
+            ("a", &[]),
+            ("b", &["a"]),
+            ("c", &["b"]),
+        ]);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let outcome = run::<(), _, _>(&nodes, &deps, 1, |id| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(id);
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(outcome.done.len(), 6);
+        // Once b is done, c is a chain of one like the leaves: the given order.
+        assert_eq!(*log.lock().unwrap(), ["a", "b", "leaf-1", "leaf-2", "leaf-3", "c"]);
+        assert_eq!(
+            chain_lengths(&[0, 0, 0, 0, 1, 1], &[vec![], vec![], vec![], vec![4], vec![5], vec![]]),
+            [1, 1, 1, 3, 2, 1]
+        );
     }
 }
