@@ -130,6 +130,10 @@ fn main() {
             report.failed.iter().map(|f| f.to_string()).collect::<Vec<_>>()
         );
         let critical = critical_path(&plan, &report.durations);
+        // No schedule with 10 slots beats the critical path, nor the nodes'
+        // total time shared by the 10 slots.
+        let busy: Duration = report.durations.values().sum();
+        let bound = critical.max(busy / 10);
         // Refresh: read every resource of the state back, as `plan` does
         // (parallelism 10), through the same added latency.
         let state = run.store.load().unwrap();
@@ -152,11 +156,13 @@ fn main() {
                 baseline = wall;
             }
             println!(
-                "first up, {:>3} ms per AWS call: wall {:>8.2?}, critical path {:>8.2?}, ratio {:.2}, {calls} AWS calls; refresh of {} resources {:>8.2?}",
+                "first up, {:>3} ms per AWS call: wall {:>8.2?}, critical path {:>8.2?} (ratio {:.2}), busy/10 {:>8.2?}, ratio to the larger {:.2}, {calls} AWS calls; refresh of {} resources {:>8.2?}",
                 latency.as_millis(),
                 wall,
                 critical,
                 wall.as_secs_f64() / critical.as_secs_f64(),
+                busy / 10,
+                wall.as_secs_f64() / bound.as_secs_f64(),
                 state.resources.len(),
                 refresh
             );
