@@ -156,6 +156,15 @@ fn asking_for_own_exports_is_refused() {
 }
 
 #[test]
+fn asking_for_no_instance_is_refused_not_asked_again_forever() {
+    check(
+        "needs-nothing",
+        "",
+        expect![[r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): it answered missing-imports without naming an instance"#]],
+    );
+}
+
+#[test]
 fn resource_outside_the_environment_regions_is_refused() {
     check(
         "bad-region",

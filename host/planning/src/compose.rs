@@ -291,6 +291,11 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
                     ));
                 }
                 Ok(Err(PlanError::MissingImports(names))) => {
+                    if names.is_empty() {
+                        // Asked again with the same input, it would answer
+                        // the same: the rounds would never end.
+                        return Err(here("it answered missing-imports without naming an instance".into()).into());
+                    }
                     for name in &names {
                         if name == &inst.name {
                             return Err(here("it asks for its own exports".into()).into());

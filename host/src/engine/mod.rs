@@ -172,6 +172,22 @@ impl Drop for Abandoned {
     }
 }
 
+/// A batch taken from the queue: finished when dropped, with its result
+/// (an interruption unless the write set one), so no committer waits on a
+/// write that panicked.
+struct Batch {
+    commits: Arc<Commits>,
+    upto: u64,
+    result: Result<(), Arc<StateError>>,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        let result = std::mem::replace(&mut self.result, Ok(()));
+        self.commits.finish(self.upto, result);
+    }
+}
+
 /// What a committer should do next.
 enum Turn {
     Done(Result<(), Arc<StateError>>),
@@ -324,26 +340,37 @@ impl Run {
     /// waits on a leader that is gone.
     async fn write_batch(&self) {
         let abandoned = Abandoned(Some(self.commits.clone()));
-        let (bytes, events, upto) = {
-            let mut state = self.state.lock().await;
-            // Taken under the state lock, so the events are exactly the
-            // changes the bytes hold.
-            let (mut events, upto) = self.commits.take();
-            let bytes = crate::state::encode(&mut state);
-            for event in &mut events {
-                if let Json::Object(map) = event {
-                    map.insert("serial".into(), state.serial.into());
-                }
-            }
-            (bytes, events, upto)
+        let mut state = self.state.lock().await;
+        // Taken under the state lock, so the events are exactly the changes
+        // the bytes hold. From here on the batch is finished whatever
+        // happens: written, failed, or (should writing panic) failed.
+        let (mut events, upto) = self.commits.take();
+        let batch = Batch {
+            commits: abandoned.disarm(),
+            upto,
+            result: Err(Arc::new(StateError::Interrupted)),
         };
-        let commits = abandoned.disarm();
+        let bytes = crate::state::encode(&mut state);
+        for event in &mut events {
+            if let Json::Object(map) = event {
+                map.insert("serial".into(), state.serial.into());
+            }
+        }
+        drop(state);
         let store = self.store.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let result = store.write(&bytes).and_then(|()| store.journal_all(&events));
-            commits.finish(upto, result.map_err(Arc::new));
+        let written = tokio::task::spawn_blocking(move || {
+            let mut batch = batch;
+            batch.result = store
+                .write(&bytes)
+                .and_then(|()| store.journal_all(&events))
+                .map_err(Arc::new);
         })
         .await;
+        if let Err(e) = written
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 
     /// Carry out `plan`: create, adopt, update or replace each resource, run

@@ -169,6 +169,8 @@ pub enum StateError {
         "this run lost its lock on {url} (its lease could not be renewed and another run took it); nothing more was written"
     )]
     LockLost { url: String },
+    #[error("writing the state was interrupted (the writer panicked); the change may not be saved")]
+    Interrupted,
 }
 
 /// Where the state of one blueprint and environment lives.
@@ -342,8 +344,9 @@ impl StateStore {
     /// Failure injection for the crash tests (only in builds with the
     /// `test-hooks` feature): with
     /// `PLATFORM_CRASH_AFTER_JOURNAL=N` the process aborts (as a kill -9
-    /// would stop it) right after its N-th journal event, that is between
-    /// recording an intent and sending the call it announces.
+    /// would stop it) right after the append that holds its N-th journal
+    /// event (events written together are appended at once), that is
+    /// between recording an intent and sending the call it announces.
     pub fn journal(&self, event: &serde_json::Value) -> Result<(), StateError> {
         self.journal_all(std::slice::from_ref(event))
     }
@@ -363,7 +366,7 @@ impl StateStore {
         }
         if let Some(r) = &self.remote {
             let part = r.parts.fetch_add(1, Ordering::SeqCst);
-            let name = self.object(&format!("journal/{}.{part:06}.jsonl", r.run));
+            let name = self.object(&format!("journal/{}.{part:09}.jsonl", r.run));
             r.objects
                 .put(&name, lines, Cond::Always)
                 .map_err(|e| StateError::Remote {
@@ -567,7 +570,7 @@ mod tests {
         assert_eq!(parts.len(), 3, "{parts:?}");
         let mut journal = Vec::new();
         for (i, name) in parts.iter().enumerate() {
-            assert!(name.ends_with(&format!("journal/{}.{i:06}.jsonl", r.run)), "{name}");
+            assert!(name.ends_with(&format!("journal/{}.{i:09}.jsonl", r.run)), "{name}");
             journal.extend(objects.get(name).unwrap().unwrap().0);
         }
         assert_eq!(journal, b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");

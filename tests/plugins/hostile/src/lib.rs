@@ -16,7 +16,7 @@ impl Plugin for Hostile {
                 "additionalProperties": false,
                 "required": ["mode"],
                 "properties": {
-                    "mode": { "enum": ["ok", "loop", "memory", "panic", "stack", "shadow-stack", "undeclared-kind", "undeclared-action", "duplicate-id", "dangling-ref", "cycle", "needs-self", "bad-region", "bad-id", "invalid-config", "misspelt-property", "wrong-property-type"] },
+                    "mode": { "enum": ["ok", "loop", "memory", "panic", "stack", "shadow-stack", "undeclared-kind", "undeclared-action", "duplicate-id", "dangling-ref", "cycle", "needs-self", "needs-nothing", "bad-region", "bad-id", "invalid-config", "misspelt-property", "wrong-property-type"] },
                     "peer": { "type": "string" }
                 }
             }))
@@ -81,6 +81,9 @@ impl Plugin for Hostile {
             }
             "needs-self" => {
                 ctx.import(&ctx.instance, "anything")?;
+            }
+            "needs-nothing" => {
+                return Err(Error::MissingImports(Vec::new()));
             }
             "bad-region" => {
                 plan.resource("far", "test.thing", obj! {}).in_region("mars-north-1");
