@@ -160,7 +160,9 @@ fn asking_for_no_instance_is_refused_not_asked_again_forever() {
     check(
         "needs-nothing",
         "",
-        expect![[r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): it answered missing-imports without naming an instance"#]],
+        expect![[
+            r#"test.toml:5:1: plugin instance `bad` (hostile 0.0.1): it answered missing-imports without naming an instance"#
+        ]],
     );
 }
 
