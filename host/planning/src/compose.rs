@@ -146,7 +146,7 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
     let names: std::collections::HashSet<&str> = resolved.instances.iter().map(|i| i.name.as_str()).collect();
     // Each plugin's schema is parsed and checked once, however many
     // instances it has.
-    let mut schemas: HashMap<&PluginSource, Result<(serde_json::Value, Result<(), String>), String>> = HashMap::new();
+    let mut schemas: HashMap<&PluginSource, ParsedSchema> = HashMap::new();
     for inst in &resolved.instances {
         let plugin = loaded[&inst.source].clone();
         let config = inst.config.to_json();
@@ -350,6 +350,10 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
     tracing::debug!(target: "platform::timings", "assembled at {:?}", started.elapsed());
     plan
 }
+
+/// A plugin's configuration schema with what `check_schema` said of it, or
+/// why it is not JSON.
+type ParsedSchema = Result<(serde_json::Value, Result<(), String>), String>;
 
 /// The top-level properties of a configuration schema whose default is a
 /// string, with that default.

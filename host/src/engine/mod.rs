@@ -153,38 +153,29 @@ struct Queue {
     failures: Vec<(u64, u64, Arc<StateError>)>,
 }
 
-/// A leader that has not yet handed its write to a thread: if dropped
-/// there, it gives up the lead so another can take it.
-struct Abandoned(Option<Arc<Commits>>);
-
-impl Abandoned {
-    fn disarm(mut self) -> Arc<Commits> {
-        self.0.take().expect("armed")
-    }
-}
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        if let Some(commits) = self.0.take() {
-            commits.queue.lock().expect("commit queue").writing = false;
-            commits.written.notify_waiters();
-        }
-    }
-}
-
-/// A batch taken from the queue: finished when dropped, with its result
-/// (an interruption unless the write set one), so no committer waits on a
-/// write that panicked.
-struct Batch {
+/// The lead of a group commit, given back when dropped however the leader
+/// ends: before it took a batch, by letting another lead; after, by
+/// finishing the batch with its result, an interruption unless the write
+/// set one (so no committer waits on a write that panicked or never ran).
+struct Lead {
     commits: Arc<Commits>,
-    upto: u64,
+    /// The last event of the batch taken, once taken.
+    upto: Option<u64>,
     result: Result<(), Arc<StateError>>,
 }
 
-impl Drop for Batch {
+impl Drop for Lead {
     fn drop(&mut self) {
-        let result = std::mem::replace(&mut self.result, Ok(()));
-        self.commits.finish(self.upto, result);
+        match self.upto {
+            Some(upto) => {
+                let result = std::mem::replace(&mut self.result, Ok(()));
+                self.commits.finish(upto, result);
+            }
+            None => {
+                self.commits.queue.lock().expect("commit queue").writing = false;
+                self.commits.written.notify_waiters();
+            }
+        }
     }
 }
 
@@ -339,17 +330,17 @@ impl Run {
     /// even if this future is dropped (a cancelled node), so the queue never
     /// waits on a leader that is gone.
     async fn write_batch(&self) {
-        let abandoned = Abandoned(Some(self.commits.clone()));
+        let mut lead = Lead {
+            commits: self.commits.clone(),
+            upto: None,
+            result: Err(Arc::new(StateError::Interrupted)),
+        };
         let mut state = self.state.lock().await;
         // Taken under the state lock, so the events are exactly the changes
         // the bytes hold. From here on the batch is finished whatever
         // happens: written, failed, or (should writing panic) failed.
         let (mut events, upto) = self.commits.take();
-        let batch = Batch {
-            commits: abandoned.disarm(),
-            upto,
-            result: Err(Arc::new(StateError::Interrupted)),
-        };
+        lead.upto = Some(upto);
         let bytes = crate::state::encode(&mut state);
         for event in &mut events {
             if let Json::Object(map) = event {
@@ -359,8 +350,8 @@ impl Run {
         drop(state);
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let mut batch = batch;
-            batch.result = store
+            let mut lead = lead;
+            lead.result = store
                 .write(&bytes)
                 .and_then(|()| store.journal_all(&events))
                 .map_err(Arc::new);
