@@ -40,6 +40,7 @@ fn a_kms_key_rotates_keeps_its_alias_and_is_scheduled_for_deletion() {
             props: Props::new(props, KEY),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         static FIRST: std::sync::LazyLock<Json> = std::sync::LazyLock::new(
             || json!({ "description": "app data", "alias": "alias/t-data", "deletion_window_in_days": 7 }),
@@ -110,6 +111,7 @@ fn a_kms_alias_moves_from_a_key_on_its_way_out_but_never_from_another_teams_key(
             props: Props::new(props, KEY),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         let other = |props: &'static Json| Request {
             id: "t.other",
@@ -193,6 +195,7 @@ fn an_ssm_parameter_holds_configuration_and_a_secure_value_only_aws_keeps() {
             props: Props::new(props, PARAMETER),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         static CONFIG: std::sync::LazyLock<Json> = std::sync::LazyLock::new(
             || json!({ "name": "/t-api/example-config", "value": "{\"log_level\":\"INFO\"}", "description": "app config" }),
@@ -381,6 +384,7 @@ fn an_ssm_parameter_not_visible_yet_is_waited_for_and_adopted_not_refused() {
             props: Props::new(&CONFIG, PARAMETER),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         // The ARN is read back while the new parameter is still invisible.
         let created = aws.create(&request).await.unwrap();
@@ -448,6 +452,7 @@ fn an_ecr_repository_changes_its_settings_in_place_and_keeps_its_images() {
             props: Props::new(props, REPOSITORY),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         static FIRST: std::sync::LazyLock<Json> =
             std::sync::LazyLock::new(|| json!({ "name": "t-api", "scan_on_push": false, "untagged_expire_days": 14 }));
@@ -579,6 +584,7 @@ fn a_target_group_changes_its_health_check_and_deregistration_delay_in_place() {
             props: Props::new(props, TARGET_GROUP),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         let props = |extra: Json| -> &'static Json {
             let mut p = json!({ "name": "t-api-blue", "port": 8080, "vpc_id": vpc_id });
@@ -790,6 +796,7 @@ fn an_oidc_provider_is_the_accounts_one_for_its_url_and_another_teams_is_never_t
             props: Props::new(props, OIDC_PROVIDER),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         let live = |arn: String| {
             let iam = iam.clone();
@@ -941,6 +948,7 @@ fn a_managed_policy_keeps_at_most_five_versions_and_its_latest_document_as_defau
             props: Props::new(props, MANAGED_POLICY),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         let document = |n: usize| {
             json!({
@@ -1099,6 +1107,7 @@ fn a_github_actions_role_trusts_the_oidc_provider_and_changes_its_boundary_in_pl
                 props: Props::new(props, kind),
                 tags,
                 token: "token".into(),
+                exclude: &[],
             }
         };
         let provider_tags: &'static [(String, String)] = Box::leak(provider_tags.into_boxed_slice());
@@ -1272,6 +1281,7 @@ fn a_kms_alias_not_visible_yet_is_waited_for_when_a_run_resumes() {
             props: Props::new(&PROPS, KEY),
             tags: &tags,
             token: "token".into(),
+            exclude: &[],
         };
         // The run made the key and its alias, then was cut short. The next
         // one finds the key by its tag (the alias is not visible yet), is
@@ -1347,6 +1357,7 @@ fn an_s3_bucket_is_versioned_encrypted_private_and_emptied_only_when_forced() {
             props: Props::new(props, BUCKET),
             tags,
             token: "token".into(),
+            exclude: &[],
         };
         let versions = |s3: aws_sdk_s3::Client, name: &'static str| async move {
             let out = s3.list_object_versions().bucket(name).send().await.unwrap();
@@ -1623,6 +1634,7 @@ fn a_listener_rule_routes_by_path_changes_in_place_and_keeps_a_rollouts_weights(
             props: Props::new(props, RULE),
             tags,
             token: "token".into(),
+            exclude: &[],
         };
         let (blue, green) = (groups[1].clone(), groups[2].clone());
         let props = |priority: i64, paths: Json, hosts: Json| {
@@ -1858,6 +1870,7 @@ fn a_pipeline_builds_from_its_repository_and_waits_for_approval() {
             props: Props::new(props, kind),
             tags: Box::leak(platform_tags(id).into_boxed_slice()),
             token: "token".into(),
+            exclude: &[],
         };
 
         // The repository.
@@ -2050,6 +2063,7 @@ fn an_ecr_replication_rule_leaves_the_registrys_other_rules_alone() {
             props: Props::new(props, RULE),
             tags: Box::leak(tags.clone().into_boxed_slice()),
             token: "token".into(),
+            exclude: &[],
         };
         let first = leak(json!({ "repository_prefix": "t-test-app", "regions": ["us-east-2"] }));
         let made = aws.create(&request(first)).await.unwrap();

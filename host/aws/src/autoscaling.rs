@@ -182,6 +182,8 @@ impl ResourceType for ScalableTarget {
     const ADOPT: Adopt = Adopt::CreateAgain;
     const DRIFT: Support = Support::No("its capacity range is not read back yet");
     const SWEEP: Support = Support::No("registered without tags, so the tagging API never lists one");
+    // RegisterScalableTarget overwrites the target of that namespace, resource and dimension.
+    const UNIQUE: &'static [&'static str] = &["service_namespace", "resource_id", "scalable_dimension"];
 
     /// Registering the same namespace, resource and dimension again updates
     /// the capacity range; those three identify the target.
@@ -298,6 +300,8 @@ impl ResourceType for ScalingPolicy {
     const DRIFT: Support = Support::No("its target and metric are not read back yet");
     const SWEEP: Support =
         Support::No("scaling policies take no tags; deregistering their scalable target deletes them");
+    // PutScalingPolicy overwrites the policy of that name on that target.
+    const UNIQUE: &'static [&'static str] = &["name", "service_namespace", "resource_id", "scalable_dimension"];
 
     /// `PutScalingPolicy` overwrites the policy of that name on that target;
     /// the name and the target identify it.

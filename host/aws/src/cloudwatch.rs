@@ -141,6 +141,8 @@ impl ResourceType for Dashboard {
     const ADOPT: Adopt = Adopt::CreateAgain;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::No("CloudWatch dashboards take no tags, so the tagging API never lists one");
+    // PutDashboard overwrites the dashboard of that name.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     /// `PutDashboard` replaces the body of the dashboard of that name.
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
@@ -285,6 +287,8 @@ impl ResourceType for MetricAlarm {
     const ADOPT: Adopt = Adopt::CreateAgain;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // PutMetricAlarm overwrites the alarm of that name.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     /// `PutMetricAlarm` overwrites the whole configuration of the alarm of
     /// that name: everything but the name changes in place.

@@ -406,6 +406,8 @@ impl ResourceType for BuildProject {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // CreateProject of a name taken by our tags takes that project over.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         // UpdateProject takes every setting but the name.

@@ -479,6 +479,8 @@ impl ResourceType for Pipeline {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // CreatePipeline of a name taken by our tags takes that pipeline over.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         // UpdatePipeline takes the whole declaration, but not another name.

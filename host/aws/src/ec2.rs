@@ -675,7 +675,12 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeVpcs", e))?;
-            match out.vpcs().first().and_then(|v| v.vpc_id()) {
+            match out
+                .vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id())
+                .find(|v| !r.excluded(Some(v)))
+            {
                 Some(vpc) => {
                     // The attributes may not have been set before the interruption.
                     set_vpc_attributes(aws, c, vpc, &r.props).await?;
@@ -692,7 +697,11 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeSubnets", e))?;
-            id(out.subnets().first().and_then(|s| s.subnet_id()))
+            id(out
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_id())
+                .find(|s| !r.excluded(Some(s))))
         }
         "aws.ec2.internet-gateway" => {
             let out = c
@@ -702,7 +711,12 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeInternetGateways", e))?;
-            match out.internet_gateways().first().and_then(|g| g.internet_gateway_id()) {
+            match out
+                .internet_gateways()
+                .iter()
+                .filter_map(|g| g.internet_gateway_id())
+                .find(|g| !r.excluded(Some(g)))
+            {
                 Some(igw) => {
                     attach_igw(aws, c, igw, r.props.str("vpc_id")?).await?;
                     id(Some(igw))
@@ -718,7 +732,7 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeAddresses", e))?;
-            out.addresses().first().and_then(|a| {
+            out.addresses().iter().find(|a| !r.excluded(a.allocation_id())).and_then(|a| {
                 Some(outputs! { "allocation_id" => a.allocation_id()?, "public_ip" => a.public_ip().unwrap_or_default() })
             })
         }
@@ -731,10 +745,11 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .await
                 .map_err(|e| aws_err("ec2:DescribeNatGateways", e))?;
             let live = out.nat_gateways().iter().find(|n| {
-                !matches!(
-                    n.state().map(|s| s.as_str()),
-                    Some("deleted") | Some("deleting") | Some("failed")
-                )
+                !r.excluded(n.nat_gateway_id())
+                    && !matches!(
+                        n.state().map(|s| s.as_str()),
+                        Some("deleted") | Some("deleting") | Some("failed")
+                    )
             });
             id(live.and_then(|n| n.nat_gateway_id()))
         }
@@ -746,7 +761,7 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeRouteTables", e))?;
-            match out.route_tables().first() {
+            match out.route_tables().iter().find(|t| !r.excluded(t.route_table_id())) {
                 // Routes may be missing after an interruption: replace it.
                 Some(t) if t.routes().len() < 1 + r.props.objs("routes").len() => {
                     if let Some(rt) = t.route_table_id() {
@@ -782,7 +797,7 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeSecurityGroups", e))?;
-            match out.security_groups().first() {
+            match out.security_groups().iter().find(|g| !r.excluded(g.group_id())) {
                 // Its rules may be missing after an interruption: replace it.
                 Some(g) if g.ip_permissions().is_empty() && !r.props.objs("ingress").is_empty() => {
                     if let Some(gid) = g.group_id() {
@@ -802,7 +817,11 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .send()
                 .await
                 .map_err(|e| aws_err("ec2:DescribeFlowLogs", e))?;
-            id(out.flow_logs().first().and_then(|f| f.flow_log_id()))
+            id(out
+                .flow_logs()
+                .iter()
+                .filter_map(|f| f.flow_log_id())
+                .find(|f| !r.excluded(Some(f))))
         }
         "aws.ec2.vpc-peering-connection" => {
             let out = c
@@ -814,10 +833,11 @@ pub async fn find(aws: &Aws, c: &Clients, r: &Request<'_>) -> Result<Option<Outp
                 .map_err(|e| aws_err("ec2:DescribeVpcPeeringConnections", e))?;
             // Peerings that are gone stay visible for a while: skip them.
             let live = out.vpc_peering_connections().iter().find(|v| {
-                !matches!(
-                    v.status().and_then(|s| s.code()).map(|c| c.as_str()),
-                    Some("deleted" | "deleting" | "failed" | "rejected" | "expired")
-                )
+                !r.excluded(v.vpc_peering_connection_id())
+                    && !matches!(
+                        v.status().and_then(|s| s.code()).map(|c| c.as_str()),
+                        Some("deleted" | "deleting" | "failed" | "rejected" | "expired")
+                    )
             });
             match live.and_then(|v| v.vpc_peering_connection_id()) {
                 Some(pcx) => {
@@ -1017,6 +1037,7 @@ impl ResourceType for Vpc {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &[];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -1102,6 +1123,8 @@ impl ResourceType for Subnet {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // Subnet ranges of a VPC cannot overlap.
+    const UNIQUE: &'static [&'static str] = &["vpc_id", "cidr_block"];
 
     /// Only the move from a zone name to "the region's Nth zone": the
     /// subnet stays where it is; any other change replaces it.
@@ -1175,6 +1198,8 @@ impl ResourceType for InternetGateway {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // A VPC takes one internet gateway.
+    const UNIQUE: &'static [&'static str] = &["vpc_id"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -1254,6 +1279,7 @@ impl ResourceType for Eip {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &[];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -1326,6 +1352,8 @@ impl ResourceType for NatGateway {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // An Elastic IP address serves one NAT gateway.
+    const UNIQUE: &'static [&'static str] = &["allocation_id"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -1414,6 +1442,7 @@ impl ResourceType for RouteTable {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &[];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["routes"])
@@ -1483,6 +1512,8 @@ impl ResourceType for RouteTableAssociation {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::No("not read back yet (its route table and subnet are)");
     const SWEEP: Support = Support::No("associations take no tags, so the tagging API never lists one");
+    // A subnet is associated with one route table.
+    const UNIQUE: &'static [&'static str] = &["subnet_id"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -1571,6 +1602,7 @@ impl ResourceType for SecurityGroup {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["vpc_id", "group_name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["ingress"])
@@ -1685,6 +1717,8 @@ impl ResourceType for FlowLog {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::No("not read back yet (its log group is)");
     const SWEEP: Support = Support::Yes;
+    // EC2 refuses a second flow log of a VPC to the same log group (FlowLogAlreadyExists).
+    const UNIQUE: &'static [&'static str] = &["resource_id", "log_group_name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -1752,6 +1786,8 @@ impl ResourceType for VpcPeeringConnection {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::No("not read back yet (its VPCs and the route tables using it are)");
     const SWEEP: Support = Support::Yes;
+    // Two VPCs have at most one peering connection between them.
+    const UNIQUE: &'static [&'static str] = &["vpc_id", "peer_vpc_id"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false

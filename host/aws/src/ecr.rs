@@ -235,6 +235,7 @@ impl ResourceType for Repository {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     /// A new name is a new repository; everything else changes in place.
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
@@ -459,6 +460,8 @@ impl ResourceType for ReplicationRule {
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support =
         Support::No("replication rules are part of the registry's configuration, which takes no tags");
+    // The rule for a prefix is replaced in the registry's configuration.
+    const UNIQUE: &'static [&'static str] = &["repository_prefix"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["regions"])

@@ -457,6 +457,8 @@ impl ResourceType for Cluster {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // CreateCluster of an existing name returns that cluster.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -640,6 +642,8 @@ impl ResourceType for TaskDefinition {
     const DRIFT: Support =
         Support::No("a revision cannot be changed, only followed by the next one a deployment registers");
     const SWEEP: Support = Support::No("leftover revisions are not deregistered by ARN; deregister them by hand");
+    // Deleting deregisters every active revision of the family, a new one's too.
+    const UNIQUE: &'static [&'static str] = &["family"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         // Task definitions are immutable: the update registers a new
@@ -757,6 +761,7 @@ impl ResourceType for Service {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["cluster", "name"];
 
     fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
         let external = |p: &Json| p.get("deployment_controller").and_then(Json::as_str) == Some("EXTERNAL");

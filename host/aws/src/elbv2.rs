@@ -371,7 +371,8 @@ fn forward_to(action: &Props<'_>) -> Result<Action, ProviderError> {
 
 /// `planned`, unless it forwards to the same target groups as the live
 /// listener or rule `arn` does: then the live weights, which belong to
-/// rollouts (after a rollout, "blue" in the plan may be idle).
+/// rollouts (after a rollout, "blue" in the plan may be idle); or to new
+/// groups while live ones serve (see below).
 async fn keep_rollout_weights(
     c: &Clients,
     arn: &str,
@@ -389,10 +390,22 @@ async fn keep_rollout_weights(
     }
     let live = super::rollout::weights(c, arn).await?;
     let live_set: std::collections::BTreeSet<String> = live.iter().map(|(tg, _)| tg.clone()).collect();
-    if groups != live_set {
+    if groups == live_set {
+        return Ok(super::rollout::forward_action(&live));
+    }
+    // A new pair (its groups replaced): traffic stays on the live groups
+    // that serve it, the new ones join at weight 0, and the rollout moves
+    // it once tasks run behind them. Switching at once would send every
+    // request to groups with no targets yet.
+    let mut weights: Vec<(String, u32)> = live
+        .into_iter()
+        .filter(|(tg, w)| *w > 0 && !groups.contains(tg))
+        .collect();
+    if weights.is_empty() {
         return Ok(planned);
     }
-    Ok(super::rollout::forward_action(&live))
+    weights.extend(groups.into_iter().map(|g| (g, 0)));
+    Ok(super::rollout::forward_action(&weights))
 }
 
 pub async fn create_listener(c: &Clients, r: &Request<'_>) -> Result<Outputs, ProviderError> {
@@ -506,6 +519,8 @@ impl ResourceType for LoadBalancer {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // CreateLoadBalancer of an existing name with the same settings returns it.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -605,6 +620,8 @@ impl ResourceType for TargetGroup {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // CreateTargetGroup of an existing name with the same settings returns it.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     /// The health check and the attributes change in place; name, protocol,
     /// port, VPC and target type are fixed at creation.
@@ -753,6 +770,8 @@ impl ResourceType for Listener {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // One listener per port of a load balancer.
+    const UNIQUE: &'static [&'static str] = &["load_balancer_arn", "port"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["default_action", "certificate_arn", "ssl_policy"])
@@ -973,6 +992,8 @@ impl ResourceType for ListenerRule {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // Priorities are unique per listener.
+    const UNIQUE: &'static [&'static str] = &["listener_arn", "priority"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["priority", "paths", "hosts", "action"])

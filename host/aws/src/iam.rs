@@ -387,6 +387,7 @@ impl ResourceType for Role {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = NOT_SWEPT;
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         // Only the name is fixed; a move between `assume_role_service` and
@@ -559,6 +560,8 @@ impl ResourceType for OidcProvider {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = NOT_SWEPT;
+    // One provider per URL; create takes ours over.
+    const UNIQUE: &'static [&'static str] = &["url"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["client_ids", "thumbprints"])
@@ -884,6 +887,8 @@ impl ResourceType for ManagedPolicy {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = NOT_SWEPT;
+    // Names are unique in the account whatever the path; create takes ours over.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
         // An absent path is `/`: saying so is no change.
@@ -1496,6 +1501,7 @@ mod tests {
             props: Props::new(&props, "aws.iam.policy"),
             tags: &tags,
             token: String::new(),
+            exclude: &[],
         };
         let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
         let all = [

@@ -43,6 +43,8 @@ impl ResourceType for Key {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // An alias names one key; find looks a key up by its alias.
+    const UNIQUE: &'static [&'static str] = &["alias"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(

@@ -167,6 +167,10 @@ pub struct Request<'a> {
     pub tags: &'a [(String, String)],
     /// Unique per resource and attempt series: an idempotency token.
     pub token: String,
+    /// The ids and ARNs of old resources that carry this one's tags (those
+    /// a create-first replacement keeps until the end of the run): a lookup
+    /// by tag passes over them.
+    pub exclude: &'a [String],
 }
 
 impl Aws {
@@ -179,6 +183,11 @@ impl Aws {
 }
 
 impl Request<'_> {
+    /// Whether a resource found by tag is one of [`Request::exclude`].
+    pub fn excluded(&self, id: Option<&str>) -> bool {
+        id.is_some_and(|id| self.exclude.iter().any(|e| e == id))
+    }
+
     /// Whether the tags AWS holds on a resource (`tag` answers a key's
     /// value) say it is this one, of this blueprint and environment: the
     /// logical id alone is the same in every environment. How a type
@@ -408,6 +417,12 @@ impl Aws {
     /// (an unknown type: never).
     pub fn updates_in_place(kind: &str, old: &Json, new: &Json) -> bool {
         Aws::kind(kind).is_ok_and(|k| k.in_place(old, new))
+    }
+
+    /// The properties of a `kind` that AWS requires unique (see
+    /// [`registry::ResourceType::UNIQUE`]); an unknown type: none.
+    pub fn unique(kind: &str) -> &'static [&'static str] {
+        Aws::kind(kind).map_or(&[], |k| k.unique())
     }
 
     /// Update in place (only when [`Aws::updates_in_place`] said so).

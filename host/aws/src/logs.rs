@@ -29,6 +29,7 @@ impl ResourceType for LogGroup {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["retention_in_days"])

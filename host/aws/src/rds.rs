@@ -319,6 +319,7 @@ impl ResourceType for DbSubnetGroup {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -447,6 +448,7 @@ impl ResourceType for DbInstance {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["identifier"];
 
     fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
         changed.iter().all(|k| match k.as_str() {

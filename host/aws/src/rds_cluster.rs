@@ -271,6 +271,7 @@ impl ResourceType for DbCluster {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["identifier"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         changed.iter().all(|k| match k.as_str() {
@@ -468,6 +469,7 @@ impl ResourceType for ClusterInstance {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::No("it is deleted as a DB instance (`aws.rds.db-instance` recognises its ARN)");
+    const UNIQUE: &'static [&'static str] = &["identifier"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["instance_class", "auto_minor_version_upgrade"])

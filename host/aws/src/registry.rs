@@ -55,6 +55,15 @@ pub trait ResourceType: Send + Sync + 'static {
     const DRIFT: Support;
     /// Whether `from_arn` recognises it among tagged leftovers.
     const SWEEP: Support;
+    /// The properties whose values AWS requires unique among live resources
+    /// of this type (in the account and region, or within the VPC, cluster
+    /// or zone another of them names), and for a type whose create is an
+    /// upsert (a put that overwrites), the properties that identify it. A
+    /// replacement whose new properties keep every one of them must delete
+    /// the old resource first; otherwise it creates the new one first and
+    /// deletes the old at the end of the run. Empty: AWS gives each an id of
+    /// its own, so two can always exist at once.
+    const UNIQUE: &'static [&'static str];
 
     /// Whether the change from `old` to `new` properties (`changed`: the
     /// top-level keys that differ) is made in place; otherwise the resource
@@ -147,6 +156,8 @@ pub trait Kind: Send + Sync {
     fn adopt(&self) -> Adopt;
     fn drift(&self) -> Support;
     fn sweep(&self) -> Support;
+    /// See [`ResourceType::UNIQUE`].
+    fn unique(&self) -> &'static [&'static str];
     /// The JSON Schema of the properties.
     fn schema(&self) -> Json;
     /// Check planned properties (references stand for any value).
@@ -185,6 +196,10 @@ impl<T: ResourceType> Kind for Registered<T> {
 
     fn sweep(&self) -> Support {
         T::SWEEP
+    }
+
+    fn unique(&self) -> &'static [&'static str] {
+        T::UNIQUE
     }
 
     fn schema(&self) -> Json {

@@ -49,6 +49,24 @@ pub struct Slots {
     /// resumed run bakes only what is left.
     #[serde(default)]
     pub bake_started: Option<u64>,
+    /// The planned pair of target groups; blue is not one of them when the
+    /// pair was replaced (a new port or VPC), and then the idle one after
+    /// `finish` is the planned group green is not.
+    #[serde(default)]
+    pub target_groups: Vec<String>,
+}
+
+impl Slots {
+    /// The group left idle (weight 0) beside green once it serves.
+    fn idle_group(&self) -> &str {
+        if self.target_groups.is_empty() || self.target_groups.contains(&self.blue_target_group) {
+            return &self.blue_target_group;
+        }
+        self.target_groups
+            .iter()
+            .find(|g| **g != self.green_target_group)
+            .unwrap_or(&self.blue_target_group)
+    }
 }
 
 /// What `begin` found and did.
@@ -412,7 +430,9 @@ pub async fn begin(aws: &Aws, region: &str, p: &Props<'_>, resume: Option<Slots>
         .find(|g| **g != blue_tg)
         .cloned()
         .unwrap_or_else(|| groups[1].clone());
-    if primary_td == wanted {
+    // The primary on a target group no longer planned (the pair was
+    // replaced): roll out onto the new pair even with the same version.
+    if primary_td == wanted && groups.contains(&blue_tg) {
         // Leftovers of a rollout that was cut short lose to the primary.
         for s in &others {
             delete_task_set(&c, &cluster, &service, s.task_set_arn().unwrap_or_default()).await?;
@@ -458,6 +478,7 @@ pub async fn begin(aws: &Aws, region: &str, p: &Props<'_>, resume: Option<Slots>
         green_task_set: green_set.clone(),
         green_percent: 0,
         bake_started: None,
+        target_groups: groups.clone(),
     };
     if let Some(t) = &test {
         set_weights(&c, std::slice::from_ref(t), &[(&green_tg, 100)]).await?;
@@ -611,7 +632,7 @@ pub async fn finish(
     set_weights(
         &c,
         &slots.production_listeners,
-        &[(&slots.green_target_group, 100), (&slots.blue_target_group, 0)],
+        &[(&slots.green_target_group, 100), (slots.idle_group(), 0)],
     )
     .await?;
     c.ecs

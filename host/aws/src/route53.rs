@@ -206,6 +206,8 @@ impl ResourceType for HostedZone {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::No("hosted zones are not read back yet");
     const SWEEP: Support = Support::No("created without tags, so the tagging API never lists one");
+    // Each create has its own caller reference: zones of one name can coexist.
+    const UNIQUE: &'static [&'static str] = &[];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -278,6 +280,8 @@ impl ResourceType for HealthCheck {
     const ADOPT: Adopt = Adopt::CreateAgain;
     const DRIFT: Support = Support::No("its endpoint and thresholds are not read back yet");
     const SWEEP: Support = Support::Yes;
+    // Each create has its own caller reference: two checks can coexist.
+    const UNIQUE: &'static [&'static str] = &[];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -368,6 +372,8 @@ impl ResourceType for RecordSet {
     const ADOPT: Adopt = Adopt::CreateAgain;
     const DRIFT: Support = Support::No("records are not read back yet");
     const SWEEP: Support = Support::No("Route 53 records take no tags, so the tagging API never lists one");
+    // UPSERT: names match whatever their case or final dot, so any replacement in one zone deletes first.
+    const UNIQUE: &'static [&'static str] = &["zone_id"];
 
     /// `UPSERT` overwrites the record of that zone, name, type and set
     /// identifier; those identify it. An absent type is `A`, so stating

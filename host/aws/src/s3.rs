@@ -173,6 +173,8 @@ impl ResourceType for Bucket {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // Create of a name taken by our tags takes that bucket over.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         // The name is the bucket; everything else is a configuration S3

@@ -317,6 +317,7 @@ impl ResourceType for Secret {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], _old: &Json, _new: &Json) -> bool {
         only(changed, &["replica_regions"])

@@ -240,6 +240,8 @@ impl ResourceType for PrivateDnsNamespace {
     const DRIFT: Support =
         Support::No("Cloud Map namespaces are not read back yet; their name and VPC are fixed at creation");
     const SWEEP: Support = Support::No("leftover Cloud Map namespaces are not recognised by ARN; delete them by hand");
+    // Found again by name alone, whatever the VPC.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -301,6 +303,7 @@ impl ResourceType for DiscoveryService {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::No("Cloud Map services are not read back yet");
     const SWEEP: Support = Support::No("leftover Cloud Map services are not recognised by ARN; delete them by hand");
+    const UNIQUE: &'static [&'static str] = &["namespace_id", "name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false

@@ -109,6 +109,8 @@ impl ResourceType for Topic {
     const ADOPT: Adopt = Adopt::CreateAgain;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // CreateTopic of an existing name returns that topic.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false
@@ -182,6 +184,8 @@ impl ResourceType for Subscription {
     const SWEEP: Support = Support::No(
         "SNS subscriptions carry no tags, so the tag search never finds them; they are removed with their topic",
     );
+    // Subscribe of an existing topic and endpoint returns that subscription (protocol left out, to be safe).
+    const UNIQUE: &'static [&'static str] = &["topic_arn", "endpoint"];
 
     fn in_place(_changed: &[String], _old: &Json, _new: &Json) -> bool {
         false

@@ -185,6 +185,8 @@ impl ResourceType for Parameter {
     const ADOPT: Adopt = Adopt::Lookup;
     const DRIFT: Support = Support::Yes;
     const SWEEP: Support = Support::Yes;
+    // Create of a name taken by our tags overwrites that parameter.
+    const UNIQUE: &'static [&'static str] = &["name"];
 
     fn in_place(changed: &[String], old: &Json, new: &Json) -> bool {
         // An Advanced parameter cannot become Standard again; a type change

@@ -181,7 +181,8 @@ impl Args {
                         Drift::Changed(diff) => json!({ "id": id, "kind": "changed", "properties": diff.iter().map(|(k, r, l)| json!({ "name": k, "state": r, "live": l })).collect::<Vec<_>>() }),
                         Drift::Unreadable(e) => json!({ "id": id, "kind": "unreadable", "error": e }),
                     }).collect::<Vec<_>>(),
-                    "changes": p.changes.iter().map(|(id, kind, a)| json!({ "id": id, "type": kind, "action": a.word() })).collect::<Vec<_>>(),
+                    "changes": p.changes.iter().map(|(id, kind, a)| json!({ "id": id, "type": kind, "action": a.word(), "note": p.notes.get(id) })).collect::<Vec<_>>(),
+                    "refused": p.refused,
                     "unchanged": p.unchanged,
                 })));
             }
@@ -217,17 +218,20 @@ impl Args {
                     }
                 }
             }
-            for (id, kind, action) in &p.changes {
-                println!("  {:>3} {id}  {kind}  ({})", action.sign(), action.word());
+            for line in p.lines() {
+                println!("  {line}");
             }
             println!(
                 "  up would: {} create, {} update, {} replace, {} delete; {} unchanged.",
                 p.count(Action::Create) + p.count(Action::Resume),
                 p.count(Action::Update) + p.count(Action::MaybeUpdate),
-                p.count(Action::Replace),
+                p.replacements(),
                 p.count(Action::Delete),
                 p.unchanged
             );
+            for refused in &p.refused {
+                println!("  up would refuse: {refused}");
+            }
         }
         Ok(has_changes)
     }

@@ -328,18 +328,27 @@ impl Args {
             resolved.env,
             resolved.regions.join(", ")
         ));
-        for (id, kind, action) in &preview.changes {
-            ctx.status(format!("  {:>3} {id}  {kind}  ({})", action.sign(), action.word()));
+        for line in preview.lines() {
+            ctx.status(format!("  {line}"));
         }
         ctx.status(format!(
             "Plan: {} to create, {} to update, {} to replace, {} to delete, {} to resume; {} unchanged.",
             preview.count(Action::Create),
             preview.count(Action::Update) + preview.count(Action::MaybeUpdate),
-            preview.count(Action::Replace),
+            preview.replacements(),
             preview.count(Action::Delete),
             preview.count(Action::Resume),
             preview.unchanged
         ));
+        if !preview.refused.is_empty() {
+            return Err(anyhow::anyhow!(
+                "nothing was changed: {} replacement{} would delete a resource that others still use:\n  {}",
+                preview.refused.len(),
+                if preview.refused.len() == 1 { "" } else { "s" },
+                preview.refused.join("\n  ")
+            )
+            .into());
+        }
         let creating = preview.creating();
         if !creating.is_empty() {
             let outcome = rt.block_on(crate::providers::preflight::check(aws.clone(), &plan, &creating));

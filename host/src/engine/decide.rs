@@ -16,7 +16,8 @@ pub enum Decision {
     Update,
     /// A create was interrupted: look for what it left, adopt or create.
     Resume,
-    /// Delete what exists (or finish an interrupted delete), then create.
+    /// Replace it: the new one first where AWS allows both at once (see
+    /// [`order`]), else delete (or finish an interrupted delete), then create.
     Replace,
 }
 
@@ -35,5 +36,38 @@ pub fn decide(
         Status::Created | Status::Updating if same_place && in_place(&r.kind, &e.properties, props) => Decision::Update,
         Status::Creating if same_place => Decision::Resume,
         _ => Decision::Replace,
+    }
+}
+
+/// How a replacement goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Order {
+    /// Create the new resource, let dependents move to it, and delete the
+    /// old one at the end of the run: no moment without one.
+    CreateFirst,
+    /// Delete the old resource, then create the new one. `kept`: the
+    /// properties AWS requires unique that the new one keeps (so both cannot
+    /// exist at once); empty when the old one was caught half made or half
+    /// deleted by an earlier run, which this one finishes first.
+    DeleteFirst { kept: Vec<&'static str> },
+}
+
+/// The order of a replacement of `entry` by `r` with properties `new`;
+/// `unique`: the type's properties AWS requires unique (see
+/// `ResourceType::UNIQUE`).
+pub fn order(unique: &'static [&'static str], r: &PlannedResource, new: &Json, entry: &ResourceState) -> Order {
+    if !matches!(entry.status, Status::Created | Status::Updating) {
+        return Order::DeleteFirst { kept: Vec::new() };
+    }
+    // Another region does not free a name: some are global (buckets, IAM),
+    // so a move keeps to the same rule.
+    if entry.kind != r.kind || unique.is_empty() {
+        return Order::CreateFirst;
+    }
+    let same = |k: &str| entry.properties.get(k).unwrap_or(&Json::Null) == new.get(k).unwrap_or(&Json::Null);
+    if unique.iter().all(|k| same(k)) {
+        Order::DeleteFirst { kept: unique.to_vec() }
+    } else {
+        Order::CreateFirst
     }
 }

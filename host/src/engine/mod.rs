@@ -25,14 +25,21 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-pub use decide::Decision;
+pub use decide::{Decision, Order};
 pub use events::{Events, Silent};
 
 use crate::plan::{Plan, PlannedResource, PlannedStep};
 use crate::providers::{Outputs, Props, ProviderError, Request};
 use crate::runtime::Phase;
-use crate::state::{ResourceState, State, StateError, StateStore, Status};
+use crate::state::{ResourceState, State, StateError, StateStore, Status, is_deposed};
 pub use provider::Provider;
+
+/// A node of the graph `up` runs: the index of a planned resource or step.
+#[derive(Clone, Copy)]
+enum Node {
+    Resource(usize),
+    Step(usize),
+}
 
 /// What one node of a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -376,20 +383,28 @@ impl Run {
         for s in plan.steps.iter().filter(|s| s.phase == Phase::Apply) {
             deps.insert(s.id.clone(), s.depends_on.clone());
         }
+        // Nodes by id (a search of the plan per node is quadratic in an estate).
+        let index: Arc<HashMap<String, Node>> = Arc::new(
+            plan.resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.clone(), Node::Resource(i)))
+                .chain(
+                    plan.steps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (s.id.clone(), Node::Step(i))),
+                )
+                .collect(),
+        );
         let outcome = schedule::run(&nodes, &deps, parallelism, |id| {
-            let (run, plan) = (self.clone(), plan.clone());
+            let (run, plan, index) = (self.clone(), plan.clone(), index.clone());
             async move {
                 let started = std::time::Instant::now();
-                let result = match plan.resource(&id) {
-                    Some(r) => run.apply_resource(r).await,
-                    None => {
-                        let step = plan
-                            .steps
-                            .iter()
-                            .find(|s| s.id == id)
-                            .expect("a node is a resource or a step");
-                        run.apply_step(step, &plan).await
-                    }
+                let result = match index.get(&id) {
+                    Some(Node::Resource(i)) => run.apply_resource(&plan.resources[*i]).await,
+                    Some(Node::Step(i)) => run.apply_step(&plan.steps[*i], &plan).await,
+                    None => unreachable!("a node is a resource or a step"),
                 };
                 run.durations
                     .lock()
@@ -413,27 +428,33 @@ impl Run {
         report.skipped = outcome.skipped;
 
         if report.failed.is_empty() {
-            // Resources in the state that the plan no longer has.
+            let outcome = self.rollouts(plan.clone(), |_| true).await;
+            report.rollouts = outcome.done;
+            report.paused = outcome.paused;
+            report.failed.extend(outcome.failed);
+        }
+        if report.failed.is_empty() {
+            // Resources the plan no longer has, and the old resources of
+            // create-first replacements, now that everything has moved to
+            // the new ones: together, so each goes after what uses it. Not
+            // the old ones while a rollout is paused (its blue side may
+            // still use an old target group).
             let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
-            let orphans: Vec<String> = {
+            let paused = !report.paused.is_empty();
+            let gone: Vec<String> = {
                 let state = self.state.lock().await;
                 state
                     .resources
                     .keys()
                     .filter(|id| !planned.contains(id.as_str()))
+                    .filter(|id| !paused || !is_deposed(id))
                     .cloned()
                     .collect()
             };
-            if !orphans.is_empty() {
-                let failed = self.delete_all(&orphans, parallelism).await;
+            if !gone.is_empty() {
+                let failed = self.delete_all(&gone, parallelism).await;
                 report.failed.extend(failed);
             }
-        }
-        if report.failed.is_empty() {
-            let outcome = self.rollouts(plan.clone(), |_| true).await;
-            report.rollouts = outcome.done;
-            report.paused = outcome.paused;
-            report.failed.extend(outcome.failed);
         }
         let anything_changed = self
             .changes
@@ -473,6 +494,16 @@ impl Run {
                 .filter(|id| !failed.iter().any(|f| &f.id == id))
                 .collect();
             report.failed.extend(failed);
+            // What a rolled-back replacement deposed is the resource again.
+            for id in &report.rolled_back {
+                if let Err(error) = self.restore_deposed(id).await {
+                    report.failed.push(Failed {
+                        id: id.clone(),
+                        instance: instance_of(id),
+                        error,
+                    });
+                }
+            }
         }
         report.changes = self.changes.lock().expect("changes lock").clone();
         report.durations = self.durations.lock().expect("durations lock").clone();
@@ -505,7 +536,16 @@ impl Run {
             resolve::resolve(&r.properties, &state).map_err(NodeError::Resolve)?
         };
         self.provider.check(&r.kind, &r.id, &props)?;
-        let existing = self.state.lock().await.resources.get(&r.id).cloned();
+        let (existing, exclude) = {
+            let state = self.state.lock().await;
+            let existing = state.resources.get(&r.id).cloned();
+            // What a lookup by tag must pass over: the old resources of a
+            // replacement, this one's present resource included (a
+            // create-first replacement deposes it before creating).
+            let mut exclude = old_ids(&state, &r.id);
+            exclude.extend(existing.iter().flat_map(|e| identities(&e.outputs)));
+            (existing, exclude)
+        };
         let tags = self.tags_for(&r.id);
         let request = |token: String| Request {
             id: &r.id,
@@ -514,6 +554,7 @@ impl Run {
             props: Props::new(&props, &r.kind),
             tags: &tags,
             token,
+            exclude: &exclude,
         };
         let Some(entry) = existing else {
             return self.create(r, &props, request(self.token(&r.id))).await;
@@ -533,11 +574,13 @@ impl Run {
                 // The last run may or may not have created it: look first.
                 let req = request(entry_token(&entry, || self.token(&r.id)));
                 match self
-                    .provider
-                    .find(&Request {
-                        props: Props::new(&entry.properties, &r.kind),
-                        ..req
-                    })
+                    .find_made(
+                        &r.id,
+                        &Request {
+                            props: Props::new(&entry.properties, &r.kind),
+                            ..req
+                        },
+                    )
                     .await?
                 {
                     Some(outputs) => {
@@ -561,13 +604,67 @@ impl Run {
                 }
             }
             Decision::Replace => {
-                // Delete what exists, then create anew.
-                self.delete_one(&r.id, &entry).await?;
-                self.create(r, &props, request(self.token(&r.id))).await?;
+                match decide::order(self.provider.unique(&r.kind), r, &props, &entry) {
+                    // The old one stays (deposed) until the end of the run,
+                    // so dependents move to the new one before it goes.
+                    Order::CreateFirst => {
+                        self.depose(&r.id).await?;
+                        if let Err(e) = self.create(r, &props, request(self.token(&r.id))).await {
+                            self.restore_deposed(&r.id).await?;
+                            return Err(e);
+                        }
+                    }
+                    Order::DeleteFirst { .. } => {
+                        self.delete_one(&r.id, &entry).await?;
+                        self.create(r, &props, request(self.token(&r.id))).await?;
+                    }
+                }
                 self.note(&r.id, Change::Replaced);
                 Ok(())
             }
         }
+    }
+
+    /// Move the resource at `id` aside (see `State::depose`), journaled.
+    async fn depose(&self, id: &str) -> Result<(), NodeError> {
+        let mut state = self.state.lock().await;
+        let key = state.depose(id);
+        self.commit(state, json!({ "event": "deposed", "id": id, "as": key }))
+            .await
+    }
+
+    /// After a create-first replacement's create failed and left nothing:
+    /// the old resource, deposed for it, is the resource again.
+    async fn restore_deposed(&self, id: &str) -> Result<(), NodeError> {
+        let mut state = self.state.lock().await;
+        if state.resources.contains_key(id) {
+            // The create left something (its intent kept): the next run
+            // adopts or deletes it; the old one stays deposed.
+            return Ok(());
+        }
+        let Some(key) = state.deposed(id).pop() else {
+            return Ok(());
+        };
+        let mut entry = state.resources.remove(&key).expect("a deposed key is in the state");
+        entry.depends_on.retain(|d| !crate::state::is_deposed(d));
+        state.resources.insert(id.to_string(), entry);
+        self.commit(state, json!({ "event": "restored", "id": id, "from": key }))
+            .await
+    }
+
+    /// What an interrupted or failed create of `id` left, if anything. The
+    /// old resources a create-first replacement keeps carry the same tags,
+    /// so a lookup by tag may find one of them: that one is not it.
+    async fn find_made(&self, id: &str, request: &Request<'_>) -> Result<Option<Outputs>, ProviderError> {
+        let Some(found) = self.provider.find(request).await? else {
+            return Ok(None);
+        };
+        let state = self.state.lock().await;
+        let old = state
+            .deposed(id)
+            .iter()
+            .any(|k| same_resource(&state.resources[k].outputs, &found));
+        Ok((!old).then_some(found))
     }
 
     async fn create(&self, r: &PlannedResource, props: &Json, request: Request<'_>) -> Result<(), NodeError> {
@@ -589,7 +686,7 @@ impl Run {
                 // If nothing of ours exists after the failure, withdraw the
                 // intent; otherwise keep it, so the next run adopts or the
                 // rollback deletes what a partial create left.
-                if let Ok(None) = self.provider.find(&request).await {
+                if let Ok(None) = self.find_made(&r.id, &request).await {
                     self.record(&r.id, None, "create-failed").await?;
                 }
                 return Err(e.into());
@@ -635,6 +732,7 @@ impl Run {
         if entry.status == Status::Creating {
             // It may exist without our knowing its ids: look for it.
             let tags = self.tags_for(id);
+            let exclude = old_ids(&*self.state.lock().await, id);
             let request = Request {
                 id,
                 kind: &entry.kind,
@@ -642,8 +740,9 @@ impl Run {
                 props: Props::new(&entry.properties, &entry.kind),
                 tags: &tags,
                 token: entry.token.clone(),
+                exclude: &exclude,
             };
-            match self.provider.find(&request).await? {
+            match self.find_made(id, &request).await? {
                 Some(found) => outputs = found,
                 None => {
                     self.record(id, None, "forgotten").await?;
@@ -691,7 +790,10 @@ impl Run {
                 match entry {
                     Some(e) => {
                         run.delete_one(&id, &e).await.map_err(|err| (id.clone(), err))?;
-                        run.note(&id, Change::Deleted);
+                        // The old one of a replacement counts as replaced.
+                        if !is_deposed(&id) {
+                            run.note(&id, Change::Deleted);
+                        }
                         Ok(())
                     }
                     None => Ok(()),
@@ -748,6 +850,34 @@ impl Run {
         self.note(&step.id, Change::StepRan);
         Ok(())
     }
+}
+
+/// The outputs that name an AWS resource: its id, ARN, identifier or allocation.
+const IDENTITIES: [&str; 5] = ["id", "arn", "identifier", "allocation_id", "name"];
+
+/// Whether two sets of outputs name the same AWS resource (by the first of
+/// [`IDENTITIES`] that both have).
+fn same_resource(a: &Outputs, b: &Outputs) -> bool {
+    IDENTITIES
+        .iter()
+        .find_map(|k| Some((a.get(*k)?, b.get(*k)?)))
+        .is_some_and(|(x, y)| x == y)
+}
+
+/// The identities (see [`IDENTITIES`]) in `outputs`.
+fn identities(outputs: &Outputs) -> impl Iterator<Item = String> + '_ {
+    IDENTITIES
+        .iter()
+        .filter_map(|k| outputs.get(*k)?.as_str().map(str::to_string))
+}
+
+/// The identities of the resources deposed from `id` (see `State::depose`).
+fn old_ids(state: &State, id: &str) -> Vec<String> {
+    state
+        .deposed(id)
+        .iter()
+        .flat_map(|k| identities(&state.resources[k].outputs))
+        .collect()
 }
 
 fn entry_token(entry: &ResourceState, fresh: impl FnOnce() -> String) -> String {

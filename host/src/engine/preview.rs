@@ -1,12 +1,16 @@
 //! What `up` would do, computed from the plan and the state without calling AWS.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::engine::decide::{Decision, decide};
+use serde_json::Value as Json;
+
+use crate::engine::decide::{Decision, Order, decide, order};
 use crate::engine::resolve;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedResource};
+use crate::properties::printable;
 use crate::providers::Aws;
 use crate::state::{State, Status};
+use crate::value::Ref;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -16,7 +20,10 @@ pub enum Action {
     Update,
     /// Its properties depend on values only known once other changes are made.
     MaybeUpdate,
+    /// The new resource is created first; the old one is deleted at the end.
     Replace,
+    /// The old resource is deleted first (AWS allows one at a time).
+    ReplaceDeleteFirst,
     Delete,
 }
 
@@ -26,7 +33,8 @@ impl Action {
             Action::Create => "+",
             Action::Resume => "!",
             Action::Update | Action::MaybeUpdate => "~",
-            Action::Replace => "-/+",
+            Action::Replace => "+/-",
+            Action::ReplaceDeleteFirst => "-/+",
             Action::Delete => "-",
         }
     }
@@ -37,7 +45,8 @@ impl Action {
             Action::Resume => "resume interrupted change",
             Action::Update => "update in place",
             Action::MaybeUpdate => "update if its inputs change",
-            Action::Replace => "replace",
+            Action::Replace => "replace: create the new one, then delete the old",
+            Action::ReplaceDeleteFirst => "replace: delete the old one first",
             Action::Delete => "delete",
         }
     }
@@ -47,6 +56,11 @@ impl Action {
 pub struct Preview {
     pub changes: Vec<(String, String, Action)>,
     pub unchanged: usize,
+    /// Why a replacement deletes first, by resource id.
+    pub notes: BTreeMap<String, String>,
+    /// Replacements `up` refuses to make, each with its reason: deleting
+    /// the old resource first would pull it from under resources that stay.
+    pub refused: Vec<String>,
 }
 
 impl Preview {
@@ -58,54 +72,147 @@ impl Preview {
         self.changes.iter().filter(|(_, _, a)| *a == action).count()
     }
 
+    /// The changes, a line each (with a replacement's reason for deleting first).
+    pub fn lines(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .map(|(id, kind, action)| {
+                let mut line = format!("{:>3} {id}  {kind}  ({})", action.sign(), action.word());
+                if let Some(note) = self.notes.get(id) {
+                    line.push_str(&format!(": {note}"));
+                }
+                line
+            })
+            .collect()
+    }
+
+    /// Replacements, in either order.
+    pub fn replacements(&self) -> usize {
+        self.count(Action::Replace) + self.count(Action::ReplaceDeleteFirst)
+    }
+
     /// The resources this change creates (new, or replacing another): what
     /// preflight asks AWS about.
     pub fn creating(&self) -> std::collections::BTreeSet<String> {
         self.changes
             .iter()
-            .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace))
+            .filter(|(_, _, a)| matches!(a, Action::Create | Action::Replace | Action::ReplaceDeleteFirst))
             .map(|(id, _, _)| id.clone())
             .collect()
     }
 }
 
-/// What `up` would do, with the providers' in-place rules.
+/// What `up` would do, with the providers' in-place rules and unique properties.
 pub fn preview(plan: &Plan, state: &State) -> Preview {
-    preview_with(plan, state, Aws::updates_in_place)
+    preview_with(plan, state, Aws::updates_in_place, Aws::unique)
 }
 
-/// [`preview`] with a given in-place rule (the engine's tests use a fake's).
+/// What a reference to a resource that this change creates or replaces
+/// stands for in the preview: a value no state holds.
+const UNKNOWN: &str = "(known after apply)";
+
+/// [`preview`] with given rules (the engine's tests use a fake's).
+///
+/// Resources are decided in dependency order, so a reference to one that
+/// is created or replaced counts as a new value (a subnet whose VPC is
+/// replaced is replaced too, not shown unchanged), and one to a resource
+/// changed in place as a value that may change.
 pub fn preview_with(
     plan: &Plan,
     state: &State,
-    in_place: impl Fn(&str, &serde_json::Value, &serde_json::Value) -> bool,
+    in_place: impl Fn(&str, &Json, &Json) -> bool,
+    unique: impl Fn(&str) -> &'static [&'static str],
 ) -> Preview {
+    let by_id: HashMap<&str, &PlannedResource> = plan.resources.iter().map(|r| (r.id.as_str(), r)).collect();
+    // Resources whose outputs will be new (created, replaced) or may change.
+    let mut new: HashSet<&str> = HashSet::new();
+    let mut maybe: HashSet<&str> = HashSet::new();
+    let mut actions: HashMap<&str, Option<Action>> = HashMap::new();
     let mut p = Preview::default();
-    for r in &plan.resources {
+    let ordered = plan
+        .waves
+        .iter()
+        .flatten()
+        .filter_map(|id| by_id.get(id.as_str()).copied());
+    for r in ordered {
+        let refs = r.properties.refs();
+        let touches = |set: &HashSet<&str>| refs.iter().any(|x| set.contains(x.resource.as_str()));
         let action = match state.resources.get(&r.id) {
             None => Some(Action::Create),
-            // A move to another region or type replaces, whatever the properties.
-            Some(e) if e.status == Status::Created && (e.kind != r.kind || e.region != r.region) => {
-                Some(Action::Replace)
+            // A change of type replaces, whatever the properties.
+            Some(e) if e.status == Status::Created && e.kind != r.kind => Some(Action::Replace),
+            Some(e) => {
+                let lookup = |x: &Ref| {
+                    if new.contains(x.resource.as_str()) {
+                        Ok(Json::String(UNKNOWN.into()))
+                    } else {
+                        resolve::output(x, state)
+                    }
+                };
+                let mut replace = |props: &Json| match order(unique(&r.kind), r, props, e) {
+                    Order::CreateFirst => Action::Replace,
+                    Order::DeleteFirst { kept } => {
+                        let changed = crate::providers::changed_keys(&e.properties, props);
+                        p.notes.insert(r.id.clone(), delete_first_note(&kept, &changed, props));
+                        Action::ReplaceDeleteFirst
+                    }
+                };
+                match resolve::resolve_with(&r.properties, &lookup) {
+                    // A move to another region replaces, whatever the
+                    // properties; unknown yet, they count as kept.
+                    Err(_) if e.status == Status::Created && e.region != r.region => Some(replace(&e.properties)),
+                    Err(_) if e.status == Status::Created => Some(Action::MaybeUpdate),
+                    Err(_) => Some(Action::Resume),
+                    Ok(props) => match decide(r, &props, Some(e), &in_place) {
+                        Decision::Unchanged if touches(&maybe) => Some(Action::MaybeUpdate),
+                        Decision::Unchanged => None,
+                        _ if e.status != Status::Created => Some(Action::Resume),
+                        Decision::Create => Some(Action::Create),
+                        Decision::Update => Some(Action::Update),
+                        Decision::Resume => Some(Action::Resume),
+                        Decision::Replace => Some(replace(&props)),
+                    },
+                }
             }
-            Some(e) if !resolve::resolvable(&r.properties, state) => (e.status == Status::Created)
-                .then_some(Action::MaybeUpdate)
-                .or(Some(Action::Resume)),
-            Some(e) => match resolve::resolve(&r.properties, state) {
-                Err(_) => Some(Action::MaybeUpdate),
-                Ok(props) => match decide(r, &props, Some(e), &in_place) {
-                    Decision::Unchanged => None,
-                    _ if e.status != Status::Created => Some(Action::Resume),
-                    Decision::Create => Some(Action::Create),
-                    Decision::Update => Some(Action::Update),
-                    Decision::Resume => Some(Action::Resume),
-                    Decision::Replace => Some(Action::Replace),
-                },
-            },
         };
         match action {
+            Some(Action::Create | Action::Replace | Action::ReplaceDeleteFirst) => {
+                new.insert(&r.id);
+            }
+            Some(Action::Update | Action::MaybeUpdate | Action::Resume) => {
+                maybe.insert(&r.id);
+            }
+            _ => {}
+        }
+        actions.insert(&r.id, action);
+    }
+    for r in &plan.resources {
+        match actions.get(r.id.as_str()).copied().flatten() {
             Some(a) => p.changes.push((r.id.clone(), r.kind.clone(), a)),
             None => p.unchanged += 1,
+        }
+    }
+    // A replacement that deletes first while resources that stay use the
+    // old one: AWS refuses the delete (a target group behind a listener) or
+    // the dependents break until they move. Refused before anything changes.
+    for (id, _, action) in &p.changes {
+        if *action != Action::ReplaceDeleteFirst {
+            continue;
+        }
+        let users: Vec<&str> = plan
+            .resources
+            .iter()
+            .filter(|d| d.depends_on.contains(id))
+            .filter(|d| state.resources.get(&d.id).is_some_and(|e| e.status == Status::Created))
+            .map(|d| d.id.as_str())
+            .collect();
+        if !users.is_empty() {
+            p.refused.push(format!(
+                "{id}: {}, yet {} still use{} it. Give it a name that changes with what forces the replacement, or remove what uses it first",
+                p.notes[id],
+                users.join(", "),
+                if users.len() == 1 { "s" } else { "" }
+            ));
         }
     }
     let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
@@ -115,4 +222,22 @@ pub fn preview_with(
         }
     }
     p
+}
+
+/// Why a replacement deletes first: the unique properties the new resource keeps.
+fn delete_first_note(kept: &[&str], changed: &[String], props: &Json) -> String {
+    let kept: Vec<String> = kept
+        .iter()
+        .map(|k| match props.get(*k) {
+            Some(Json::String(v)) => format!("`{k}` \"{}\"", printable(v)),
+            Some(v) => format!("`{k}` {}", printable(&v.to_string())),
+            None => format!("`{k}` (unset)"),
+        })
+        .collect();
+    format!(
+        "AWS allows one at a time with {} and the new one keeps {}, so the old one is deleted first (changed: {})",
+        kept.join(", "),
+        if kept.len() == 1 { "it" } else { "them" },
+        changed.join(", ")
+    )
 }

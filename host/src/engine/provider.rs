@@ -21,6 +21,9 @@ pub trait Provider: Send + Sync {
     /// Whether the change from `old` to `new` properties of a `kind` is made
     /// in place (otherwise the resource is replaced).
     fn in_place(&self, kind: &str, old: &Json, new: &Json) -> bool;
+    /// The properties of a `kind` that AWS requires unique: a replacement
+    /// that keeps them deletes first (see `ResourceType::UNIQUE`).
+    fn unique(&self, kind: &str) -> &'static [&'static str];
     /// Check resolved properties against the type before any intent is
     /// recorded or anything deleted (a reference that resolved to the wrong
     /// kind of value fails here, not after a replacement's delete).
@@ -60,6 +63,10 @@ pub trait Provider: Send + Sync {
 impl Provider for Aws {
     fn in_place(&self, kind: &str, old: &Json, new: &Json) -> bool {
         Aws::updates_in_place(kind, old, new)
+    }
+
+    fn unique(&self, kind: &str) -> &'static [&'static str] {
+        Aws::unique(kind)
     }
 
     fn check(&self, kind: &str, id: &str, props: &Json) -> Result<(), ProviderError> {

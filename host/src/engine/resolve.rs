@@ -3,7 +3,7 @@
 use serde_json::Value as Json;
 
 use crate::state::{State, Status};
-use crate::value::Value;
+use crate::value::{Ref, Value};
 
 /// A reference that has no value yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,30 +21,36 @@ pub enum ResolveError {
 
 /// `value` with every reference replaced by the referenced output.
 pub fn resolve(value: &Value, state: &State) -> Result<Json, ResolveError> {
+    resolve_with(value, &|r| output(r, state))
+}
+
+/// The output a reference names, from the state.
+pub fn output(r: &Ref, state: &State) -> Result<Json, ResolveError> {
+    let Some(entry) = state.resources.get(&r.resource).filter(|e| e.status == Status::Created) else {
+        return Err(ResolveError::NotCreated {
+            resource: r.resource.clone(),
+            attribute: r.attribute.clone(),
+        });
+    };
+    match entry.outputs.get(&r.attribute) {
+        Some(v) => Ok(v.clone()),
+        None => Err(ResolveError::NoOutput {
+            resource: r.resource.clone(),
+            kind: entry.kind.clone(),
+            attribute: r.attribute.clone(),
+            known: entry.outputs.keys().cloned().collect(),
+        }),
+    }
+}
+
+/// `value` with every reference replaced by what `lookup` gives for it.
+pub fn resolve_with(value: &Value, lookup: &dyn Fn(&Ref) -> Result<Json, ResolveError>) -> Result<Json, ResolveError> {
     Ok(match value {
-        Value::Ref(r) => {
-            let Some(entry) = state.resources.get(&r.resource).filter(|e| e.status == Status::Created) else {
-                return Err(ResolveError::NotCreated {
-                    resource: r.resource.clone(),
-                    attribute: r.attribute.clone(),
-                });
-            };
-            match entry.outputs.get(&r.attribute) {
-                Some(v) => v.clone(),
-                None => {
-                    return Err(ResolveError::NoOutput {
-                        resource: r.resource.clone(),
-                        kind: entry.kind.clone(),
-                        attribute: r.attribute.clone(),
-                        known: entry.outputs.keys().cloned().collect(),
-                    });
-                }
-            }
-        }
+        Value::Ref(r) => lookup(r)?,
         Value::Concat(parts) => {
             let mut s = String::new();
             for p in parts {
-                match resolve(p, state)? {
+                match resolve_with(p, lookup)? {
                     Json::String(t) => s.push_str(&t),
                     Json::Null => {}
                     other => s.push_str(&other.to_string()),
@@ -52,11 +58,16 @@ pub fn resolve(value: &Value, state: &State) -> Result<Json, ResolveError> {
             }
             Json::String(s)
         }
-        Value::Array(items) => Json::Array(items.iter().map(|v| resolve(v, state)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| resolve_with(v, lookup))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(entries) => Json::Object(
             entries
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), resolve(v, state)?)))
+                .map(|(k, v)| Ok((k.clone(), resolve_with(v, lookup)?)))
                 .collect::<Result<_, ResolveError>>()?,
         ),
         other => other.to_json(),
@@ -77,7 +88,6 @@ pub fn resolvable(value: &Value, state: &State) -> bool {
 mod tests {
     use super::*;
     use crate::state::ResourceState;
-    use crate::value::Ref;
 
     #[test]
     fn references_and_concatenations_resolve() {

@@ -33,6 +33,8 @@ enum Call {
 enum Answer {
     Fail(&'static str),
     Found,
+    /// Finds the resource with this id.
+    FoundAs(&'static str),
 }
 
 #[derive(Default)]
@@ -85,9 +87,20 @@ fn failure(op: &str, message: &str) -> ProviderError {
 }
 
 impl Provider for Fake {
-    /// `size` changes in place; anything else replaces.
+    /// `size` and `uses` change in place; anything else replaces.
     fn in_place(&self, _kind: &str, old: &Json, new: &Json) -> bool {
-        crate::providers::changed_keys(old, new).iter().all(|k| k == "size")
+        crate::providers::changed_keys(old, new)
+            .iter()
+            .all(|k| k == "size" || k == "uses")
+    }
+
+    /// A `t.thing` has a unique `key` (unset on both sides counts as kept,
+    /// so its replacements delete first); a `t.free` has none.
+    fn unique(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "t.thing" => &["key"],
+            _ => &[],
+        }
     }
 
     /// A property `bad` fails the check.
@@ -129,6 +142,9 @@ impl Provider for Fake {
                         .as_object()
                         .unwrap()
                         .clone(),
+                )),
+                Some(Answer::FoundAs(found)) => Ok(Some(
+                    json!({ "id": found, "platform_id": r.id }).as_object().unwrap().clone(),
                 )),
                 Some(Answer::Fail(m)) => Err(failure("fake:Find", m)),
                 None => Ok(None),
@@ -651,8 +667,21 @@ fn a_change_of_type_or_region_replaces() {
         Fake::default(),
         false,
     );
+    // A name may be global: the unique `key` kept, the old one goes first.
     assert_eq!(o.calls, vec![delete("a"), create("a")]);
     assert_eq!(o.state.resources["x.a"].region, "eu-west-1");
+    // A type without unique properties moves new one first.
+    let mut moved = free(planned("a", json!({ "size": 1 }), &[]));
+    moved.region = "eu-west-1".into();
+    let o = run(
+        vec![free_entry(entry("a", Status::Created, json!({ "size": 1 })))],
+        plan(vec![moved]),
+        Fake::default(),
+        false,
+    );
+    assert_eq!(o.calls, vec![create("a"), delete("a")]);
+    assert_eq!(o.state.resources["x.a"].region, "eu-west-1");
+    assert_eq!(o.state.resources.len(), 1);
 }
 
 #[test]
@@ -703,26 +732,30 @@ fn the_preview_shows_the_decision_up_makes() {
     let mut moved = planned("moved", json!({ "size": 1 }), &["new"]);
     moved.region = "eu-west-1".into();
     let fake = Fake::default();
+    let mut shown_plan = plan(vec![
+        planned("same", json!({ "size": 1 }), &[]),
+        planned("grows", json!({ "size": 2 }), &[]),
+        planned("renamed", json!({ "size": 1, "name": "n" }), &[]),
+        // Moved to another region, with a property known only later.
+        moved,
+        planned("half", json!({ "size": 1 }), &[]),
+        planned("new", json!({}), &[]),
+    ]);
+    // The waves in dependency order: `new` before what refers to it.
+    shown_plan.waves.sort_by_key(|w| w[0] != "x.new");
     let p = preview_with(
-        &plan(vec![
-            planned("same", json!({ "size": 1 }), &[]),
-            planned("grows", json!({ "size": 2 }), &[]),
-            planned("renamed", json!({ "size": 1, "name": "n" }), &[]),
-            // Moved to another region, with a property known only later.
-            moved,
-            planned("half", json!({ "size": 1 }), &[]),
-            planned("new", json!({}), &[]),
-        ]),
+        &shown_plan,
         &state,
         |k, o, n| fake.in_place(k, o, n),
+        |k| fake.unique(k),
     );
     let shown: Vec<(&str, Shown)> = p.changes.iter().map(|(id, _, a)| (id.as_str(), *a)).collect();
     assert_eq!(
         shown,
         vec![
             ("x.grows", Shown::Update),
-            ("x.renamed", Shown::Replace),
-            ("x.moved", Shown::Replace),
+            ("x.renamed", Shown::ReplaceDeleteFirst),
+            ("x.moved", Shown::ReplaceDeleteFirst),
             ("x.half", Shown::Resume),
             ("x.new", Shown::Create),
             ("x.old", Shown::Delete),
@@ -783,4 +816,253 @@ fn parallel_changes_share_state_writes_and_each_intent_is_durable_before_its_cal
     assert_eq!(saved.resources.len(), 24);
     assert!(saved.resources.values().all(|e| e.status == Status::Created));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `r` as a `t.free`: a type with no unique property, replaced create-first.
+fn free(mut r: PlannedResource) -> PlannedResource {
+    r.kind = "t.free".into();
+    r
+}
+
+fn free_entry((id, mut e): (String, ResourceState)) -> (String, ResourceState) {
+    e.kind = "t.free".into();
+    (id, e)
+}
+
+/// `r` with a property `prop` that references `x.<on>`'s id (and a
+/// dependency on it).
+fn referring(mut r: PlannedResource, prop: &str, on: &str) -> PlannedResource {
+    if let Value::Object(entries) = &mut r.properties {
+        entries.push((
+            prop.into(),
+            Value::Ref(Ref {
+                resource: format!("x.{on}"),
+                attribute: "id".into(),
+            }),
+        ));
+    }
+    r.depends_on.push(format!("x.{on}"));
+    r
+}
+
+/// A state entry for `x.<name>` that uses `x.<on>` through `prop` (its old id).
+fn entry_referring(name: &str, props: Json, prop: &str, on: &str) -> (String, ResourceState) {
+    let (id, mut e) = entry(name, Status::Created, props);
+    e.properties[prop] = json!(format!("x.{on}-old"));
+    e.depends_on.push(format!("x.{on}"));
+    (id, e)
+}
+
+#[test]
+fn a_replacement_creates_the_new_one_moves_its_users_then_deletes_the_old() {
+    let o = run(
+        vec![
+            free_entry(entry("a", Status::Created, json!({ "size": 1 }))),
+            entry_referring("b", json!({}), "uses", "a"),
+        ],
+        plan(vec![
+            free(planned("a", json!({ "size": 1, "name": "other" }), &[])),
+            referring(planned("b", json!({}), &[]), "uses", "a"),
+        ]),
+        Fake::default(),
+        false,
+    );
+    assert!(o.report.failed.is_empty(), "{:?}", o.report.failed);
+    // b moves to the new a in place before the old a is deleted.
+    assert_eq!(o.calls, vec![create("a"), update("b"), delete("a")]);
+    assert_eq!(
+        o.journal,
+        [
+            "deposed x.a",
+            "create-intent x.a",
+            "created x.a",
+            "update-intent x.b",
+            "updated x.b",
+            "delete-intent x.a~old",
+            "deleted x.a~old",
+        ]
+    );
+    assert_eq!(o.state.resources.keys().collect::<Vec<_>>(), ["x.a", "x.b"]);
+    assert_eq!(o.state.resources["x.a"].properties["name"], "other");
+    assert_eq!(
+        o.state.resources["x.b"].properties["uses"],
+        o.state.resources["x.a"].outputs["id"]
+    );
+    assert_eq!(change(&o, "a"), Some(Change::Replaced));
+    assert_eq!(o.report.count(Change::Deleted), 0, "the old a counts as replaced");
+}
+
+#[test]
+fn old_resources_of_a_chain_of_replacements_go_in_reverse_dependency_order() {
+    let o = run(
+        vec![
+            free_entry(entry("a", Status::Created, json!({}))),
+            free_entry(entry_referring("b", json!({}), "parent", "a")),
+        ],
+        plan(vec![
+            free(planned("a", json!({ "name": "other" }), &[])),
+            // Its parent cannot change in place: replaced as well.
+            free(referring(planned("b", json!({}), &[]), "parent", "a")),
+        ]),
+        Fake::default(),
+        false,
+    );
+    assert!(o.report.failed.is_empty(), "{:?}", o.report.failed);
+    assert_eq!(o.calls, vec![create("a"), create("b"), delete("b"), delete("a")]);
+    assert_eq!(o.state.resources.len(), 2);
+    assert_eq!(change(&o, "b"), Some(Change::Replaced));
+}
+
+#[test]
+fn a_create_first_replacement_whose_create_fails_keeps_the_old_one_as_the_resource() {
+    for (name, fake) in [
+        (
+            "nothing made",
+            Fake::default().answer("create", "x.a", Answer::Fail("quota")),
+        ),
+        (
+            // A lookup by tag that finds the old one has found nothing new.
+            "the lookup finds the old one",
+            Fake::default().answer("create", "x.a", Answer::Fail("quota")).answer(
+                "find",
+                "x.a",
+                Answer::FoundAs("x.a-old"),
+            ),
+        ),
+    ] {
+        let o = run(
+            vec![free_entry(entry("a", Status::Created, json!({ "size": 1 })))],
+            plan(vec![free(planned("a", json!({ "name": "other" }), &[]))]),
+            fake,
+            false,
+        );
+        assert_eq!(o.calls, vec![create("a"), find("a")], "{name}");
+        assert_eq!(
+            o.journal,
+            ["deposed x.a", "create-intent x.a", "create-failed x.a", "restored x.a"],
+            "{name}"
+        );
+        assert_eq!(o.state.resources.len(), 1, "{name}");
+        assert_eq!(o.state.resources["x.a"].outputs["id"], "x.a-old", "{name}");
+        assert_eq!(o.state.resources["x.a"].status, Status::Created, "{name}");
+    }
+}
+
+#[test]
+fn a_create_first_replacement_that_left_something_keeps_both_for_the_next_run() {
+    let o = run(
+        vec![free_entry(entry("a", Status::Created, json!({ "size": 1 })))],
+        plan(vec![free(planned("a", json!({ "name": "other" }), &[]))]),
+        Fake::default()
+            .answer("create", "x.a", Answer::Fail("timed out"))
+            .answer("find", "x.a", Answer::Found),
+        false,
+    );
+    assert_eq!(status(&o, "a"), Some(Status::Creating));
+    assert_eq!(o.state.resources["x.a~old"].outputs["id"], "x.a-old");
+    // The next run adopts what the create left, then deletes the old one.
+    let second = run(
+        o.state.resources.clone().into_iter().collect(),
+        plan(vec![free(planned("a", json!({ "name": "other" }), &[]))]),
+        Fake::default().answer("find", "x.a", Answer::Found),
+        false,
+    );
+    assert!(second.report.failed.is_empty(), "{:?}", second.report.failed);
+    assert_eq!(second.calls, vec![find("a"), delete("a")]);
+    assert_eq!(second.state.resources.keys().collect::<Vec<_>>(), ["x.a"]);
+    assert_eq!(second.state.resources["x.a"].outputs["id"], "found");
+}
+
+#[test]
+fn a_rolled_back_replacement_gives_back_the_old_resource() {
+    let o = run(
+        vec![free_entry(entry("a", Status::Created, json!({ "size": 1 })))],
+        plan(vec![
+            free(planned("a", json!({ "name": "other" }), &[])),
+            planned("c", json!({}), &["a"]),
+        ]),
+        Fake::default().answer("create", "x.c", Answer::Fail("quota")),
+        true,
+    );
+    assert_eq!(o.report.failed.len(), 1, "{:?}", o.report.failed);
+    assert_eq!(o.calls, vec![create("a"), create("c"), find("c"), delete("a")]);
+    assert_eq!(o.state.resources.keys().collect::<Vec<_>>(), ["x.a"]);
+    assert_eq!(o.state.resources["x.a"].outputs["id"], "x.a-old");
+    assert_eq!(o.journal.last().map(String::as_str), Some("restored x.a"));
+}
+
+#[test]
+fn the_preview_follows_replacements_to_their_users_and_refuses_to_delete_from_under_them() {
+    use super::preview::{Action as Shown, preview_with};
+    let fake = Fake::default();
+    let shown = |state: &State, resources: Vec<PlannedResource>| {
+        let p = preview_with(
+            &plan(resources),
+            state,
+            |k, o, n| fake.in_place(k, o, n),
+            |k| fake.unique(k),
+        );
+        let actions: Vec<(String, Shown)> = p.changes.iter().map(|(id, _, a)| (id.clone(), *a)).collect();
+        (actions, p.refused)
+    };
+    // A type AWS names: create first; a user moves in place, a child is
+    // replaced too, though their references still resolve from the state.
+    let mut state = State::new("bp", "test");
+    state.resources.extend([
+        free_entry(entry("a", Status::Created, json!({}))),
+        entry_referring("user", json!({}), "uses", "a"),
+        entry_referring("child", json!({}), "parent", "a"),
+    ]);
+    let (actions, refused) = shown(
+        &state,
+        vec![
+            free(planned("a", json!({ "name": "other" }), &[])),
+            referring(planned("user", json!({}), &[]), "uses", "a"),
+            referring(planned("child", json!({}), &[]), "parent", "a"),
+        ],
+    );
+    assert_eq!(
+        actions,
+        [
+            ("x.a".to_string(), Shown::Replace),
+            ("x.user".to_string(), Shown::Update),
+            ("x.child".to_string(), Shown::ReplaceDeleteFirst),
+        ]
+    );
+    // The child deletes first (its `key` is kept) but nothing uses it.
+    assert!(refused.is_empty(), "{refused:?}");
+
+    // A type with a kept unique property that something uses: refused,
+    // naming the resource, the property and the user.
+    let mut state = State::new("bp", "test");
+    state.resources.extend([
+        entry("a", Status::Created, json!({ "key": "k1" })),
+        entry_referring("user", json!({}), "uses", "a"),
+    ]);
+    let (actions, refused) = shown(
+        &state,
+        vec![
+            planned("a", json!({ "key": "k1", "port": 2 }), &[]),
+            referring(planned("user", json!({}), &[]), "uses", "a"),
+        ],
+    );
+    assert_eq!(actions[0], ("x.a".to_string(), Shown::ReplaceDeleteFirst));
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].starts_with("x.a: AWS allows one at a time with `key` \"k1\"")
+            && refused[0].contains("(changed: port)")
+            && refused[0].contains("x.user still uses it"),
+        "{}",
+        refused[0]
+    );
+    // A new value for the unique property: create first, nothing refused.
+    let (actions, refused) = shown(
+        &state,
+        vec![
+            planned("a", json!({ "key": "k2", "port": 2 }), &[]),
+            referring(planned("user", json!({}), &[]), "uses", "a"),
+        ],
+    );
+    assert_eq!(actions[0], ("x.a".to_string(), Shown::Replace));
+    assert!(refused.is_empty(), "{refused:?}");
 }

@@ -138,6 +138,61 @@ impl State {
             rollouts: BTreeMap::new(),
         }
     }
+
+    /// Where `depose` would keep the resource now at `id`: `<id>~old`, or
+    /// `<id>~old2`, ... if an earlier one is still there.
+    ///
+    /// A deposed resource is the old one of a replacement that created the
+    /// new one first: it stays in the state (so `down`, a resumed run and
+    /// the end of this one delete it) under a key no plan can use, since
+    /// planned ids never hold a `~`.
+    pub fn deposed_key(&self, id: &str) -> String {
+        (1..)
+            .map(|n| {
+                if n == 1 {
+                    format!("{id}~old")
+                } else {
+                    format!("{id}~old{n}")
+                }
+            })
+            .find(|k| !self.resources.contains_key(k))
+            .expect("a free key")
+    }
+
+    /// The keys of the resources deposed from `id`, oldest first.
+    pub fn deposed(&self, id: &str) -> Vec<String> {
+        let prefix = format!("{id}~old");
+        let mut keys: Vec<(u32, String)> = self
+            .resources
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(k, _)| {
+                let n = &k[prefix.len()..];
+                let n = if n.is_empty() { Some(1) } else { n.parse().ok() };
+                n.map(|n| (n, k.clone()))
+            })
+            .collect();
+        keys.sort();
+        keys.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// Move the resource at `id` aside as deposed (see [`State::deposed_key`]);
+    /// its dependencies that were deposed before it (in this replacement)
+    /// are added to its own, so deleting deposed resources goes in reverse
+    /// dependency order among them too. Returns the key.
+    pub fn depose(&mut self, id: &str) -> Option<String> {
+        let mut entry = self.resources.remove(id)?;
+        let key = self.deposed_key(id);
+        let extra: Vec<String> = entry.depends_on.iter().filter_map(|d| self.deposed(d).pop()).collect();
+        entry.depends_on.extend(extra);
+        self.resources.insert(key.clone(), entry);
+        Some(key)
+    }
+}
+
+/// Whether a state key names a deposed resource (see [`State::deposed_key`]).
+pub fn is_deposed(key: &str) -> bool {
+    key.contains('~')
 }
 
 #[derive(Debug, thiserror::Error)]

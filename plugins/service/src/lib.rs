@@ -714,6 +714,14 @@ impl Plugin for Service {
                 )));
             };
             let field = |key: &str| net.get(key).cloned().unwrap_or(Value::Null);
+            // A mark of the VPC's address range, in the names of what lives
+            // in the VPC and AWS wants uniquely named (the load balancer,
+            // the target groups): a new range replaces them, and with new
+            // names the new ones are made before the old ones go.
+            let vpc_mark = match net.get("cidr") {
+                Some(Value::Str(cidr)) => format!("-{}", short_hash(cidr)),
+                _ => String::new(),
+            };
             // The load balancer this service joins, as its owner exports it
             // for this region.
             let joined = match &shared {
@@ -964,7 +972,7 @@ impl Plugin for Service {
                     &id("alb"),
                     "aws.elbv2.load-balancer",
                     obj! {
-                        "name": ctx.physical_name(region_code(region).as_str(), 32),
+                        "name": ctx.physical_name(&format!("{}{vpc_mark}", region_code(region)), 32),
                         "scheme": mode,
                         "type": "application",
                         "subnets": field(lb_subnets),
@@ -976,7 +984,12 @@ impl Plugin for Service {
             if behind_lb {
                 for color in ["blue", "green"] {
                     let mut group = obj! {
-                        "name": ctx.physical_name(&format!("{}-{}", &color[..1], region_code(region)), 32),
+                        // The port in the name too: a new port replaces
+                        // the group (see `vpc_mark`).
+                        "name": ctx.physical_name(
+                            &format!("{}{}-{}{vpc_mark}", &color[..1], cfg.port, region_code(region)),
+                            32,
+                        ),
                         "protocol": "HTTP",
                         "port": cfg.port,
                         "vpc_id": field("vpc_id"),
@@ -1579,6 +1592,14 @@ fn kebab(key: &str) -> String {
 }
 
 /// A short region code for names with tight length limits (`use1`).
+/// Four hex digits of FNV-1a over `text`: stable across builds and platforms.
+fn short_hash(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{:04x}", hash & 0xffff)
+}
+
 fn region_code(region: &str) -> String {
     let mut parts = region.split('-');
     let geo = parts.next().unwrap_or("");
