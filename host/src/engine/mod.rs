@@ -433,29 +433,6 @@ impl Run {
             report.paused = outcome.paused;
             report.failed.extend(outcome.failed);
         }
-        if report.failed.is_empty() {
-            // Resources the plan no longer has, and the old resources of
-            // create-first replacements, now that everything has moved to
-            // the new ones: together, so each goes after what uses it. Not
-            // the old ones while a rollout is paused (its blue side may
-            // still use an old target group).
-            let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
-            let paused = !report.paused.is_empty();
-            let gone: Vec<String> = {
-                let state = self.state.lock().await;
-                state
-                    .resources
-                    .keys()
-                    .filter(|id| !planned.contains(id.as_str()))
-                    .filter(|id| !paused || !is_deposed(id))
-                    .cloned()
-                    .collect()
-            };
-            if !gone.is_empty() {
-                let failed = self.delete_all(&gone, parallelism).await;
-                report.failed.extend(failed);
-            }
-        }
         let anything_changed = self
             .changes
             .lock()
@@ -475,14 +452,43 @@ impl Run {
             }
         }
         if report.failed.is_empty() {
+            // Resources the plan no longer has, and the old resources of
+            // create-first replacements, now that everything has moved to
+            // the new ones and verify steps passed (a rollback until then
+            // gives the old ones back): together, so each goes after what
+            // uses it. Not
+            // the old ones while a rollout is paused (its blue side may
+            // still use an old target group).
+            let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
+            let paused = !report.paused.is_empty();
+            let gone: Vec<String> = {
+                let state = self.state.lock().await;
+                state
+                    .resources
+                    .keys()
+                    .filter(|id| !planned.contains(id.as_str()))
+                    .filter(|id| !paused || !is_deposed(id))
+                    .cloned()
+                    .collect()
+            };
+            if !gone.is_empty() {
+                let failed = self.delete_all(&gone, parallelism).await;
+                report.failed.extend(failed);
+            }
+        }
+        if report.failed.is_empty() {
             report.outputs = self.outputs(&plan).await;
         } else if rollback {
             let created: Vec<String> = {
                 let state = self.state.lock().await;
+                let changes = self.changes.lock().expect("changes lock");
                 state
                     .resources
                     .iter()
                     .filter(|(_, e)| e.created_by == self.run_id)
+                    // A replacement whose old resource is gone (deleted
+                    // first) stays: rolling it back would leave nothing.
+                    .filter(|(id, _)| changes.get(*id) != Some(&Change::Replaced) || !state.deposed(id).is_empty())
                     .map(|(id, _)| id.clone())
                     .collect()
             };
@@ -590,6 +596,7 @@ impl Run {
                             ..entry.clone()
                         };
                         self.record(&r.id, Some(adopted.clone()), "adopted").await?;
+                        self.live_again(&r.id, &adopted.outputs).await?;
                         self.reporter.resource(&r.id, "adopted", &adopted.outputs);
                         self.note(&r.id, Change::Adopted);
                         if adopted.properties != props {
@@ -652,6 +659,27 @@ impl Run {
             .await
     }
 
+    /// A create that returned a resource kept as deposed (an idempotent
+    /// create by name after the name was changed back, a put that
+    /// overwrites): that one is the live resource again, never to be
+    /// deleted as old.
+    async fn live_again(&self, id: &str, outputs: &Outputs) -> Result<(), NodeError> {
+        let mut state = self.state.lock().await;
+        let same: Vec<String> = state
+            .deposed(id)
+            .into_iter()
+            .filter(|k| same_resource(&state.resources[k].outputs, outputs))
+            .collect();
+        if same.is_empty() {
+            return Ok(());
+        }
+        for k in &same {
+            state.resources.remove(k);
+        }
+        self.commit(state, json!({ "event": "live-again", "id": id, "was": same }))
+            .await
+    }
+
     /// What an interrupted or failed create of `id` left, if anything. The
     /// old resources a create-first replacement keeps carry the same tags,
     /// so a lookup by tag may find one of them: that one is not it.
@@ -695,6 +723,7 @@ impl Run {
         entry.status = Status::Created;
         entry.outputs = outputs;
         self.record(&r.id, Some(entry.clone()), "created").await?;
+        self.live_again(&r.id, &entry.outputs).await?;
         self.reporter.resource(&r.id, "created", &entry.outputs);
         self.note(&r.id, Change::Created);
         Ok(())
@@ -779,6 +808,10 @@ impl Run {
                 if let Some(e) = state.resources.get(id) {
                     for d in &e.depends_on {
                         dependents.entry(d.clone()).or_default().push(id.clone());
+                        // What used `d` may still use its old resource.
+                        for old in state.deposed(d) {
+                            dependents.entry(old).or_default().push(id.clone());
+                        }
                     }
                 }
             }

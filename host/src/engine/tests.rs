@@ -1066,3 +1066,27 @@ fn the_preview_follows_replacements_to_their_users_and_refuses_to_delete_from_un
     assert_eq!(actions[0], ("x.a".to_string(), Shown::Replace));
     assert!(refused.is_empty(), "{refused:?}");
 }
+
+#[test]
+fn a_create_that_returns_an_old_resource_makes_it_live_again_not_deleted() {
+    // A name changed, then changed back before the old resource was
+    // deleted: an idempotent create returns that old one (the fake's first
+    // create answers `x.a-0`, which the deposed entry holds).
+    let (_, mut parked) = free_entry(entry("a", Status::Created, json!({ "name": "first" })));
+    parked.outputs.insert("id".into(), json!("x.a-0"));
+    let o = run(
+        vec![
+            free_entry(entry("a", Status::Created, json!({ "name": "second" }))),
+            ("x.a~old".to_string(), parked),
+        ],
+        plan(vec![free(planned("a", json!({ "name": "first" }), &[]))]),
+        Fake::default(),
+        false,
+    );
+    assert!(o.report.failed.is_empty(), "{:?}", o.report.failed);
+    // Only the `second` one (deposed by this run) is deleted.
+    assert_eq!(o.calls, vec![create("a"), delete("a")]);
+    assert!(o.journal.contains(&"live-again x.a".to_string()), "{:?}", o.journal);
+    assert_eq!(o.state.resources.keys().collect::<Vec<_>>(), ["x.a"]);
+    assert_eq!(o.state.resources["x.a"].outputs["id"], "x.a-0");
+}

@@ -1591,7 +1591,6 @@ fn kebab(key: &str) -> String {
     key.to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
-/// A short region code for names with tight length limits (`use1`).
 /// Four hex digits of FNV-1a over `text`: stable across builds and platforms.
 fn short_hash(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -1600,6 +1599,7 @@ fn short_hash(text: &str) -> String {
     format!("{:04x}", hash & 0xffff)
 }
 
+/// A short region code for names with tight length limits (`use1`).
 fn region_code(region: &str) -> String {
     let mut parts = region.split('-');
     let geo = parts.next().unwrap_or("");
