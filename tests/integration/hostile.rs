@@ -220,3 +220,23 @@ fn a_plugin_survives_its_neighbours_faults() {
     assert_eq!(plan.resources.len(), 1);
     assert_eq!(plan.resources[0].id, "good.thing");
 }
+
+#[test]
+fn more_calls_at_once_than_pooled_instances_wait_for_one_not_fail() {
+    // 40 threads share one runtime (its pool holds 32 instances), each
+    // running a plugin that spins until its deadline, so all overlap.
+    let text = format!(
+        "{}sandbox = {{ timeout_ms = 100 }}\n",
+        hostile_blueprint(&[("bad", "loop")])
+    );
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..40).map(|_| scope.spawn(|| plan_error(&text, None))).collect();
+        threads.into_iter().map(|t| t.join().expect("no panic")).collect()
+    });
+    for e in &errors {
+        assert!(
+            e.ends_with("it ran past its CPU deadline of 100ms and was stopped"),
+            "{e}"
+        );
+    }
+}

@@ -91,7 +91,7 @@ async fn wait_stable(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, P
                 ),
             ));
         }
-        tokio::time::sleep(aws.poll).await;
+        crate::slot::pause(aws.poll).await;
     }
 }
 
@@ -109,7 +109,7 @@ async fn wait_rds(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, Prov
         if out.db_instances().first().and_then(|d| d.db_instance_status()) == Some("available") {
             return Ok("available".into());
         }
-        tokio::time::sleep(aws.poll).await;
+        crate::slot::pause(aws.poll).await;
     }
 }
 

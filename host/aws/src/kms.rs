@@ -89,14 +89,16 @@ impl ResourceType for Key {
         // account-wide, and another team's key must never be adopted.
         let by_alias = match r.props.opt_str("alias") {
             Some(alias) => match target(c, alias).await? {
-                Some(t) if !deleting(&t.state) && tagged(c, &t.id, r.id).await? => Some((t.id, t.arn)),
+                Some(t) if !deleting(&t.state) && !r.excluded(Some(&t.id)) && tagged(c, &t.id, r.id).await? => {
+                    Some((t.id, t.arn))
+                }
                 _ => None,
             },
             None => None,
         };
         let found = match by_alias {
             Some(found) => Some(found),
-            None => by_tag(c, r.id).await?,
+            None => by_tag(c, r).await?,
         };
         let Some((id, arn)) = found else { return Ok(None) };
         // The interrupted run may have stopped before the alias or rotation.
@@ -427,7 +429,9 @@ async fn state(c: &Clients, id: &str) -> Result<Option<String>, ProviderError> {
 
 /// A usable key tagged `platform:id` = `id` (keys are listed, then their
 /// tags read: KMS has no tag filter).
-async fn by_tag(c: &Clients, id: &str) -> Result<Option<(String, String)>, ProviderError> {
+/// A key of ours tagged for `r` (not one of its deposed keys) that is not
+/// being deleted.
+async fn by_tag(c: &Clients, r: &Request<'_>) -> Result<Option<(String, String)>, ProviderError> {
     let mut marker: Option<String> = None;
     loop {
         let out = c
@@ -439,7 +443,10 @@ async fn by_tag(c: &Clients, id: &str) -> Result<Option<(String, String)>, Provi
             .map_err(|e| aws_err("kms:ListKeys", e))?;
         for k in out.keys() {
             let Some(key_id) = k.key_id() else { continue };
-            if tagged(c, key_id, id).await? && !state(c, key_id).await?.as_deref().is_some_and(deleting) {
+            if !r.excluded(Some(key_id))
+                && tagged(c, key_id, r.id).await?
+                && !state(c, key_id).await?.as_deref().is_some_and(deleting)
+            {
                 return Ok(Some((key_id.to_string(), k.key_arn().unwrap_or_default().to_string())));
             }
         }

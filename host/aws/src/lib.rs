@@ -32,6 +32,7 @@ mod route53;
 mod s3;
 mod secrets;
 mod servicediscovery;
+pub mod slot;
 mod sns;
 mod ssm;
 pub mod sweep;
@@ -487,7 +488,7 @@ where
                 ..ProviderError::new(operation, format!("{what} did not happen within {}", human(limit)))
             });
         }
-        tokio::time::sleep(aws.poll).await;
+        crate::slot::pause(aws.poll).await;
     }
 }
 
@@ -553,7 +554,7 @@ where
                     });
                 }
                 tracing::debug!(operation = %e.operation, code = ?e.code, "transient, retrying");
-                tokio::time::sleep(delay.min(limit.saturating_sub(elapsed))).await;
+                crate::slot::pause(delay.min(limit.saturating_sub(elapsed))).await;
                 delay = (delay * 2).min(aws.poll * 6);
             }
             Err(e) => return Err(e),

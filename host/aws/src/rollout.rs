@@ -288,7 +288,7 @@ async fn wait_steady(
                 s.computed_desired_count()
             ));
         }
-        tokio::time::sleep(aws.poll).await;
+        crate::slot::pause(aws.poll).await;
     }
 }
 
@@ -599,7 +599,7 @@ pub async fn bake(
         if now >= deadline {
             return Ok(format!("{checks} gate checks passed over {seconds}s"));
         }
-        tokio::time::sleep(aws.poll.min(deadline - now)).await;
+        crate::slot::pause(aws.poll.min(deadline - now)).await;
     }
 }
 
@@ -653,7 +653,7 @@ pub async fn finish(
     if old {
         scale(&c, &slots.cluster, &slots.service, &slots.blue_task_set, 0.0).await?;
         // Connections to the old tasks finish within the deregistration delay.
-        tokio::time::sleep(drain).await;
+        crate::slot::pause(drain).await;
         delete_task_set(&c, &slots.cluster, &slots.service, &slots.blue_task_set).await?;
     }
     if deregister

@@ -54,7 +54,7 @@ async fn wait_operation(aws: &Aws, c: &Clients, id: &str, what: &str) -> Result<
                 format!("{what} did not finish within {:?}", aws.wait_timeout),
             ));
         }
-        tokio::time::sleep(aws.poll).await;
+        crate::slot::pause(aws.poll).await;
     }
 }
 

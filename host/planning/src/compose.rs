@@ -228,10 +228,9 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
     // in blueprint order, every instance whose named and requested
     // instances are planned (or, when none is, because names point at each
     // other, every instance whose requests are met), so a plugin gets what
-    // its configuration names on its first call. Calls run one at a time:
-    // on two threads the 1,000-service plan took longer (each call maps
-    // and unmaps its instance's memory, and unmapping in a process with
-    // several running threads costs every core a TLB flush).
+    // its configuration names on its first call. The calls of a round run
+    // on every core (instances come from the runtime's pool: mapping and
+    // unmapping each call's memory made two threads slower than one).
     let mut done: Vec<Option<Planned>> = units.iter().map(|_| None).collect();
     let mut waiting_on: Vec<Vec<String>> = vec![Vec::new(); units.len()];
     let mut imports: HashMap<String, runtime::InstanceExports> = HashMap::new();
@@ -266,12 +265,19 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
                     .collect(),
             })
             .collect();
-        for (&i, input) in ready.iter().zip(&inputs) {
+        // The calls of a round, and the checks of what they return, on
+        // every core; their answers are then taken in blueprint order, so
+        // the first error reported is the same as one call at a time.
+        let answers = in_parallel(ready.len(), |k| {
+            let unit = &units[ready[k]];
+            let call = std::time::Instant::now();
+            let answer = runtime.plan(&unit.plugin, &inputs[k], unit.instance.limits);
+            tracing::trace!(target: "platform::timings", "plan call of `{}` took {:?}", unit.instance.name, call.elapsed());
+            answer.map(|a| a.map(|c| qualify(resolved, unit.instance, &unit.plugin, c, &instance_set)))
+        });
+        for ((&i, input), answer) in ready.iter().zip(&inputs).zip(answers) {
             let unit = &units[i];
             let inst = unit.instance;
-            let call = std::time::Instant::now();
-            let answer = runtime.plan(&unit.plugin, input, inst.limits);
-            tracing::trace!(target: "platform::timings", "plan call of `{}` took {:?}", inst.name, call.elapsed());
             let here = |msg: String| Diagnostic::at(src, &inst.span, format!("{}: {msg}", who(inst, &unit.plugin)));
             match answer {
                 Err(fault) => return Err(here(format!("plan failed: {fault}")).into()),
@@ -317,8 +323,8 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
                     }
                     waiting_on[i].extend(names);
                 }
-                Ok(Ok(contribution)) => {
-                    let planned = qualify(resolved, inst, &unit.plugin, contribution, &instance_set)?;
+                Ok(Ok(planned)) => {
+                    let planned = planned?;
                     imports.insert(
                         inst.name.clone(),
                         runtime::InstanceExports {
@@ -349,6 +355,43 @@ pub fn compose(runtime: &Runtime, resolved: &Resolved, kinds: &dyn Kinds) -> Res
     let plan = assemble(resolved, planned, kinds);
     tracing::debug!(target: "platform::timings", "assembled at {:?}", started.elapsed());
     plan
+}
+
+/// `f(0..n)` on up to one thread a core (at most 8, and at least 16 items
+/// a thread), the results in order. Plugin calls made in `f` each hold one
+/// of the runtime's pooled instances (32).
+fn in_parallel<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(8)
+        .min(n / 16)
+        .max(1);
+    if threads == 1 {
+        return (0..n).map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if k >= n {
+                            break mine;
+                        }
+                        mine.push((k, f(k)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    results.sort_unstable_by_key(|(k, _)| *k);
+    results.into_iter().map(|(_, t)| t).collect()
 }
 
 /// A plugin's configuration schema with what `check_schema` said of it, or
@@ -414,7 +457,7 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
             p.exports.into_iter().map(|(n, v, _)| (n, v)).collect::<Vec<_>>(),
         ));
     }
-    let resource_ids: BTreeSet<String> = resources.iter().map(|r| r.id.clone()).collect();
+    let resource_ids: std::collections::HashSet<String> = resources.iter().map(|r| r.id.clone()).collect();
     let inst_span = |id: &str| {
         let u = owner.get(id).copied().unwrap_or(0);
         resolved
@@ -427,9 +470,9 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
     // Dangling references: every reference must name a resource of the plan.
     // Each missing target (resource and attribute) once per resource,
     // however often it is named.
-    let check_refs = |owner_id: &str, what: &str, value: &Value, diags: &mut Vec<Diagnostic>| {
+    let check_refs = |owner_id: &str, what: &str, refs: &[&crate::value::Ref], diags: &mut Vec<Diagnostic>| {
         let mut named = BTreeSet::new();
-        for r in value.refs() {
+        for r in refs {
             if !resource_ids.contains(r.resource.as_str()) && named.insert((r.resource.clone(), r.attribute.clone())) {
                 let (span, inst) = inst_span(owner_id);
                 diags.push(Diagnostic::at(
@@ -440,8 +483,13 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
             }
         }
     };
-    for r in &resources {
-        check_refs(&r.id, "resource", &r.properties, &mut diags);
+    // Each resource's references are walked once (on every core), for the
+    // checks and for its dependencies.
+    let checked: Vec<(Vec<Diagnostic>, BTreeSet<String>)> = in_parallel(resources.len(), |k| {
+        let r = &resources[k];
+        let mut diags = Vec::new();
+        let refs = r.properties.refs();
+        check_refs(&r.id, "resource", &refs, &mut diags);
         if let Some(Err(e)) = kinds.check(&r.kind, &r.properties) {
             let (span, inst) = inst_span(&r.id);
             diags.push(Diagnostic::at(
@@ -456,9 +504,18 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
                 ),
             ));
         }
+        let mut deps: BTreeSet<String> = r.depends_on.iter().cloned().collect();
+        deps.extend(refs.into_iter().map(|x| x.resource.clone()));
+        deps.remove(&r.id);
+        (diags, deps)
+    });
+    let mut resource_deps = Vec::with_capacity(checked.len());
+    for (found, deps) in checked {
+        diags.extend(found);
+        resource_deps.push(deps);
     }
     for s in &steps {
-        check_refs(&s.id, "step", &s.params, &mut diags);
+        check_refs(&s.id, "step", &s.params.refs(), &mut diags);
     }
     for (inst, ex) in &exports {
         for (name, v) in ex {
@@ -476,11 +533,8 @@ fn assemble(resolved: &Resolved, planned: Vec<(&Unit, Planned)>, kinds: &dyn Kin
     }
 
     // Edges: explicit dependencies, references, and apply-step order.
-    for r in &mut resources {
+    for (r, deps) in resources.iter_mut().zip(resource_deps) {
         let node = node_of[&r.id];
-        let mut deps: BTreeSet<String> = r.depends_on.iter().cloned().collect();
-        deps.extend(r.properties.refs().into_iter().map(|x| x.resource.clone()));
-        deps.remove(&r.id);
         for d in &deps {
             match node_of.get(d) {
                 Some(&dn) => graph.add_edge(node, dn),
@@ -844,5 +898,20 @@ mod tests {
         strings_in(&config, &mut |s| seen.push(s));
         seen.sort();
         assert_eq!(seen, ["api", "auth", "network", "worker"]);
+    }
+
+    #[test]
+    fn parallel_results_come_back_in_order_each_once() {
+        for n in [0, 1, 15, 16, 33, 1000] {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let out = in_parallel(n, |k| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Uneven work, so threads finish out of order.
+                std::thread::sleep(std::time::Duration::from_micros((k % 7) as u64 * 20));
+                k * 2
+            });
+            assert_eq!(out, (0..n).map(|k| k * 2).collect::<Vec<_>>());
+            assert_eq!(calls.into_inner(), n);
+        }
     }
 }

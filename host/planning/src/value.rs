@@ -49,9 +49,17 @@ impl serde::Serialize for Value {
             Value::Object(entries) => s.collect_map(entries.iter().map(|(k, v)| (k, v))),
             Value::Ref(r) => {
                 let mut m = s.serialize_map(Some(1))?;
+                #[derive(serde::Serialize)]
+                struct Target<'a> {
+                    resource: &'a str,
+                    attribute: &'a str,
+                }
                 m.serialize_entry(
                     "$ref",
-                    &serde_json::json!({ "resource": r.resource, "attribute": r.attribute }),
+                    &Target {
+                        resource: &r.resource,
+                        attribute: &r.attribute,
+                    },
                 )?;
                 m.end()
             }

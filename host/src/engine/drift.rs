@@ -79,6 +79,11 @@ pub fn apply(state: &mut State, drift: &[(String, Drift)]) {
 /// One line per drifted resource, for people.
 pub fn describe(id: &str, d: &Drift) -> String {
     match d {
+        // The old copy a create-first replacement keeps until the end of a
+        // run: `up` was going to delete it, not make it again.
+        Drift::Gone if crate::state::is_deposed(id) => {
+            format!("{id}: the old resource of a replacement is already gone; up forgets it")
+        }
         Drift::Gone => format!("{id}: deleted outside platform; up will create it again"),
         Drift::Changed(diff) => {
             let parts: Vec<String> = diff
@@ -88,5 +93,22 @@ pub fn describe(id: &str, d: &Drift) -> String {
             format!("{id}: {}; up will set it back", parts.join(", "))
         }
         Drift::Unreadable(e) => format!("{id}: could not be read: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_old_copy_is_forgotten_not_created_again() {
+        assert_eq!(
+            describe("net.vpc", &Drift::Gone),
+            "net.vpc: deleted outside platform; up will create it again"
+        );
+        assert_eq!(
+            describe("net.vpc~old", &Drift::Gone),
+            "net.vpc~old: the old resource of a replacement is already gone; up forgets it"
+        );
     }
 }

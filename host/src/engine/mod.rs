@@ -112,6 +112,9 @@ pub struct Report {
     pub outputs: BTreeMap<String, Json>,
     /// How long each resource and apply step took.
     pub durations: BTreeMap<String, Duration>,
+    /// How long each phase of the run took, in order: the graph of
+    /// resources and apply steps, rollouts, verify steps, deletions.
+    pub phases: Vec<(&'static str, Duration)>,
     /// Rollouts that finished or had nothing to do, a line each.
     pub rollouts: Vec<String>,
     /// Rollouts waiting at an approval step.
@@ -397,6 +400,12 @@ impl Run {
                 )
                 .collect(),
         );
+        let mut phase = std::time::Instant::now();
+        let mut phases = Vec::new();
+        let mut lap = |name: &'static str, phases: &mut Vec<(&'static str, Duration)>| {
+            phases.push((name, phase.elapsed()));
+            phase = std::time::Instant::now();
+        };
         let outcome = schedule::run(&nodes, &deps, parallelism, |id| {
             let (run, plan, index) = (self.clone(), plan.clone(), index.clone());
             async move {
@@ -426,12 +435,14 @@ impl Run {
             })
             .collect();
         report.skipped = outcome.skipped;
+        lap("resources and steps", &mut phases);
 
         if report.failed.is_empty() {
             let outcome = self.rollouts(plan.clone(), |_| true).await;
             report.rollouts = outcome.done;
             report.paused = outcome.paused;
             report.failed.extend(outcome.failed);
+            lap("rollouts", &mut phases);
         }
         let anything_changed = self
             .changes
@@ -450,6 +461,7 @@ impl Run {
                     break;
                 }
             }
+            lap("verify steps", &mut phases);
         }
         if report.failed.is_empty() {
             // Resources the plan no longer has, and the old resources of
@@ -474,6 +486,7 @@ impl Run {
             if !gone.is_empty() {
                 let failed = self.delete_all(&gone, parallelism).await;
                 report.failed.extend(failed);
+                lap("deletions", &mut phases);
             }
         }
         if report.failed.is_empty() {
@@ -513,6 +526,7 @@ impl Run {
         }
         report.changes = self.changes.lock().expect("changes lock").clone();
         report.durations = self.durations.lock().expect("durations lock").clone();
+        report.phases = phases;
         self.reporter.done();
         report
     }

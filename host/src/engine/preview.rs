@@ -9,7 +9,7 @@ use crate::engine::resolve;
 use crate::plan::{Plan, PlannedResource};
 use crate::properties::printable;
 use crate::providers::Aws;
-use crate::state::{State, Status};
+use crate::state::{RolloutStatus, State, Status, is_deposed};
 use crate::value::Ref;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +216,16 @@ pub fn preview_with(
         }
     }
     let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
+    // A rollout waiting for approval pauses again in this `up`, which then
+    // keeps the old resources of replacements (its blue side may use them).
+    let paused = state
+        .rollouts
+        .values()
+        .any(|r| r.status == RolloutStatus::AwaitingApproval && !r.approved);
     for (id, e) in &state.resources {
+        if paused && is_deposed(id) {
+            continue;
+        }
         if !planned.contains(id.as_str()) {
             p.changes.push((id.clone(), e.kind.clone(), Action::Delete));
         }

@@ -1,7 +1,8 @@
 //! Run a dependency graph with bounded parallelism: each node starts as soon
 //! as its dependencies are done and a slot is free, the longest remaining
-//! chain first; after a failure nothing new starts, work in flight
-//! finishes, and every outcome is reported.
+//! chain first; a node that only waits on AWS lends its slot out
+//! (`platform_aws::slot`); after a failure nothing new starts, work in
+//! flight finishes, and every outcome is reported.
 //!
 //! Architecture invariant: the scheduler knows ids and edges, never what a
 //! node does.
@@ -9,7 +10,10 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
+use std::sync::Arc;
 
+use platform_aws::slot::Slot;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// How a run of the graph ended for each node.
@@ -24,7 +28,8 @@ pub struct Outcome<E> {
 }
 
 /// Run `work` on every node of `nodes` (with `deps[node]` finishing first),
-/// at most `parallelism` at a time.
+/// at most `parallelism` working at a time (a node in `slot::pause` is not
+/// working).
 pub async fn run<E, F, Fut>(
     nodes: &[String],
     deps: &HashMap<String, Vec<String>>,
@@ -64,14 +69,37 @@ where
     };
     let mut finished = vec![false; nodes.len()];
     let mut started = 0;
+    // A node holds a slot while it works; a provider waiting on AWS lends
+    // it out (`slot::pause`), and another ready node starts in it.
+    let slots = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut start = |i: usize, permit, tasks: &mut JoinSet<_>| {
+        started += 1;
+        let fut = Slot::new(slots.clone(), permit).scope(work(nodes[i].clone()));
+        tasks.spawn(async move { (i, fut.await) });
+    };
     loop {
-        while outcome.failed.is_empty() && tasks.len() < parallelism.max(1) {
+        while outcome.failed.is_empty() && !ready.is_empty() {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
             let Some((_, Reverse(i))) = ready.pop() else { break };
-            started += 1;
-            let fut = work(nodes[i].clone());
-            tasks.spawn(async move { (i, fut.await) });
+            start(i, permit, &mut tasks);
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        if tasks.is_empty() {
+            break;
+        }
+        let more = outcome.failed.is_empty() && !ready.is_empty();
+        let joined = tokio::select! {
+            biased;
+            joined = tasks.join_next() => joined,
+            permit = slots.clone().acquire_owned(), if more => {
+                let permit = permit.expect("the run's slots are never closed");
+                let Some((_, Reverse(i))) = ready.pop() else { continue };
+                start(i, permit, &mut tasks);
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
         let (i, result) = joined.expect("scheduled work does not panic");
         finished[i] = true;
         match result {
@@ -198,6 +226,37 @@ mod tests {
         let mut skipped = outcome.skipped.clone();
         skipped.sort();
         assert_eq!(skipped, vec!["after-bad".to_string(), "after-slow".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_node_waiting_on_aws_lends_its_slot_to_the_next_ready_node() {
+        let (nodes, deps) = graph(&[("slow-db", &[]), ("bucket", &[]), ("after-db", &["slow-db"])]);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let outcome = run::<(), _, _>(&nodes, &deps, 1, |id| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(format!("start {id}"));
+                if id == "slow-db" {
+                    platform_aws::slot::pause(Duration::from_millis(50)).await;
+                }
+                log.lock().unwrap().push(format!("end {id}"));
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(outcome.done.len(), 3);
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "start slow-db",
+                "start bucket",
+                "end bucket",
+                "end slow-db",
+                "start after-db",
+                "end after-db"
+            ],
+            "the bucket ran while the database waited, with one slot"
+        );
     }
 
     #[tokio::test]

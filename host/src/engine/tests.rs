@@ -1068,6 +1068,51 @@ fn the_preview_follows_replacements_to_their_users_and_refuses_to_delete_from_un
 }
 
 #[test]
+fn the_preview_keeps_old_resources_while_a_rollout_awaits_approval() {
+    use super::preview::{Action as Shown, preview_with};
+    use crate::state::{Rollout, RolloutStatus};
+    let fake = Fake::default();
+    let (_, old) = entry("a", Status::Created, json!({}));
+    let mut state = State::new("bp", "test");
+    state
+        .resources
+        .extend([entry("a", Status::Created, json!({})), ("x.a~old".to_string(), old)]);
+    let deletes = |state: &State| {
+        let p = preview_with(
+            &plan(vec![planned("a", json!({}), &[])]),
+            state,
+            |k, o, n| fake.in_place(k, o, n),
+            |k| fake.unique(k),
+        );
+        p.changes
+            .iter()
+            .filter(|(_, _, a)| *a == Shown::Delete)
+            .map(|(id, _, _)| id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deletes(&state), ["x.a~old"]);
+    let mut record = Rollout {
+        instance: "x".into(),
+        region: "us-east-1".into(),
+        status: RolloutStatus::AwaitingApproval,
+        next_step: "x.approve".into(),
+        done: 1,
+        total: 3,
+        approved: false,
+        started_at: String::new(),
+        updated_at: String::new(),
+        slots: None,
+        format: crate::state::ROLLOUT_FORMAT,
+        reason: None,
+    };
+    state.rollouts.insert("x.begin".into(), record.clone());
+    assert!(deletes(&state).is_empty(), "kept while the rollout waits");
+    record.approved = true;
+    state.rollouts.insert("x.begin".into(), record);
+    assert_eq!(deletes(&state), ["x.a~old"], "promoted: this up finishes it");
+}
+
+#[test]
 fn a_create_that_returns_an_old_resource_makes_it_live_again_not_deleted() {
     // A name changed, then changed back before the old resource was
     // deleted: an idempotent create returns that old one (the fake's first

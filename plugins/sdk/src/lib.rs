@@ -139,7 +139,9 @@ pub struct Context {
     pub instance: String,
     pub env: Environment,
     config: String,
-    imports: Vec<(String, String, Vec<(String, Value)>)>,
+    /// By instance: its plugin and its exports. A map, not a list: an
+    /// instance watching a thousand others looks each up.
+    imports: std::collections::BTreeMap<String, (String, Vec<(String, Value)>)>,
 }
 
 impl Context {
@@ -158,7 +160,7 @@ impl Context {
     /// The export `name` of plugin instance `instance`. If that instance has
     /// not been planned yet the error asks the host to plan it first.
     pub fn import(&self, instance: &str, name: &str) -> Result<Value, Error> {
-        let Some((_, plugin, exports)) = self.imports.iter().find(|(i, _, _)| i == instance) else {
+        let Some((plugin, exports)) = self.imports.get(instance) else {
             return Err(Error::MissingImports(vec![instance.into()]));
         };
         match exports.iter().find(|(n, _)| n == name) {
@@ -179,10 +181,7 @@ impl Context {
 
     /// The plugin behind an instance, if that instance has been planned.
     pub fn plugin_of(&self, instance: &str) -> Option<&str> {
-        self.imports
-            .iter()
-            .find(|(i, _, _)| i == instance)
-            .map(|(_, p, _)| p.as_str())
+        self.imports.get(instance).map(|(p, _)| p.as_str())
     }
 
     /// A name for an AWS resource, unique per blueprint, environment and
@@ -334,14 +333,14 @@ pub fn __describe<P: Plugin>() -> wit::PluginInfo {
 
 #[doc(hidden)]
 pub fn __plan<P: Plugin>(input: wit::PlanInput) -> Result<wit::Contribution, wit::PlanError> {
-    let mut imports = Vec::with_capacity(input.imports.len());
+    let mut imports = std::collections::BTreeMap::new();
     for inst in input.imports {
         let mut exports = Vec::with_capacity(inst.exports.len());
         for e in inst.exports {
             let value = Value::decode(&e.value).map_err(wit::PlanError::Failed)?;
             exports.push((e.name, value));
         }
-        imports.push((inst.instance, inst.plugin, exports));
+        imports.insert(inst.instance, (inst.plugin, exports));
     }
     let ctx = Context {
         blueprint: input.blueprint,

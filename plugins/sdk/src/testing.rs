@@ -97,7 +97,11 @@ pub fn plan<P: Plugin>(case: &Case) -> Result<Plan, Failure> {
             regions: case.regions.clone(),
         },
         config: case.config.to_string(),
-        imports: case.imports.clone(),
+        imports: case
+            .imports
+            .iter()
+            .map(|(instance, plugin, exports)| (instance.clone(), (plugin.clone(), exports.clone())))
+            .collect(),
     };
     let plan = P::plan(&ctx).map_err(Failure::Plugin)?;
     let kinds: Json = serde_json::from_str(KINDS).expect("kinds.json is JSON");

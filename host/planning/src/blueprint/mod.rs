@@ -143,7 +143,8 @@ const PLUGIN_KEYS: &[&str] = &["plugin", "path", "sha256", "grants", "enabled", 
 const GRANT_KEYS: &[&str] = &["resources", "actions"];
 const ENV_KEYS: &[&str] = &["regions", "tags", "plugins", "rollback", "backend"];
 
-const MAX_MEMORY_MIB: u64 = 4096;
+/// The largest sandbox memory (`memory_mib`) a blueprint may give a plugin.
+pub const MAX_MEMORY_MIB: u64 = 4096;
 const MAX_TIMEOUT_MS: u64 = 600_000;
 const MAX_STACK_KIB: u64 = 4096;
 
