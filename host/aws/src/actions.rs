@@ -31,27 +31,48 @@ pub async fn run(
     timeout: Duration,
 ) -> Result<String, ProviderError> {
     let p = Props::new(params, action);
+    let timed_out = || ProviderError {
+        code: Some("StepTimeout".into()),
+        ..ProviderError::new(action, format!("did not finish within its timeout of {timeout:?}"))
+    };
+    // The waits check once more after their last pause (which may end past
+    // the deadline while the node waits for its slot back) before they
+    // give up; a cut-off timer would fail them with the answer in reach.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let waited = |r: Result<Option<String>, ProviderError>| r.and_then(|done| done.ok_or_else(timed_out));
     let work = async {
         match action {
-            "ecs.wait-stable" => wait_stable(aws, region, &p).await,
-            "rds.wait-available" => wait_rds(aws, region, &p).await,
-            "http.probe" => probe(aws, &p).await,
+            "ecs.wait-stable" => waited(wait_stable(aws, region, &p, deadline).await),
+            "rds.wait-available" => waited(wait_rds(aws, region, &p, deadline).await),
+            "http.probe" => tokio::time::timeout(timeout, probe(aws, &p))
+                .await
+                .unwrap_or_else(|_| Err(timed_out())),
             other => Err(ProviderError::new(
                 "platform",
                 format!("this host has no action `{other}`"),
             )),
         }
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(ProviderError {
-            code: Some("StepTimeout".into()),
-            ..ProviderError::new(action, format!("did not finish within its timeout of {timeout:?}"))
-        }),
-    }
+    work.await
 }
 
-async fn wait_stable(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, ProviderError> {
+/// Pause until the next poll, or `None` when `deadline` has passed.
+async fn next_poll(aws: &Aws, deadline: tokio::time::Instant) -> Option<()> {
+    let now = tokio::time::Instant::now();
+    if now >= deadline {
+        return None;
+    }
+    crate::slot::pause(aws.poll.min(deadline - now)).await;
+    Some(())
+}
+
+/// The service's running tasks, once it is stable; `None` past `deadline`.
+async fn wait_stable(
+    aws: &Aws,
+    region: &str,
+    p: &Props<'_>,
+    deadline: tokio::time::Instant,
+) -> Result<Option<String>, ProviderError> {
     let c = aws.region(region);
     let (cluster, service) = (p.str("cluster")?, p.str("service")?);
     loop {
@@ -75,7 +96,7 @@ async fn wait_stable(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, P
             .iter()
             .any(|d| d.status() == Some("PRIMARY") && d.rollout_state().map(|r| r.as_str()) == Some("COMPLETED"));
         if (running == desired && s.deployments().len() <= 1) || (primary_done && running >= desired) {
-            return Ok(format!("{running}/{desired} tasks running"));
+            return Ok(Some(format!("{running}/{desired} tasks running")));
         }
         if let Some(failed) = s
             .deployments()
@@ -91,11 +112,19 @@ async fn wait_stable(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, P
                 ),
             ));
         }
-        crate::slot::pause(aws.poll).await;
+        if next_poll(aws, deadline).await.is_none() {
+            return Ok(None);
+        }
     }
 }
 
-async fn wait_rds(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, ProviderError> {
+/// "available", once the database is; `None` past `deadline`.
+async fn wait_rds(
+    aws: &Aws,
+    region: &str,
+    p: &Props<'_>,
+    deadline: tokio::time::Instant,
+) -> Result<Option<String>, ProviderError> {
     let c = aws.region(region);
     let id = p.str("identifier")?;
     loop {
@@ -107,9 +136,11 @@ async fn wait_rds(aws: &Aws, region: &str, p: &Props<'_>) -> Result<String, Prov
             .await
             .map_err(|e| aws_err("rds:DescribeDBInstances", e))?;
         if out.db_instances().first().and_then(|d| d.db_instance_status()) == Some("available") {
-            return Ok("available".into());
+            return Ok(Some("available".into()));
         }
-        crate::slot::pause(aws.poll).await;
+        if next_poll(aws, deadline).await.is_none() {
+            return Ok(None);
+        }
     }
 }
 

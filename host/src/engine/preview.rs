@@ -216,12 +216,12 @@ pub fn preview_with(
         }
     }
     let planned: HashSet<&str> = plan.resources.iter().map(|r| r.id.as_str()).collect();
-    // A rollout waiting for approval pauses again in this `up`, which then
-    // keeps the old resources of replacements (its blue side may use them).
-    let paused = state
-        .rollouts
-        .values()
-        .any(|r| r.status == RolloutStatus::AwaitingApproval && !r.approved);
+    // A rollout waiting for approval that the plan still has pauses again
+    // in this `up`, which then keeps the old resources of replacements (its
+    // blue side may use them). Its record is keyed by its first step.
+    let paused = state.rollouts.iter().any(|(first, r)| {
+        r.status == RolloutStatus::AwaitingApproval && !r.approved && plan.steps.iter().any(|s| &s.id == first)
+    });
     for (id, e) in &state.resources {
         if paused && is_deposed(id) {
             continue;

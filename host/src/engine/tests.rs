@@ -1077,20 +1077,27 @@ fn the_preview_keeps_old_resources_while_a_rollout_awaits_approval() {
     state
         .resources
         .extend([entry("a", Status::Created, json!({})), ("x.a~old".to_string(), old)]);
-    let deletes = |state: &State| {
-        let p = preview_with(
-            &plan(vec![planned("a", json!({}), &[])]),
-            state,
-            |k, o, n| fake.in_place(k, o, n),
-            |k| fake.unique(k),
-        );
+    let mut with_rollout = plan(vec![planned("a", json!({}), &[])]);
+    // The rollout of instance x, keyed by its first step.
+    with_rollout.steps.push(crate::plan::PlannedStep {
+        id: "x.begin".into(),
+        instance: "x".into(),
+        phase: crate::runtime::Phase::Rollout,
+        action: "rollout.begin".into(),
+        params: crate::value::Value::Null,
+        after: Vec::new(),
+        timeout_seconds: 60,
+        depends_on: Vec::new(),
+    });
+    let deletes = |plan: &Plan, state: &State| {
+        let p = preview_with(plan, state, |k, o, n| fake.in_place(k, o, n), |k| fake.unique(k));
         p.changes
             .iter()
             .filter(|(_, _, a)| *a == Shown::Delete)
             .map(|(id, _, _)| id.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(deletes(&state), ["x.a~old"]);
+    assert_eq!(deletes(&with_rollout, &state), ["x.a~old"]);
     let mut record = Rollout {
         instance: "x".into(),
         region: "us-east-1".into(),
@@ -1106,10 +1113,20 @@ fn the_preview_keeps_old_resources_while_a_rollout_awaits_approval() {
         reason: None,
     };
     state.rollouts.insert("x.begin".into(), record.clone());
-    assert!(deletes(&state).is_empty(), "kept while the rollout waits");
+    assert!(
+        deletes(&with_rollout, &state).is_empty(),
+        "kept while the rollout waits"
+    );
+    // A rollout the plan no longer has does not run, and keeps nothing.
+    let without = plan(vec![planned("a", json!({}), &[])]);
+    assert_eq!(deletes(&without, &state), ["x.a~old"], "its service left the blueprint");
     record.approved = true;
     state.rollouts.insert("x.begin".into(), record);
-    assert_eq!(deletes(&state), ["x.a~old"], "promoted: this up finishes it");
+    assert_eq!(
+        deletes(&with_rollout, &state),
+        ["x.a~old"],
+        "promoted: this up finishes it"
+    );
 }
 
 #[test]
